@@ -1,0 +1,74 @@
+/**
+ * App authentication for `/kms/*` (PROTOCOL §3): PoP, Nitro attestation, or both, followed
+ * by registry authorization once. The result says what the response counter-signature
+ * (§3.4) must cover.
+ */
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex, type Wallet } from '../encoding'
+import { KmsError } from '../errors'
+import { authorizeApp, type AppIdentity, type AppRegistryView } from './authorizeApp'
+import type { AttestedWallet } from './verifyAppAttestation'
+import { verifyPop, type VerifyPopParams } from './verifyPop'
+
+export interface AppAuthHeaders {
+  signature: string | null
+  nonce: string | null
+  timestamp: string | null
+  wallet: string | null
+  attestation: string | null
+}
+
+export interface AuthenticatedApp {
+  identity: AppIdentity
+  /** `<X-App-Signature verbatim>` or the attestation's SHA-256 hex (§3.4). */
+  responseSignatureSubject: string
+}
+
+export interface AuthenticateAppParams extends Omit<VerifyPopParams, 'purpose' | 'headers'> {
+  headers: AppAuthHeaders
+  registry: AppRegistryView
+  /**
+   * Verifies `X-Nitro-Attestation` through §3.2.2 steps 1–3. `popNonce` is the nonce the PoP
+   * check already consumed, which satisfies step 2 when the document carries the same one.
+   */
+  verifyAttestation(header: string, popNonce: string | undefined): Promise<AttestedWallet>
+}
+
+function missingHeaders(): KmsError {
+  return new KmsError('unauthorized', 'Missing PoP authentication headers')
+}
+
+/**
+ * @throws KmsError 403 `unauthorized` / `measurement_mismatch`, 503 `registry_unavailable`,
+ *   400 `bad_request` (no usable teePubkey).
+ */
+export async function authenticateApp(params: AuthenticateAppParams): Promise<AuthenticatedApp> {
+  const { headers, registry } = params
+  const popParts = [headers.signature, headers.nonce, headers.timestamp].filter((value) => value !== null).length
+  if (popParts !== 0 && popParts !== 3) throw missingHeaders()
+  if (popParts === 0 && headers.attestation === null) throw missingHeaders()
+
+  let popWallet: Wallet | undefined
+  if (popParts === 3) {
+    popWallet = verifyPop({
+      ...params,
+      purpose: 'AppAuth',
+      headers: { signature: headers.signature!, nonce: headers.nonce!, timestamp: headers.timestamp!, wallet: headers.wallet },
+    })
+  }
+  let attested: AttestedWallet | undefined
+  if (headers.attestation !== null) {
+    attested = await params.verifyAttestation(headers.attestation, popWallet === undefined ? undefined : headers.nonce!)
+    if (popWallet !== undefined && attested.wallet !== popWallet) {
+      throw new KmsError('unauthorized', 'Attestation wallet does not match PoP signer')
+    }
+  }
+  const wallet = popWallet ?? attested!.wallet
+  const identity = await authorizeApp(wallet, registry)
+  if (attested !== undefined && bytesToHex(attested.codeMeasurement) !== bytesToHex(identity.codeMeasurement)) {
+    throw new KmsError('measurement_mismatch', 'Code measurement does not match registry')
+  }
+  const responseSignatureSubject =
+    popWallet !== undefined ? headers.signature! : bytesToHex(sha256(attested!.document))
+  return { identity, responseSignatureSubject }
+}

@@ -1,0 +1,73 @@
+/**
+ * Proof-of-Possession verification, shared by app PoP (PROTOCOL §3.1.2) and peer PoP
+ * (§4.2 step 2). The check order is part of the contract: the timestamp is checked before
+ * the nonce is consumed, so a stale request never burns a valid nonce (fix).
+ */
+import { recoverMessageSigner } from '../crypto'
+import { parseBase64, parseWallet, type Wallet } from '../encoding'
+import { KmsError } from '../errors'
+import { nowSeconds, type Clock } from '../runtime'
+import type { NonceStore } from './nonceStore'
+
+const U64_MAX = (1n << 64n) - 1n
+
+export interface PopHeaders {
+  signature: string
+  nonce: string
+  timestamp: string
+  /** `X-App-Wallet` / `X-KMS-Wallet`, when present. */
+  wallet: string | null
+}
+
+export interface VerifyPopParams {
+  /** `AppAuth` for apps (§3.1), `Auth` for peers (§4.1). */
+  purpose: 'AppAuth' | 'Auth'
+  headers: PopHeaders
+  /** The receiving node's own canonical wallet: binds the signature to its recipient. */
+  ownWallet: Wallet
+  nonces: NonceStore
+  clock: Clock
+  popTimeoutSeconds: number
+}
+
+function unauthorized(message: string): KmsError {
+  return new KmsError('unauthorized', message)
+}
+
+/**
+ * Parses `X-*-Timestamp`: 1–20 decimal digits that fit in a u64 (§3.1.2 step 1).
+ * @throws KmsError unauthorized `Invalid x-<app|kms>-timestamp`
+ */
+export function parsePopTimestamp(text: string, headerName: string): bigint {
+  if (!/^\d{1,20}$/.test(text)) throw unauthorized(`Invalid ${headerName}`)
+  const value = BigInt(text)
+  if (value > U64_MAX) throw unauthorized(`Invalid ${headerName}`)
+  return value
+}
+
+/**
+ * Verifies a PoP signature and returns the signer.
+ * @throws KmsError 403 `unauthorized` with the exact §3.1.2 / §4.2 message.
+ */
+export function verifyPop(params: VerifyPopParams): Wallet {
+  const { purpose, headers, ownWallet, nonces, clock, popTimeoutSeconds } = params
+  const headerPrefix = purpose === 'AppAuth' ? 'x-app' : 'x-kms'
+  const timestamp = parsePopTimestamp(headers.timestamp, `${headerPrefix}-timestamp`)
+  const skew = BigInt(nowSeconds(clock)) - timestamp
+  if (skew > BigInt(popTimeoutSeconds) || -skew > BigInt(popTimeoutSeconds)) throw unauthorized('Stale timestamp')
+  if (parseBase64(headers.nonce) === undefined) throw unauthorized('Invalid nonce encoding')
+  if (!nonces.consume(headers.nonce)) throw unauthorized('Invalid or expired nonce')
+  // `<ts>` is the parsed value in decimal, not the header text (§3.1.2 step 5, as in (c)).
+  const message = `NovaKMS:${purpose}:${headers.nonce}:${ownWallet}:${timestamp.toString()}`
+  const signer = recoverMessageSigner(message, headers.signature)
+  if (headers.wallet !== null) {
+    const claimed = parseWallet(headers.wallet)
+    if (claimed === undefined) throw unauthorized('Invalid wallet address')
+    if (claimed !== signer) {
+      throw unauthorized(
+        purpose === 'AppAuth' ? 'App wallet header does not match signature' : 'KMS wallet header does not match signature',
+      )
+    }
+  }
+  return signer
+}

@@ -1,0 +1,15 @@
+/**
+ * `core/cluster`: the master-secret lifecycle and readiness (node_tick), the peer cache,
+ * and (issue 5) the /sync client and server logic (PROTOCOL §4, §7).
+ *
+ * @module
+ */
+export { MasterSecretHolder, type MasterSecretState, type InstalledSecret } from './masterSecret'
+export { PeerCache, peerEndpoint, type Peer, type PeerCacheOptions, type PeerRegistryView, type StatusProbe } from './peerCache'
+export { Readiness, type UnavailableReason } from './readiness'
+export { runNodeTick, type NodeTickContext, type PeerSecretSource } from './nodeTick'
+export { withRetries, type Sleep } from './retry'
+export { TickSchedule, type TickName } from './tickSchedule'
+export { SyncClient, SYNC_TIMEOUTS_MS, type SyncClientOptions, type SyncType } from './syncClient'
+export { answerSync, syncTypeOf, type AnswerSyncContext } from './answerSync'
+export { runSyncTick, DeltaWatermark, type SyncTickContext, type SyncTickResult } from './syncTick'

@@ -1,0 +1,183 @@
+/**
+ * `node_tick` (PROTOCOL §7.1): establishes who the node is, which peers exist, and that its
+ * master secret is the one the chain commits to. It is the only place that makes a node
+ * available, which is what upholds the anti-split-brain invariant of §7.5.
+ */
+import type { Mode } from '../config'
+import { masterSecretHash } from '../crypto'
+import { bytesEqual, type Wallet } from '../encoding'
+import type { Random } from '../runtime'
+import type { Tee } from '../tee'
+import type { MasterSecretHolder } from './masterSecret'
+import type { Peer, PeerCache } from './peerCache'
+import type { Readiness, UnavailableReason } from './readiness'
+import { withRetries, type Sleep } from './retry'
+
+/** What joining needs from the `/sync` client (§4.1): issue 5's PeerSyncClient implements it. */
+export interface PeerSecretSource {
+  /** `master_secret_request` to `peer`, unsealed: the 32-byte secret. */
+  requestMasterSecret(peer: Peer): Promise<Uint8Array>
+  /** `snapshot_request` to `peer`, validated and merged into the local store. */
+  pullSnapshot(peer: Peer): Promise<void>
+}
+
+export interface NodeTickContext {
+  mode: Mode
+  tee: Pick<Tee, 'getWallet' | 'randomBytes' | 'getEncryptionPublicKey'>
+  random: Random
+  sleep: Sleep
+  peers: PeerCache
+  secret: MasterSecretHolder
+  readiness: Readiness
+  readMasterSecretHash(): Promise<Uint8Array>
+  submitMasterSecretHash(hash: Uint8Array): Promise<void>
+  peerSecrets: PeerSecretSource
+  /** Drops records that a replaced secret can no longer decrypt (§7.1 step 7, SHOULD). */
+  clearStore(): void
+  /** Mutable node identity: the wallet and own URL are learnt here. */
+  identity: { wallet: Wallet | undefined; instanceUrl: string }
+  /** True once any snapshot has been merged since the process started (§7.1 step 8). */
+  snapshotMerged: { value: boolean }
+  log(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void
+}
+
+const ZERO_HASH = new Uint8Array(32)
+
+class TickStop {
+  constructor(readonly reason: UnavailableReason) {}
+}
+
+/** Runs one tick. A step that sets a reason makes the node unavailable and ends the tick. */
+export async function runNodeTick(context: NodeTickContext): Promise<void> {
+  try {
+    await tick(context)
+  } catch (error) {
+    if (!(error instanceof TickStop)) throw error
+    context.readiness.markUnavailable(error.reason)
+  }
+}
+
+async function tick(context: NodeTickContext): Promise<void> {
+  const { mode, tee, sleep, peers, secret, readiness, identity } = context
+
+  // 1. The wallet (enclave mode reads it from the helper every tick and adopts changes).
+  if (mode === 'enclave' || identity.wallet === undefined) {
+    const wallet = await withRetries(() => tee.getWallet(), sleep).catch(() => undefined)
+    if (wallet !== undefined) identity.wallet = wallet
+    if (identity.wallet === undefined) throw new TickStop('cannot read node wallet')
+  }
+  const ownWallet = identity.wallet
+
+  // 2. The peer cache; a stale cache is better than none.
+  const refreshed = await withRetries(() => peers.refresh(), sleep).then(
+    () => true,
+    (error: unknown) => {
+      context.log('warn', 'peer cache refresh failed', { error: String(error) })
+      return false
+    },
+  )
+  if (!refreshed && peers.peers.length === 0) {
+    readiness.isOperator = false
+    throw new TickStop('peer cache refresh failed')
+  }
+
+  // 3. Self-membership.
+  const self = peers.find(ownWallet)
+  if (self === undefined) {
+    readiness.isOperator = false
+    throw new TickStop('self not in KMS node list')
+  }
+  readiness.isOperator = true
+  if (identity.instanceUrl === '') identity.instanceUrl = self.url
+
+  // 4. The local teePubkey must be the registered one, or peers could not reach us.
+  const localKey = await withRetries(() => tee.getEncryptionPublicKey(), sleep).catch(() => undefined)
+  if (localKey === undefined) throw new TickStop('cannot read local teePubkey')
+  if (!bytesEqual(localKey, self.teePubkeyDer)) throw new TickStop('local teePubkey mismatch with registry')
+
+  // 5. The chain's commitment.
+  const chainHash = await withRetries(() => context.readMasterSecretHash(), sleep).catch(() => undefined)
+  if (chainHash === undefined) throw new TickStop('cannot read master secret hash')
+
+  if (bytesEqual(chainHash, ZERO_HASH)) await commitSecret(context)
+  else if (!secret.matches(chainHash)) await joinCluster(context, chainHash, ownWallet)
+
+  // 8. The hash matches.
+  if (secret.installed === undefined) throw new TickStop('master secret not initialized')
+  if (!context.snapshotMerged.value) await coldStartSnapshot(context, ownWallet)
+  readiness.markAvailable()
+}
+
+/** Step 6: the hash is zero, so commit the local secret (generating one if needed). */
+async function commitSecret(context: NodeTickContext): Promise<never> {
+  const { tee, sleep, secret, mode, random } = context
+  if (secret.installed === undefined) {
+    const fromHelper = await withRetries(() => tee.randomBytes(), sleep).catch(() => undefined)
+    const bytes = fromHelper ?? (mode === 'dev' ? random.bytes(32) : undefined)
+    if (bytes === undefined || bytes.length < 32) throw new TickStop('cannot get random bytes from odyn')
+    await secret.install(bytes.subarray(0, 32), 'generated')
+    context.log('info', 'generated a new master secret')
+  }
+  const installed = secret.installed
+  if (installed === undefined) throw new TickStop('local master secret hash unavailable')
+  const submitted = await withRetries(() => context.submitMasterSecretHash(installed.hash), sleep).then(
+    () => true,
+    (error: unknown) => {
+      context.log('warn', 'setMasterSecretHash failed', { error: String(error) })
+      return false
+    },
+  )
+  // Availability waits for a later tick to read the mined hash back (§7.1 step 6).
+  throw new TickStop(submitted ? 'awaiting on-chain master secret hash' : 'failed to set master secret hash')
+}
+
+/** Step 7: obtain the committed secret from a verified peer, then its data. */
+async function joinCluster(context: NodeTickContext, chainHash: Uint8Array, ownWallet: Wallet): Promise<void> {
+  const { peers, secret, peerSecrets } = context
+  let sawMismatch = false
+  const others = peers.peers.filter((peer) => peer.wallet !== ownWallet)
+  for (const [index, peer] of others.entries()) {
+    const candidate = await peerSecrets.requestMasterSecret(peer).catch((error: unknown) => {
+      context.log('warn', 'master secret request failed', { peer: peer.url, error: String(error) })
+      return undefined
+    })
+    if (candidate === undefined) continue
+    // §7.1 step 7.2 (fix): a secret is installed only after its hash matches the chain's.
+    if (!bytesEqual(masterSecretHash(candidate), chainHash)) {
+      sawMismatch = true
+      context.log('warn', 'peer served a secret whose hash differs from the chain', { peer: peer.url })
+      continue
+    }
+    if (secret.installed !== undefined) context.clearStore()
+    await secret.install(candidate, 'synced', peer.url)
+    context.log('info', 'installed the master secret from a peer', { peer: peer.url })
+    // Data from the same peer first, then any other (§7.1 step 7.4).
+    for (const source of [peer, ...others.slice(index + 1), ...others.slice(0, index)]) {
+      const pulled = await peerSecrets.pullSnapshot(source).then(
+        () => true,
+        () => false,
+      )
+      if (pulled) {
+        context.snapshotMerged.value = true
+        break
+      }
+    }
+    return
+  }
+  throw new TickStop(sawMismatch ? 'synced master secret hash mismatch' : 'master secret sync failed')
+}
+
+/** Step 8 cold start: one snapshot before first serving, if any other peer answers. */
+async function coldStartSnapshot(context: NodeTickContext, ownWallet: Wallet): Promise<void> {
+  for (const peer of context.peers.peers) {
+    if (peer.wallet === ownWallet) continue
+    const pulled = await context.peerSecrets.pullSnapshot(peer).then(
+      () => true,
+      () => false,
+    )
+    if (pulled) {
+      context.snapshotMerged.value = true
+      return
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * In-memory counters behind `GET /metrics` (PROTOCOL §2.8), and their Prometheus 0.0.4 text
+ * form. Gauges that the node already knows (store size, readiness) are passed in when
+ * rendering rather than mirrored here.
+ *
+ * @module
+ */
+
+export const DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const
+
+interface Histogram {
+  counts: number[]
+  sum: number
+  count: number
+}
+
+export interface MetricGauges {
+  nonceStoreSize: number
+  kvNamespaces: number
+  kvKeys: number
+  kvBytes: number
+  masterSecretState: 'uninitialized' | 'generated' | 'synced'
+  serviceAvailable: boolean
+}
+
+/** Escapes a label value (Prometheus text format: backslash, quote and newline). */
+function label(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
+
+export class Metrics {
+  readonly #requests = new Map<string, number>()
+  readonly #durations = new Map<string, Histogram>()
+  readonly #rateLimited = { global: 0, nonce: 0 }
+  readonly #syncPushes = new Map<string, number>()
+
+  recordRequest(route: string, method: string, status: number, seconds: number): void {
+    const key = `route="${label(route)}",method="${label(method)}",status="${status}"`
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1)
+    let histogram = this.#durations.get(route)
+    if (histogram === undefined) {
+      histogram = { counts: DURATION_BUCKETS_SECONDS.map(() => 0), sum: 0, count: 0 }
+      this.#durations.set(route, histogram)
+    }
+    DURATION_BUCKETS_SECONDS.forEach((bound, index) => {
+      if (seconds <= bound) histogram.counts[index]!++
+    })
+    histogram.sum += seconds
+    histogram.count++
+  }
+
+  recordRateLimited(limiter: 'global' | 'nonce'): void {
+    this.#rateLimited[limiter]++
+  }
+
+  recordSyncPush(peer: string, result: 'ok' | 'failed'): void {
+    const key = `peer="${label(peer)}",result="${result}"`
+    this.#syncPushes.set(key, (this.#syncPushes.get(key) ?? 0) + 1)
+  }
+
+  /** The whole exposition, with every §2.8 series present even when it is zero. */
+  render(gauges: MetricGauges): string {
+    const lines: string[] = []
+    const family = (name: string, type: string, help: string): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+    }
+    family('nova_kms_http_requests_total', 'counter', 'HTTP requests by route template, method and status.')
+    for (const [labels, count] of this.#requests) lines.push(`nova_kms_http_requests_total{${labels}} ${count}`)
+    family('nova_kms_http_request_duration_seconds', 'histogram', 'HTTP request duration by route template.')
+    for (const [route, histogram] of this.#durations) {
+      const routeLabel = `route="${label(route)}"`
+      DURATION_BUCKETS_SECONDS.forEach((bound, index) => {
+        lines.push(`nova_kms_http_request_duration_seconds_bucket{${routeLabel},le="${bound}"} ${histogram.counts[index]}`)
+      })
+      lines.push(`nova_kms_http_request_duration_seconds_bucket{${routeLabel},le="+Inf"} ${histogram.count}`)
+      lines.push(`nova_kms_http_request_duration_seconds_sum{${routeLabel}} ${histogram.sum}`)
+      lines.push(`nova_kms_http_request_duration_seconds_count{${routeLabel}} ${histogram.count}`)
+    }
+    family('nova_kms_nonce_store_size', 'gauge', 'Nonces currently held.')
+    lines.push(`nova_kms_nonce_store_size ${gauges.nonceStoreSize}`)
+    family('nova_kms_rate_limited_total', 'counter', 'Requests refused by a per-client limiter.')
+    lines.push(`nova_kms_rate_limited_total{limiter="global"} ${this.#rateLimited.global}`)
+    lines.push(`nova_kms_rate_limited_total{limiter="nonce"} ${this.#rateLimited.nonce}`)
+    family('nova_kms_kv_namespaces', 'gauge', 'App namespaces in the store.')
+    lines.push(`nova_kms_kv_namespaces ${gauges.kvNamespaces}`)
+    family('nova_kms_kv_keys', 'gauge', 'Live records in the store.')
+    lines.push(`nova_kms_kv_keys ${gauges.kvKeys}`)
+    family('nova_kms_kv_bytes', 'gauge', 'Ciphertext bytes of non-tombstone records.')
+    lines.push(`nova_kms_kv_bytes ${gauges.kvBytes}`)
+    family('nova_kms_sync_push_total', 'counter', 'Delta pushes by peer and result.')
+    for (const [labels, count] of this.#syncPushes) lines.push(`nova_kms_sync_push_total{${labels}} ${count}`)
+    family('nova_kms_master_secret_state', 'gauge', '1 for the current master-secret state.')
+    for (const state of ['uninitialized', 'generated', 'synced'] as const) {
+      lines.push(`nova_kms_master_secret_state{state="${state}"} ${gauges.masterSecretState === state ? 1 : 0}`)
+    }
+    family('nova_kms_service_available', 'gauge', '1 while the node serves /kms/*.')
+    lines.push(`nova_kms_service_available ${gauges.serviceAvailable ? 1 : 0}`)
+    return lines.join('\n') + '\n'
+  }
+}

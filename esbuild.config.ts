@@ -1,0 +1,62 @@
+/**
+ * Builds the three artefacts (DESIGN §1–§2):
+ * - dist/kms.mjs: the ONE file that Node runs in the enclave and Miniflare loads in tests;
+ * - dist/verifier.js: the attestation verifier and client helpers for browsers;
+ * - dist/cli.mjs: the operator CLI (`npx nova-kms …`).
+ */
+import { build, type BuildOptions } from 'esbuild'
+import { readFileSync } from 'node:fs'
+import { gzipSync } from 'node:zlib'
+
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string }
+
+const shared: BuildOptions = {
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { __NOVA_KMS_VERSION__: JSON.stringify(version) },
+}
+
+const artefacts: { name: string; options: BuildOptions }[] = [
+  {
+    name: 'dist/kms.mjs',
+    options: {
+      ...shared,
+      entryPoints: ['bundle/worker.ts'],
+      outfile: 'dist/kms.mjs',
+      platform: 'node',
+      // viem and noble resolve to their runtime-neutral builds, so the core has no Node built-ins.
+      conditions: ['workerd', 'worker', 'browser'],
+      mainFields: ['module', 'main'],
+      minifySyntax: true,
+    },
+  },
+  {
+    name: 'dist/verifier.js',
+    options: {
+      ...shared,
+      entryPoints: ['core/attestation/index.ts'],
+      outfile: 'dist/verifier.js',
+      platform: 'browser',
+      minify: true,
+    },
+  },
+  {
+    name: 'dist/cli.mjs',
+    options: {
+      ...shared,
+      entryPoints: ['bundle/cli.ts'],
+      outfile: 'dist/cli.mjs',
+      platform: 'node',
+      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    },
+  },
+]
+
+for (const { name, options } of artefacts) {
+  await build(options)
+  const bytes = readFileSync(name)
+  console.log(`${name}: ${bytes.length} bytes (${gzipSync(bytes).length} gzipped)`)
+}

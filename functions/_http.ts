@@ -1,0 +1,84 @@
+/**
+ * HTTP plumbing shared by every function: JSON responses, bounded body reading, and the E2E
+ * envelope (PROTOCOL §0, §5.6, §12.1). Handlers throw `KmsError`; the bundle maps errors.
+ */
+import { isEnvelope, type openEnvelope } from '../core/envelope'
+import { KmsError } from '../core/errors'
+import type { KmsNode } from '../core/node'
+
+/** A function: parse, authorize, call core, respond (STYLE.md). */
+export type KmsFunction = (request: Request, node: KmsNode) => Promise<Response>
+
+export function jsonResponse(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status: init.status ?? 200,
+    headers: { 'content-type': 'application/json', ...init.headers },
+  })
+}
+
+function tooLarge(): KmsError {
+  return new KmsError('payload_too_large', 'Request body too large')
+}
+
+/**
+ * Reads the body, refusing more than `limit` bytes. A declared Content-Length above the
+ * limit is refused before reading; a streamed body is counted and reading stops at the limit.
+ * @throws KmsError 413 `payload_too_large`
+ */
+export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get('content-length')
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) throw tooLarge()
+  if (request.body === null) return new Uint8Array(0)
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined)
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  if (chunks.length === 1) return chunks[0]!
+  const body = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    body.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return body
+}
+
+/**
+ * Reads a JSON body whatever its Content-Type (PROTOCOL §0).
+ * @throws KmsError 413, or 400 `Invalid JSON body`
+ */
+export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+  const bytes = await readBodyBytes(request, limit)
+  return parseJsonText(new TextDecoder('utf-8', { fatal: false }).decode(bytes), 'Invalid JSON body')
+}
+
+/** `JSON.parse` that maps a syntax error to 400 with `message`. */
+export function parseJsonText(text: string, message: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch (error) {
+    throw new KmsError('bad_request', message, { cause: error })
+  }
+}
+
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * The body must be an envelope (§5.6).
+ * @throws KmsError 400 (plaintext fallback is disabled)
+ */
+export function requireEnvelope(body: unknown): Parameters<typeof openEnvelope>[0]['envelope'] {
+  if (isEnvelope(body)) return body
+  throw new KmsError('bad_request', 'Request must be E2E encrypted. Plaintext fallback is disabled.')
+}

@@ -1,0 +1,37 @@
+/**
+ * `POST /kms/derive` (PROTOCOL §2.4): a deterministic per-app key, HKDF from the master
+ * secret (§5.2).
+ */
+import { deriveAppKey } from '../core/crypto'
+import { bytesToBase64 } from '../core/encoding'
+import { KmsError } from '../core/errors'
+import { handleAppRequest } from './_appRequest'
+import type { KmsFunction } from './_http'
+
+const MAX_LENGTH = 1024
+
+function badRequest(message: string): KmsError {
+  return new KmsError('bad_request', message)
+}
+
+/** §2.4 checks 1–4, in order. Only an absent field takes its default; `null` is not absent. */
+export function parseDeriveRequest(payload: Record<string, unknown>): { path: string; context: string; length: number } {
+  const { path, context = '', length = 32 } = payload
+  if (typeof path !== 'string' || path.trim() === '') throw badRequest("Missing 'path' field")
+  if (typeof context !== 'string') throw badRequest("'context' must be a string")
+  let parsedLength: number
+  if (typeof length === 'number' && Number.isInteger(length)) parsedLength = length
+  else if (typeof length === 'string' && /^\d+$/.test(length)) parsedLength = Number(length)
+  else throw badRequest("'length' must be an integer")
+  if (parsedLength < 1 || parsedLength > MAX_LENGTH) throw badRequest(`'length' must be in range 1..${MAX_LENGTH}`)
+  return { path, context, length: parsedLength }
+}
+
+export const derive: KmsFunction = (request, node) =>
+  handleAppRequest(request, node, { hasBody: true, weight: 1 }, async ({ identity, payload }) => {
+    const { path, context, length } = parseDeriveRequest(payload)
+    const masterSecret = node.secret.installed?.secret
+    if (masterSecret === undefined) throw new KmsError('service_unavailable', 'master secret not initialized')
+    const key = await deriveAppKey({ masterSecret, appId: identity.appId, path, context, length })
+    return { app_id: identity.appId, path, key: bytesToBase64(key), length }
+  })
