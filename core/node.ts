@@ -17,6 +17,8 @@ import { KvStore } from './store'
 import { createLocalTee, createOdynTee, type Tee } from './tee'
 import { issueDevAttestation, devRootCertificateDer } from './tee/devAttestation'
 import { loadTrustedRoot } from './attestation'
+import { buildCaCertificate, deriveCaKey, type CaCertificate, type CaKey } from './ca'
+import { KmsError } from './errors'
 
 /** What the runtime (bundle/) provides. */
 export interface KmsNodeRuntime {
@@ -62,6 +64,7 @@ export class KmsNode {
   readonly #log: LogSink
   readonly #recordKeys = new Map<number, Promise<RecordKey>>()
   #recordKeysGeneration = -1
+  #certificateAuthority: { generation: number; caKey: CaKey; caCertificate: CaCertificate } | undefined
 
   private constructor(runtime: KmsNodeRuntime, config: NodeConfig, tee: Tee, trustedRoot: Uint8Array | undefined) {
     const { clock, random } = runtime
@@ -157,7 +160,7 @@ export class KmsNode {
    */
   recordKey(appId: number): Promise<RecordKey> {
     const installed = this.secret.installed
-    if (installed === undefined) return Promise.reject(new Error('recordKey: no master secret installed'))
+    if (installed === undefined) return Promise.reject(new KmsError('service_unavailable', 'master secret not initialized'))
     if (this.#recordKeysGeneration !== this.secret.generation) {
       this.#recordKeys.clear()
       this.#recordKeysGeneration = this.secret.generation
@@ -168,6 +171,25 @@ export class KmsNode {
       this.#recordKeys.set(appId, key)
     }
     return key
+  }
+
+  /**
+   * The cluster CA under the installed secret (§8.1–§8.2), built once per secret: every node
+   * holding the same secret builds the same bytes.
+   * @throws KmsError `service_unavailable` without a secret.
+   */
+  certificateAuthority(): { caKey: CaKey; caCertificate: CaCertificate } {
+    const installed = this.secret.installed
+    if (installed === undefined) throw new KmsError('service_unavailable', 'master secret not initialized')
+    if (this.#certificateAuthority?.generation !== this.secret.generation) {
+      const caKey = deriveCaKey(installed.secret)
+      this.#certificateAuthority = {
+        generation: this.secret.generation,
+        caKey,
+        caCertificate: buildCaCertificate({ caKey, kmsAppId: this.config.kmsAppId }),
+      }
+    }
+    return this.#certificateAuthority
   }
 
   /** Whether `ciphertext` opens under `appId`'s data key (§6.7); false without a secret. */
