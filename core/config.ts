@@ -128,11 +128,20 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
   const nodeInstanceUrl = (text(env, 'NODE_INSTANCE_URL') ?? '').trim()
   if (nodeInstanceUrl !== '') httpUrl(env, 'NODE_INSTANCE_URL', '')
   const odynUrl = httpUrl(env, 'ODYN_URL', 'http://127.0.0.1:18000')
+  // The helper is local to the enclave: plain http to a loopback host, never the network.
+  const odynHost = new URL(odynUrl).hostname
+  if (mode === 'enclave' && (new URL(odynUrl).protocol !== 'http:' || !/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(odynHost))) {
+    throw invalid('ODYN_URL', 'http on a loopback host in enclave mode')
+  }
   const caMaxValiditySeconds = integer(env, 'CA_MAX_VALIDITY_SECONDS', 2_592_000, 1)
   const caDefaultValiditySeconds = integer(env, 'CA_DEFAULT_VALIDITY_SECONDS', 604_800, 1)
   if (caDefaultValiditySeconds > caMaxValiditySeconds) {
     throw invalid('CA_DEFAULT_VALIDITY_SECONDS', 'at most CA_MAX_VALIDITY_SECONDS')
   }
+  const maxKvValueSizeBytes = integer(env, 'MAX_KV_VALUE_SIZE_BYTES', 1_048_576, 1)
+  const maxAppStorageBytes = integer(env, 'MAX_APP_STORAGE_BYTES', 10_485_760, 1)
+  // The record just written is never evicted (§6.4), so one maximal ciphertext must fit.
+  if (maxAppStorageBytes < maxKvValueSizeBytes + 28) throw invalid('MAX_APP_STORAGE_BYTES', 'at least MAX_KV_VALUE_SIZE_BYTES + 28')
   const kmsAppId = integer(env, 'KMS_APP_ID', 49, 1)
   if (!Number.isSafeInteger(kmsAppId)) throw invalid('KMS_APP_ID', 'a safe integer')
   return {
@@ -153,8 +162,8 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
     dataSyncIntervalSeconds: Math.max(1, integer(env, 'DATA_SYNC_INTERVAL_SECONDS', 10)),
     peerCacheTtlSeconds: integer(env, 'PEER_CACHE_TTL_SECONDS', 180),
     registryCacheTtlSeconds: integer(env, 'REGISTRY_CACHE_TTL_SECONDS', 180),
-    maxAppStorageBytes: integer(env, 'MAX_APP_STORAGE_BYTES', 10_485_760, 1),
-    maxKvValueSizeBytes: integer(env, 'MAX_KV_VALUE_SIZE_BYTES', 1_048_576, 1),
+    maxAppStorageBytes,
+    maxKvValueSizeBytes,
     tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000),
     maxTombstonesPerApp: integer(env, 'MAX_TOMBSTONES_PER_APP', 10_000),
     popTimeoutSeconds: integer(env, 'POP_TIMEOUT_SECONDS', 120, 1),

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest'
+import { readConfig } from '../../../core/config'
+import { KmsError } from '../../../core/errors'
+
+function failure(env: Record<string, string>): string {
+  try {
+    readConfig(env)
+  } catch (error) {
+    if (error instanceof KmsError) return `${error.code}: ${error.message}`
+    throw error
+  }
+  throw new Error('expected a configuration error')
+}
+
+describe('configuration (PROTOCOL §11)', () => {
+  it('behavior: defaults', () => {
+    const config = readConfig({})
+    expect(config).toMatchObject({
+      mode: 'enclave', bindHost: '0.0.0.0', bindPort: 8000, kmsAppId: 49, chainRpcUrl: 'http://127.0.0.1:18545',
+      novaAppRegistryAddress: '0x0f68e6e699f2e972998a1ecc000c7ce103e64cc8', kmsRegistryAddress: '0x6a28d24c9aecdcec9b021ee6960fdde592796af7',
+      popTimeoutSeconds: 120, maxNonces: 4096, rateLimitPerMinute: 120, nonceRateLimitPerMinute: 30, appRateLimitPerMinute: 6000,
+      maxRequestBodyBytes: 3_145_728, maxSyncPayloadBytes: 52_428_800, caDefaultValiditySeconds: 604_800, caMaxValiditySeconds: 2_592_000,
+    })
+  })
+  it('behavior: only IN_ENCLAVE=true selects enclave mode', () => {
+    expect(readConfig({ IN_ENCLAVE: 'false' }).mode).toBe('dev')
+    expect(readConfig({ IN_ENCLAVE: 'no' }).mode).toBe('dev')
+    expect(readConfig({ IN_ENCLAVE: 'TRUE' }).mode).toBe('enclave')
+  })
+  it('error: enclave mode refuses host-chosen keys, secrets and roots (conformance 48)', () => {
+    for (const name of ['NODE_PRIVATE_KEY', 'MASTER_SECRET_HEX', 'NITRO_ROOT_CERT_PEM']) {
+      expect(failure({ IN_ENCLAVE: 'true', [name]: 'x' })).toBe(`internal_error: Invalid configuration: ${name} is not allowed in enclave mode`)
+    }
+  })
+  it('error: invalid values name their variable', () => {
+    expect(failure({ KMS_APP_ID: 'abc' })).toContain('KMS_APP_ID')
+    expect(failure({ BIND_ADDR: 'nowhere' })).toContain('BIND_ADDR')
+    expect(failure({ NODE_URL: 'ftp://x' })).toContain('NODE_URL')
+    expect(failure({ KMS_REGISTRY_ADDRESS: '0x12' })).toContain('KMS_REGISTRY_ADDRESS')
+    expect(failure({ IN_ENCLAVE: 'false', MASTER_SECRET_HEX: 'abcd' })).toContain('MASTER_SECRET_HEX')
+    expect(failure({ CA_DEFAULT_VALIDITY_SECONDS: '2592001' })).toContain('CA_DEFAULT_VALIDITY_SECONDS')
+    expect(failure({ ODYN_URL: 'https://10.0.0.1:18000' })).toContain('ODYN_URL')
+    expect(failure({ LOG_LEVEL: 'LOUD' })).toContain('LOG_LEVEL')
+  })
+  it('behavior: dev-only variables are honoured in dev mode', () => {
+    const config = readConfig({ IN_ENCLAVE: 'false', MASTER_SECRET_HEX: '0x' + '00'.repeat(31) + '01', BIND_ADDR: '127.0.0.1:0' })
+    expect(config.masterSecret?.[31]).toBe(1)
+    expect(config.bindPort).toBe(0)
+  })
+})
