@@ -47,9 +47,17 @@ export interface Tee {
   randomBytes(): Promise<Uint8Array>
   /** The per-boot P-384 teePubkey, DER SPKI (120 B). */
   getEncryptionPublicKey(): Promise<Uint8Array>
-  /** Envelope cipher v1 (PROTOCOL §10.2) from our key to `receiverPublicKeyDer`. */
+  /**
+   * Envelope cipher v1 (PROTOCOL §10.2) from our key to `receiverPublicKeyDer` (DER SPKI or
+   * SEC1 uncompressed). The caller has already parsed that key (§3.3 step 7, §5.6); a value
+   * that is not a P-384 key is a caller bug and rejects with a RangeError.
+   */
   encrypt(plaintext: string, receiverPublicKeyDer: Uint8Array): Promise<EncryptedForPeer>
-  /** Envelope cipher v1 decryption, with replay memory and strict UTF-8. */
+  /**
+   * Envelope cipher v1 decryption, with replay memory and strict UTF-8. The sender key may be
+   * DER SPKI or SEC1. A sender key that does not parse, a nonce that is not 12 bytes, a
+   * replayed (sender, nonce) pair, a bad tag or non-UTF-8 rejects with `decryption_failed`.
+   */
   decrypt(params: { nonce: Uint8Array; senderPublicKeyDer: Uint8Array; encryptedData: Uint8Array }): Promise<string>
   /** A COSE_Sign1 Nitro attestation document (raw bytes). */
   getAttestation(request: AttestationRequest): Promise<Uint8Array>
