@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/vectors/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/vectors/**/*.test.ts', 'test/cluster-sim/**/*.test.ts'],
           testTimeout: 30_000,
         },
       },

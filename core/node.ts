@@ -14,8 +14,8 @@ import type { Wallet } from './encoding'
 import { Metrics } from './metrics'
 import type { Clock, Random } from './runtime'
 import { KvStore } from './store'
-import { createLocalTee, createOdynTee, type Tee } from './tee'
-import { issueDevAttestation, devRootCertificateDer } from './tee/devAttestation'
+import { createLocalTee, createOdynTee, devRootCertificateDer, issueDevAttestation, type Tee } from './tee'
+
 import { loadTrustedRoot } from './attestation'
 import { buildCaCertificate, deriveCaKey, type CaCertificate, type CaKey } from './ca'
 import { KmsError } from './errors'
@@ -135,11 +135,13 @@ export class KmsNode {
       config.mode === 'enclave'
         ? createOdynTee({ baseUrl: config.odynUrl, fetch: runtime.fetch })
         : await createLocalTee({
-            privateKey: config.nodePrivateKey,
+            ...(config.nodePrivateKey === undefined ? {} : { walletPrivateKey: config.nodePrivateKey }),
             random: runtime.random,
             issueAttestation: (params) => issueDevAttestation({ ...params, nowMs: runtime.clock.nowMs(), random: runtime.random }),
           })
     const node = new KmsNode(runtime, config, tee, trustedRoot)
+    // The stand-in knows its wallet without I/O; in enclave mode the first tick reads it (§7.1 step 1).
+    if (config.mode === 'dev') node.identity.wallet = await tee.getWallet()
     if (config.masterSecret !== undefined) await node.secret.install(config.masterSecret, 'generated')
     return node
   }

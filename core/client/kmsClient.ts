@@ -50,7 +50,7 @@ export class KmsClientError extends Error {
   }
 }
 
-export interface PopHeaders {
+export type PopHeaders = {
   'x-app-signature': string
   'x-app-nonce': string
   'x-app-timestamp': string
