@@ -16,7 +16,7 @@ import type { Clock, Random } from './runtime'
 import { KvStore } from './store'
 import { createLocalTee, createOdynTee, devRootCertificateDer, issueDevAttestation, type Tee } from './tee'
 
-import { loadTrustedRoot } from './attestation'
+import { awsNitroRootG1Der, loadTrustedRoot } from './attestation'
 import { buildCaCertificate, deriveCaKey, type CaCertificate, type CaKey } from './ca'
 import { KmsError } from './errors'
 
@@ -130,6 +130,9 @@ export class KmsNode {
    */
   static async create(runtime: KmsNodeRuntime): Promise<KmsNode> {
     const config = readConfig(runtime.env)
+    // Enclave mode trusts only the embedded AWS root, checked against its pin here, at node
+    // creation (§3.2.3); dev mode trusts NITRO_ROOT_CERT_PEM or the dev root.
+    if (config.mode === 'enclave') awsNitroRootG1Der()
     const trustedRoot = config.mode === 'enclave' ? undefined : loadTrustedRoot(config.nitroRootCertPem) ?? devRootCertificateDer()
     const tee: Tee =
       config.mode === 'enclave'

@@ -2,8 +2,8 @@
  * Attestation authentication, PROTOCOL §3.2.2 steps 1–3: the document verifies against the
  * trusted root and is fresh, it carries a nonce this node issued, and it names a wallet.
  */
-import { codeMeasurement, verifyNitroAttestation } from '../attestation'
-import { bytesToBase64, parseBase64Text, parseUtf8, parseWallet, type Wallet } from '../encoding'
+import { codeMeasurement, decodeAttestationText, verifyNitroAttestation } from '../attestation'
+import { bytesToBase64, parseUtf8, parseWallet, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import type { Clock } from '../runtime'
 import type { NonceStore } from './nonceStore'
@@ -28,7 +28,6 @@ export interface VerifyAppAttestationParams {
   trustedRoot: Uint8Array | undefined
 }
 
-const MAX_TEXT_LENGTH = 64 * 1024
 const NONCE_LENGTH = 16
 
 function rejected(reason: string): KmsError {
@@ -38,21 +37,15 @@ function rejected(reason: string): KmsError {
 /** @throws KmsError 403 `unauthorized` with `Attestation rejected: <reason>`. */
 export async function verifyAppAttestation(params: VerifyAppAttestationParams): Promise<AttestedWallet> {
   const { header, popNonce, nonces, clock } = params
-  // Step 1. The text rule of ATTESTATION.md §1; the verifier then enforces the 16384-byte cap.
-  if (header.length > MAX_TEXT_LENGTH) throw rejected('ATTESTATION_INPUT_TOO_LARGE')
-  const document = parseBase64Text(header)
-  if (document === undefined) throw rejected('ATTESTATION_INPUT_ENCODING')
+  // Step 1. The text rule of ATTESTATION.md §1, then the verifier (which caps the document at
+  // 16384 bytes). Its AttestationErrors already carry the wire form `Attestation rejected: <code>`.
+  const document = decodeAttestationText(header, 'base64')
   const attestation = await verifyNitroAttestation(document, {
     at: clock.nowMs(),
     maxAgeMs: params.maxAgeSeconds * 1000,
     maxFutureSkewMs: 15_000,
     allowDebugMode: params.allowDebugMode,
     ...(params.trustedRoot === undefined ? {} : { trustedRoot: params.trustedRoot }),
-  }).catch((error: unknown) => {
-    // Only typed verifier errors become 403s; anything else is a bug and stays a 500.
-    if (error instanceof KmsError && error.code === 'unauthorized') throw error
-    if (error instanceof KmsError && 'attestationCode' in error) throw rejected(String(error.attestationCode))
-    throw error
   })
 
   // Step 2. Freshness was checked above, before the nonce is touched (§3.2.2 step 1).

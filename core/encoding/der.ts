@@ -203,9 +203,13 @@ export function readDerTime(element: DerElement | undefined, what: string): numb
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
     throw new DerError(`invalid ${what}`)
   }
-  const millis = Date.UTC(year, month - 1, day, hour, minute, second)
-  if (new Date(millis).getUTCDate() !== day) throw new DerError(`invalid ${what}`)
-  return millis / 1000
+  // Not Date.UTC(year, …): it maps years 0–99 to 1900–1999, which would misread a
+  // GeneralizedTime such as 00490101000000Z as 1949.
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day)
+  date.setUTCHours(hour, minute, second, 0)
+  if (date.getUTCDate() !== day) throw new DerError(`invalid ${what}`)
+  return date.getTime() / 1000
 }
 
 // ---------------------------------------------------------------------------------------
