@@ -1,0 +1,227 @@
+/** The encrypted per-app key/value store (PROTOCOL §6): one namespace per app id. */
+import { compareCodePoints, utf8Length, type Wallet } from '../encoding'
+import { KmsError } from '../errors'
+import type { Clock } from '../runtime'
+import { Namespace } from './_namespace'
+import { ingestWireData, type CanDecrypt, type IngestResult } from './_ingest'
+import type { MergeReason } from './mergeRecord'
+import { CIPHERTEXT_OVERHEAD, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
+import { incrementClock } from './vectorClock'
+import { toWireRecord, type WireData } from './wireRecord'
+
+/** The §11 knobs the store enforces. */
+export interface KvStoreLimits {
+  /** MAX_APP_STORAGE_BYTES: ciphertext bytes per namespace before LRU eviction (§6.4). */
+  readonly maxAppStorageBytes: number
+  /** MAX_KV_VALUE_SIZE_BYTES: plaintext bytes; a ciphertext is 28 bytes longer (§5.3). */
+  readonly maxValueSizeBytes: number
+  /** TOMBSTONE_RETENTION_MS (§6.3). */
+  readonly tombstoneRetentionMs: number
+  /** MAX_TOMBSTONES_PER_APP (§6.3). */
+  readonly maxTombstonesPerApp: number
+  /** MAX_CLOCK_SKEW_MS: future skew allowed on synced records (§6.7). */
+  readonly maxClockSkewMs: number
+}
+
+/** What a `KvStore` is built from: the injected clock (DESIGN §3), the node wallet and §11 limits. */
+export interface KvStoreOptions {
+  readonly clock: Clock
+  /**
+   * The node's current wallet, whose clock entry local writes increment (§6.2). A getter,
+   * because the wallet is learnt, and may change, in `node_tick` (§7.1 step 1).
+   */
+  readonly nodeWallet: () => Wallet | undefined
+  readonly limits: KvStoreLimits
+}
+
+/** Store figures after a purge; `total_keys` counts live records, `total_bytes` is §6.4's. */
+export interface StoreStats {
+  namespaces: number
+  total_keys: number
+  total_bytes: number
+}
+
+/**
+ * Every app's namespace on this node (PROTOCOL §6). It stores ciphertexts only: callers
+ * encrypt with `data_key(app)` before `put` and decrypt after `get` (§5.3).
+ */
+export class KvStore {
+  readonly #clock: Clock
+  readonly #nodeWallet: () => Wallet | undefined
+  readonly #limits: KvStoreLimits
+  readonly #namespaces = new Map<number, Namespace>()
+
+  /** @throws RangeError when a limit is not a safe integer ≥ 0, or one maximal value cannot fit a namespace. */
+  constructor(options: KvStoreOptions) {
+    assertLimits(options.limits)
+    this.#clock = options.clock
+    this.#nodeWallet = options.nodeWallet
+    this.#limits = options.limits
+  }
+
+  /**
+   * Local put (§6.2): the stored clock (even a tombstone's or an unpurged expired record's)
+   * with the own entry incremented. The caller has checked the key and the plaintext size.
+   * @throws KmsError `service_unavailable` while the node has no wallet; RangeError for an
+   *   invalid app id, key or TTL, or a ciphertext outside 28..max+28 bytes.
+   */
+  put(appId: number, key: string, ciphertext: Uint8Array, ttlMs: number): StoreRecord {
+    if (key.length === 0 || utf8Length(key) > MAX_KEY_BYTES) throw new RangeError('put: key must be 1..1024 UTF-8 bytes')
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < 0) throw new RangeError('put: ttlMs must be a safe integer >= 0')
+    // The caller checks the plaintext (§2.5); this keeps an oversized value out regardless.
+    const maxLength = this.#limits.maxValueSizeBytes + CIPHERTEXT_OVERHEAD
+    if (ciphertext.length < CIPHERTEXT_OVERHEAD || ciphertext.length > maxLength) {
+      throw new RangeError(`put: ciphertext must be 28..${maxLength} bytes, got ${ciphertext.length}`)
+    }
+    const wallet = this.#writer()
+    const namespace = this.#namespace(appId, true)
+    const previous = namespace.find(key) // no purge here: §6.2 counts an expired record's clock
+    const clock = incrementClock(previous?.clock ?? new Map(), wallet)
+    const record = { key, ciphertext, clock, updatedAtMs: this.#clock.nowMs(), tombstone: false, ttlMs }
+    namespace.write(record)
+    return record
+  }
+
+  /**
+   * Local delete (§6.2): purge, then replace the live record with a tombstone.
+   * @throws KmsError `not_found` if the key is absent, a tombstone or expired;
+   *   `service_unavailable` while the node has no wallet.
+   */
+  delete(appId: number, key: string): StoreRecord {
+    const wallet = this.#writer()
+    const namespace = this.#namespace(appId, false)
+    const nowMs = this.#clock.nowMs()
+    namespace?.purge(nowMs)
+    const previous = namespace?.find(key)
+    if (namespace === undefined || previous === undefined || previous.tombstone) throw notFound(key)
+    const clock = incrementClock(previous.clock, wallet)
+    const tombstone = { key, ciphertext: new Uint8Array(0), clock, updatedAtMs: nowMs, tombstone: true, ttlMs: 0 }
+    namespace.write(tombstone)
+    return tombstone
+  }
+
+  /**
+   * The live record under `key`, which becomes the most recently used (§6.3, §6.4).
+   * @throws KmsError `not_found` if the key is absent, a tombstone or expired.
+   */
+  get(appId: number, key: string): StoreRecord {
+    const namespace = this.#namespace(appId, false)
+    namespace?.purge(this.#clock.nowMs())
+    const record = namespace?.find(key)
+    if (namespace === undefined || record === undefined || record.tombstone) throw notFound(key)
+    namespace.touch(key)
+    return record
+  }
+
+  /** The live keys of an app, sorted by code point (§2.5); recency is untouched (§6.4). */
+  list(appId: number): string[] {
+    const namespace = this.#namespace(appId, false)
+    if (namespace === undefined) return []
+    namespace.purge(this.#clock.nowMs())
+    const keys: string[] = []
+    // Purged, so every non-tombstone is live.
+    for (const record of namespace.records()) if (!record.tombstone) keys.push(record.key)
+    return keys.sort(compareCodePoints)
+  }
+
+  /** Namespaces, live keys and §6.4 bytes, after purging every namespace. */
+  stats(): StoreStats {
+    this.#purgeAll()
+    const stats: StoreStats = { namespaces: this.#namespaces.size, total_keys: 0, total_bytes: 0 }
+    for (const namespace of this.#namespaces.values()) {
+      stats.total_keys += namespace.nonTombstoneCount
+      stats.total_bytes += namespace.totalBytes
+    }
+    return stats
+  }
+
+  /** Drops every record: for a node that replaces a different master secret (§7.1 step 7). */
+  clear(): void {
+    this.#namespaces.clear()
+  }
+
+  /**
+   * Merges an already validated record (§6.6); an insert or replace refreshes recency and
+   * may evict (§6.4). No purge runs.
+   * @throws RangeError for an invalid app id.
+   */
+  merge(appId: number, record: StoreRecord): MergeReason {
+    return this.#namespace(appId, true).merge(record)
+  }
+
+  /** §6.8 step 2: every record, tombstones included, with `since < updated_at_ms ≤ now`. */
+  selectDelta(sinceMs: number): WireData {
+    return this.#export((record, nowMs) => sinceMs < record.updatedAtMs && record.updatedAtMs <= nowMs)
+  }
+
+  /** The §4.3 `snapshot_request` answer: every record after purging, tombstones included. */
+  snapshot(): WireData {
+    return this.#export(() => true)
+  }
+
+  /**
+   * Validates (§6.7) and merges (§6.6) the `data` of a delta or snapshot, record by record,
+   * and returns the §4.3 answer counts. Never throws on any `data`: a non-object, or a group
+   * that is not an array, counts nothing. `canDecrypt` must resolve `false` on failure.
+   */
+  async ingest(data: unknown, canDecrypt: CanDecrypt): Promise<IngestResult> {
+    const { maxClockSkewMs, maxValueSizeBytes } = this.#limits
+    const rules = { nowMs: this.#clock.nowMs(), maxClockSkewMs, maxValueSizeBytes }
+    return ingestWireData(data, { rules, canDecrypt, merge: (appId, record) => this.merge(appId, record) })
+  }
+
+  #export(select: (record: StoreRecord, nowMs: number) => boolean): WireData {
+    const nowMs = this.#purgeAll()
+    const data: WireData = {}
+    for (const [appId, namespace] of this.#namespaces) {
+      const records = [...namespace.records()].filter((record) => select(record, nowMs))
+      if (records.length === 0) continue
+      records.sort((a, b) => compareCodePoints(a.key, b.key))
+      data[String(appId)] = records.map(toWireRecord)
+    }
+    return data
+  }
+
+  /** Purges every namespace and forgets the empty ones; returns the `now_ms` it used. */
+  #purgeAll(): number {
+    const nowMs = this.#clock.nowMs()
+    for (const [appId, namespace] of this.#namespaces) {
+      namespace.purge(nowMs)
+      if (namespace.size === 0) this.#namespaces.delete(appId)
+    }
+    return nowMs
+  }
+
+  /** Local writes need the own wallet; without one the node is not available (§7.3). */
+  #writer(): Wallet {
+    const wallet = this.#nodeWallet()
+    if (wallet === undefined) throw new KmsError('service_unavailable', 'cannot read node wallet')
+    return wallet
+  }
+
+  #namespace(appId: number, create: true): Namespace
+  #namespace(appId: number, create: false): Namespace | undefined
+  #namespace(appId: number, create: boolean): Namespace | undefined {
+    if (!Number.isSafeInteger(appId) || appId < 1) throw new RangeError('KvStore: appId must be a safe integer >= 1')
+    let namespace = this.#namespaces.get(appId)
+    if (namespace === undefined && create) {
+      namespace = new Namespace(this.#limits)
+      this.#namespaces.set(appId, namespace)
+    }
+    return namespace
+  }
+}
+
+function notFound(key: string): KmsError {
+  return new KmsError('not_found', `Key not found: ${key}`)
+}
+
+function assertLimits(limits: KvStoreLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`KvStore: ${name} must be a safe integer >= 0`)
+  }
+  // The record just written is never evicted (§6.4), so it alone must fit.
+  if (limits.maxAppStorageBytes < limits.maxValueSizeBytes + CIPHERTEXT_OVERHEAD) {
+    throw new RangeError('KvStore: maxAppStorageBytes must hold one maximal ciphertext (maxValueSizeBytes + 28)')
+  }
+}

@@ -1,0 +1,53 @@
+/** The merge rule for an incoming record R against the stored record S (PROTOCOL §6.6). */
+import { compareBytes } from '../encoding'
+import type { StoreRecord } from './storeRecord'
+import { compareClocks, mergeClocks } from './vectorClock'
+
+/** The §6.6 outcome names, as reported in a delta answer's `skip_reasons` (§4.3). */
+export type MergeReason =
+  | 'inserted'
+  | 'replaced_by_version'
+  | 'ignored_equal_version'
+  | 'ignored_existing_newer_version'
+  | 'replaced_by_concurrent_lww'
+  | 'ignored_concurrent_tie_break'
+
+/** The outcomes that keep S: the only ones counted in `skip_reasons` (§4.3). */
+export type SkipReason = Extract<MergeReason, `ignored_${string}`>
+
+/** What `mergeRecord` decided (§6.6). */
+export interface MergeOutcome {
+  readonly reason: MergeReason
+  /** What the key holds after the merge: `stored` itself when the reason is a skip. */
+  readonly record: StoreRecord
+}
+
+/** True for the reasons that keep the stored record: the §4.3 `skip_reasons`. */
+export function isSkipReason(reason: MergeReason): reason is SkipReason {
+  return reason.startsWith('ignored_')
+}
+
+/** Merges `incoming` into `stored` (absent: no record for the key) by the §6.6 table. */
+export function mergeRecord(stored: StoreRecord | undefined, incoming: StoreRecord): MergeOutcome {
+  if (stored === undefined) return { reason: 'inserted', record: incoming }
+  switch (compareClocks(stored.clock, incoming.clock)) {
+    case 'before':
+      return { reason: 'replaced_by_version', record: incoming }
+    case 'equal':
+      return { reason: 'ignored_equal_version', record: stored }
+    case 'after':
+      return { reason: 'ignored_existing_newer_version', record: stored }
+    case 'concurrent':
+      if (!incomingWins(incoming, stored)) return { reason: 'ignored_concurrent_tie_break', record: stored }
+      return {
+        reason: 'replaced_by_concurrent_lww',
+        record: { ...incoming, clock: mergeClocks(stored.clock, incoming.clock) },
+      }
+  }
+}
+
+/** §6.6: the later `updated_at_ms`, then the bytewise-greater ciphertext; a full tie keeps S. */
+function incomingWins(incoming: StoreRecord, stored: StoreRecord): boolean {
+  if (incoming.updatedAtMs !== stored.updatedAtMs) return incoming.updatedAtMs > stored.updatedAtMs
+  return compareBytes(incoming.ciphertext, stored.ciphertext) > 0
+}
