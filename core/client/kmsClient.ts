@@ -17,6 +17,7 @@ import {
 } from '../crypto'
 import { bytesToBase64, bytesToHex, canonicalJson, parseBase64, parseHex, type Wallet } from '../encoding'
 import { nowSeconds, type Clock, type Random } from '../runtime'
+import { sha256 } from '@noble/hashes/sha2.js'
 
 /** A node as the registry lists it: the only identity a client trusts (§3.4 client rules). */
 export interface KmsNodeIdentity {
@@ -36,6 +37,13 @@ export interface KmsClientOptions {
   fetch?: typeof fetch
   /** Envelope HKDF info (§10.2); the newer capsule runtime uses `capsule-ecdh-aes256gcm-v1`. */
   envelopeInfo?: string
+  /**
+   * Attestation auth (§3.2.1): given a fresh KMS nonce (base64), the app's own helper returns
+   * a COSE_Sign1 document that embeds it. With it, `auth` picks the method.
+   */
+  attest?: (nonce: string) => Promise<Uint8Array>
+  /** `pop` (default), `attestation`, or `both`. */
+  auth?: 'pop' | 'attestation' | 'both'
 }
 
 /** A non-2xx answer: the PROTOCOL §12.4 body, or a failed client-side check (status 0). */
@@ -107,21 +115,37 @@ export class KmsClient {
   }
 
   /**
+   * The auth headers of one request, and what the node's counter-signature covers (§3.4):
+   * the PoP signature, or with attestation only the SHA-256 hex of the document.
+   */
+  async authHeaders(): Promise<{ headers: Record<string, string>; signatureSubject: string }> {
+    const mode = this.#options.auth ?? 'pop'
+    const pop = mode === 'attestation' ? undefined : await this.popHeaders()
+    if (mode === 'pop') return { headers: { ...pop! }, signatureSubject: pop!['x-app-signature'] }
+    const attest = this.#options.attest
+    if (attest === undefined) throw new KmsClientError(0, 'no_attestation', 'attestation auth needs an `attest` function')
+    // With both methods, one nonce serves both (§3.2.2 step 2).
+    const document = await attest(pop?.['x-app-nonce'] ?? (await this.nonce()))
+    const headers: Record<string, string> = { ...pop, 'x-nitro-attestation': bytesToBase64(document) }
+    return { headers, signatureSubject: pop?.['x-app-signature'] ?? bytesToHex(sha256(document)) }
+  }
+
+  /**
    * Sends one authenticated request and returns the verified, decrypted inner answer.
    * @throws KmsClientError for a non-2xx answer or a failed check.
    */
   async request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, inner?: unknown, extraHeaders: Record<string, string> = {}): Promise<Record<string, unknown>> {
-    const pop = await this.popHeaders()
+    const { headers, signatureSubject } = await this.authHeaders()
     const body = inner === undefined ? undefined : JSON.stringify(await this.sealRequest(inner))
     const response = await this.#fetch(this.#url(path), {
       method,
-      headers: { 'content-type': 'application/json', ...pop, ...extraHeaders },
+      headers: { 'content-type': 'application/json', ...headers, ...extraHeaders },
       ...(body === undefined ? {} : { body }),
     })
-    return this.openResponse(response, pop['x-app-signature'])
+    return this.openResponse(response, signatureSubject)
   }
 
-  /** Checks and opens an answer to a request signed with `requestSignature` (§3.4). */
+  /** Checks and opens an answer whose counter-signature covers `requestSignature` (§3.4). */
   async openResponse(response: Response, requestSignature: string): Promise<Record<string, unknown>> {
     const text = await response.text()
     let parsed: unknown
