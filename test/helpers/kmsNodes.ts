@@ -19,9 +19,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BUNDLE_PATH = 'dist/kms.mjs'
 
 export const systemClock: Clock = { nowMs: () => Date.now() }
-export const cryptoRandom = {
-  bytes: (length: number): Uint8Array => globalThis.crypto.getRandomValues(new Uint8Array(length)),
-}
+export { webCryptoRandom as cryptoRandom } from '../../bundle/runtime'
 
 export interface NodeStatus {
   node: {
