@@ -13,13 +13,14 @@ import { KmsClient } from '../../core/client'
 import { generateP384PrivateKey, generateWalletPrivateKey, privateKeyToWallet, type P384PrivateKey } from '../../core/crypto'
 import { bytesToHex, parseHex, type Wallet } from '../../core/encoding'
 import type { Clock } from '../../core/runtime'
+import { webCryptoRandom } from '../../bundle/runtime'
 import type { DevChain } from './devChain'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BUNDLE_PATH = 'dist/kms.mjs'
 
 export const systemClock: Clock = { nowMs: () => Date.now() }
-export { webCryptoRandom as cryptoRandom } from '../../bundle/runtime'
+export const cryptoRandom = webCryptoRandom
 
 export interface NodeStatus {
   node: {
