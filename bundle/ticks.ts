@@ -36,7 +36,7 @@ export function syncTick(node: KmsNode): Promise<void> {
       client: node.syncClient,
       clock: node.clock,
       ownWallet: node.wallet,
-      watermark: node.watermark,
+      watermarks: node.watermarks,
       // The envelope doubles the payload (hex), plus a little framing.
       maxSyncPayloadBytes: Math.max(1024, Math.floor(node.config.maxSyncPayloadBytes / 2) - 4096),
       recordPush: (peer, result) => node.metrics.recordSyncPush(peer.wallet, result),

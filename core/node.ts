@@ -7,7 +7,7 @@
  */
 import { NonceStore, RateLimiter } from './auth'
 import { createCachedRegistry, createChainReaders, submitSetMasterSecretHash, type CachedRegistry, type ChainReaders } from './chain'
-import { DeltaWatermark, MasterSecretHolder, PeerCache, Readiness, SyncClient, TickSchedule, type Sleep } from './cluster'
+import { MasterSecretHolder, PeerWatermarks, PeerCache, Readiness, SyncClient, TickSchedule, type Sleep } from './cluster'
 import { readConfig, type ConfigEnvironment, type NodeConfig } from './config'
 import { decryptRecord, deriveDataKey, importRecordKey, type RecordKey } from './crypto'
 import type { Wallet } from './encoding'
@@ -59,7 +59,7 @@ export class KmsNode {
   readonly identity: { wallet: Wallet | undefined; instanceUrl: string }
   readonly snapshotMerged = { value: false }
   readonly syncClient: SyncClient
-  readonly watermark = new DeltaWatermark()
+  readonly watermarks = new PeerWatermarks()
   readonly ticks: TickSchedule
   readonly #log: LogSink
   readonly #recordKeys = new Map<number, Promise<RecordKey>>()

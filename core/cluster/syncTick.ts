@@ -1,8 +1,12 @@
 /**
  * `sync_tick` (PROTOCOL §7.4, §6.8): push every record changed since the last push to every
  * cached peer. Peers are pushed to in parallel, each bounded by its own timeouts, so one
- * failing peer never holds up the others. Failures are counted and not retried: merge is
- * idempotent, and a node that misses deltas catches up from a snapshot when it (re)joins.
+ * failing peer never holds up the others.
+ *
+ * Watermarks are kept per peer (§6.8 allows it): a peer's watermark moves only when a push
+ * to it succeeds, so a peer that was unreachable for several rounds gets everything it
+ * missed once it is back, without a snapshot. A failed push is counted and not retried
+ * within the tick; the next tick sends the same records again, which merge idempotently.
  */
 import type { Wallet } from '../encoding'
 import type { Clock } from '../runtime'
@@ -11,9 +15,17 @@ import type { Peer, PeerCache } from './peerCache'
 import type { Readiness } from './readiness'
 import type { SyncClient } from './syncClient'
 
-export class DeltaWatermark {
-  /** `last_push_ms` (§6.8), 0 at start. */
-  lastPushMs = 0
+/** `last_push_ms` (§6.8) per peer wallet; a peer not yet pushed to starts at 0 (everything). */
+export class PeerWatermarks {
+  readonly #lastPushMs = new Map<Wallet, number>()
+
+  since(peer: Wallet): number {
+    return Math.max((this.#lastPushMs.get(peer) ?? 0) - 1, 0)
+  }
+
+  advance(peer: Wallet, pushStartedMs: number): void {
+    this.#lastPushMs.set(peer, pushStartedMs)
+  }
 }
 
 export interface SyncTickContext {
@@ -24,37 +36,43 @@ export interface SyncTickContext {
   client: Pick<SyncClient, 'pushDelta'>
   clock: Clock
   ownWallet: Wallet | undefined
-  watermark: DeltaWatermark
+  watermarks: PeerWatermarks
   maxSyncPayloadBytes: number
   recordPush(peer: Peer, result: 'ok' | 'failed'): void
   log(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void
 }
 
 export interface SyncTickResult {
+  /** Peers that took every record they were due. */
   pushed: number
   failed: number
+  /** Records sent, summed over peers. */
   records: number
 }
 
 export async function runSyncTick(context: SyncTickContext): Promise<SyncTickResult> {
-  const { readiness, peers, store, client, clock, watermark } = context
+  const { readiness, peers, store, client, clock, watermarks } = context
   if (!readiness.available || !context.hasSyncKey) return { pushed: 0, failed: 0, records: 0 }
   if (peers.isStale()) {
     await peers.refresh().catch((error: unknown) => context.log('warn', 'peer cache refresh failed', { error: String(error) }))
   }
-  // §6.8 step 1: the watermark moves before sending, so a write during the push is picked
-  // up by the next tick (the −1 keeps a write in the same millisecond).
-  const since = Math.max(watermark.lastPushMs - 1, 0)
-  watermark.lastPushMs = clock.nowMs()
-  const delta = store.selectDelta(since)
-  const records = Object.values(delta).reduce((total, group) => total + group.length, 0)
-  if (records === 0) return { pushed: 0, failed: 0, records: 0 }
-  const bodies = splitDelta(delta, context.maxSyncPayloadBytes)
+  // §6.8 step 1: the push time is taken before selecting, so a write made during the push
+  // is picked up next time (the −1 keeps a write in the same millisecond).
+  const pushStartedMs = clock.nowMs()
   const targets = peers.peers.filter((peer) => peer.wallet !== context.ownWallet)
+  let records = 0
   const outcomes = await Promise.allSettled(
     targets.map(async (peer) => {
+      const delta = store.selectDelta(watermarks.since(peer.wallet))
+      const count = Object.values(delta).reduce((total, group) => total + group.length, 0)
+      if (count === 0) {
+        watermarks.advance(peer.wallet, pushStartedMs)
+        return
+      }
       try {
-        for (const body of bodies) await client.pushDelta(peer, body)
+        for (const body of splitDelta(delta, context.maxSyncPayloadBytes)) await client.pushDelta(peer, body)
+        watermarks.advance(peer.wallet, pushStartedMs)
+        records += count
         context.recordPush(peer, 'ok')
       } catch (error) {
         context.recordPush(peer, 'failed')

@@ -164,13 +164,17 @@ export async function startProcessNode(chain: DevChain, overrides: Record<string
  * Registers `node` as an instance of the KMS app with its own wallet, teePubkey and URL, and
  * funds its wallet so that it can send `setMasterSecretHash`.
  */
-export async function registerKmsNode(chain: DevChain, node: TestNode, options: { zkVerified?: boolean } = {}): Promise<{ wallet: Wallet; instanceId: number }> {
+export async function registerKmsNode(
+  chain: DevChain,
+  node: TestNode,
+  options: { zkVerified?: boolean; instanceUrl?: string } = {},
+): Promise<{ wallet: Wallet; instanceId: number }> {
   const { node: self } = await node.status()
   await chain.fund(self.tee_wallet as Address)
   const instanceId = await chain.registerInstance({
     teeWalletAddress: self.tee_wallet as Address,
     teePubkey: `0x${self.tee_pubkey}` as Hex,
-    instanceUrl: node.url,
+    instanceUrl: options.instanceUrl ?? node.url,
     zkVerified: options.zkVerified ?? true,
   })
   return { wallet: self.tee_wallet, instanceId }
