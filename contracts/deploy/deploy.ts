@@ -1,0 +1,77 @@
+/**
+ * Deploys and wires the contracts (PROTOCOL §9). On a dev chain: a development
+ * NovaAppRegistry, KMSRegistry pointed at it with `kmsAppId` set, and the KMS app created
+ * with KMSRegistry as its dappContract (so instance changes reach the operator set) and one
+ * ENROLLED version. On a real network (`novaAppRegistry` given): only KMSRegistry, pointed at
+ * that registry, with `kmsAppId` set; the app itself is managed by the registry's owners.
+ */
+import { stringToHex, zeroAddress, type Address, type Hex } from 'viem'
+import { loadArtifact } from './artifacts'
+import { canonical, connect } from './clients'
+import { enrollVersion, registerApp } from './devRegistry'
+import { deployAndWait, writeAndWait } from './transact'
+
+export interface DeployContractsParameters {
+  rpcUrl: string
+  privateKey: Hex
+  kmsAppId: number
+  /** An existing registry: deploy only KMSRegistry. Absent: deploy the development registry. */
+  novaAppRegistry?: Address
+  /** Dev chain only: the KMS version to enroll. */
+  version?: { versionId: number; versionName: string; codeMeasurement: Hex; imageUri: string }
+}
+
+export interface DeployedContracts {
+  novaAppRegistry: Address
+  kmsRegistry: Address
+  owner: Address
+  kmsAppId: number
+  /** True when the development NovaAppRegistry was deployed too. */
+  devRegistry: boolean
+}
+
+export const DEFAULT_KMS_VERSION = {
+  versionId: 1,
+  versionName: 'dev',
+  codeMeasurement: `0x${'00'.repeat(32)}`,
+  imageUri: '',
+} as const satisfies DeployContractsParameters['version']
+
+export async function deployContracts(parameters: DeployContractsParameters): Promise<DeployedContracts> {
+  const { kmsAppId } = parameters
+  if (!Number.isSafeInteger(kmsAppId) || kmsAppId <= 0) throw new RangeError('kmsAppId: expected a positive integer')
+  const clients = connect(parameters)
+  const owner = canonical(clients.account.address)
+  const devRegistry = parameters.novaAppRegistry === undefined
+  const registryArtifact = loadArtifact('NovaAppRegistry')
+  const kmsArtifact = loadArtifact('KMSRegistry')
+
+  if (!devRegistry && (await clients.publicClient.getCode({ address: parameters.novaAppRegistry! })) === undefined) {
+    throw new Error(`no contract at ${parameters.novaAppRegistry}`)
+  }
+  const novaAppRegistry = canonical(
+    parameters.novaAppRegistry ?? (await deployAndWait(clients, { ...registryArtifact, args: [owner] })),
+  )
+  const kmsRegistry = canonical(await deployAndWait(clients, { ...kmsArtifact, args: [owner, novaAppRegistry] }))
+  await writeAndWait(clients, {
+    address: kmsRegistry,
+    abi: kmsArtifact.abi,
+    functionName: 'setKmsAppId',
+    args: [BigInt(kmsAppId)],
+  })
+
+  if (devRegistry) {
+    const target = { clients, novaAppRegistry }
+    await registerApp({
+      ...target,
+      appId: kmsAppId,
+      appOwner: owner,
+      dappContract: kmsRegistry,
+      teeArch: stringToHex('nitro', { size: 32 }),
+      metadataUri: '',
+      appWallet: zeroAddress,
+    })
+    await enrollVersion({ ...target, appId: kmsAppId, ...(parameters.version ?? DEFAULT_KMS_VERSION) })
+  }
+  return { novaAppRegistry, kmsRegistry, owner, kmsAppId, devRegistry }
+}

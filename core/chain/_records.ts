@@ -1,0 +1,74 @@
+/**
+ * Parses decoded registry tuples into records (PROTOCOL §9.2). viem has already checked the
+ * ABI types; what remains is the range check: a uint256 that is not a safe integer is a
+ * malformed result (`registry_unavailable`), never rounded.
+ */
+import { hexToBytes, type Address, type ContractFunctionReturnType } from 'viem'
+import type { Wallet } from '../encoding'
+import { KmsError } from '../errors'
+import type { novaAppRegistryAbi } from './novaAppRegistryAbi'
+import type { AppRecord, InstanceRecord, VersionRecord } from './types'
+
+type Returned<F extends 'getApp' | 'getVersion' | 'getInstanceByWallet'> = ContractFunctionReturnType<
+  typeof novaAppRegistryAbi,
+  'view',
+  F
+>
+
+export function toSafeNumber(value: bigint, field: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new KmsError('registry_unavailable', 'Registry unavailable', {
+      details: `malformed result: ${field} is not a safe integer`,
+    })
+  }
+  return Number(value)
+}
+
+/** viem returns EIP-55 checksummed addresses; Nova KMS compares wallets lowercased (§0). */
+export function toWallet(address: Address): Wallet {
+  return address.toLowerCase() as Wallet
+}
+
+export function toInstanceRecord(raw: Returned<'getInstanceByWallet'>): InstanceRecord {
+  return {
+    instanceId: toSafeNumber(raw.instanceId, 'instanceId'),
+    appId: toSafeNumber(raw.appId, 'appId'),
+    versionId: toSafeNumber(raw.versionId, 'versionId'),
+    operator: toWallet(raw.operator),
+    instanceUrl: raw.instanceUrl,
+    teePubkey: hexToBytes(raw.teePubkey),
+    teeWalletAddress: toWallet(raw.teeWalletAddress),
+    zkVerified: raw.zkVerified,
+    status: raw.status,
+    registeredAt: toSafeNumber(raw.registeredAt, 'registeredAt'),
+  }
+}
+
+export function toAppRecord(raw: Returned<'getApp'>): AppRecord {
+  return {
+    appId: toSafeNumber(raw.appId, 'appId'),
+    owner: toWallet(raw.owner),
+    teeArch: hexToBytes(raw.teeArch),
+    dappContract: toWallet(raw.dappContract),
+    metadataUri: raw.metadataUri,
+    latestVersionId: toSafeNumber(raw.latestVersionId, 'latestVersionId'),
+    createdAt: toSafeNumber(raw.createdAt, 'createdAt'),
+    status: raw.status,
+    appWallet: toWallet(raw.appWallet),
+  }
+}
+
+export function toVersionRecord(raw: Returned<'getVersion'>): VersionRecord {
+  return {
+    versionId: toSafeNumber(raw.versionId, 'versionId'),
+    versionName: raw.versionName,
+    codeMeasurement: hexToBytes(raw.codeMeasurement),
+    imageUri: raw.imageUri,
+    auditUrl: raw.auditUrl,
+    auditHash: raw.auditHash,
+    githubRunId: raw.githubRunId,
+    status: raw.status,
+    enrolledAt: toSafeNumber(raw.enrolledAt, 'enrolledAt'),
+    enrolledBy: toWallet(raw.enrolledBy),
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * `core/chain`: typed readers for NovaAppRegistry and KMSRegistry (PROTOCOL §9.1, §9.2),
+ * the read-through registry cache of §3.3, and the one writer, `setMasterSecretHash` (§9.3).
+ * Everything goes through viem's fetch-based http transport, so it runs unchanged in Node,
+ * workerd and browsers.
+ *
+ * @module
+ */
+export {
+  APP_STATUS,
+  VERSION_STATUS,
+  INSTANCE_STATUS,
+  type InstanceRecord,
+  type AppRecord,
+  type VersionRecord,
+  type NovaAppRegistryReader,
+  type KmsRegistryReader,
+} from './types'
+export { novaAppRegistryAbi } from './novaAppRegistryAbi'
+export { kmsRegistryAbi } from './kmsRegistryAbi'
+export { RPC_TIMEOUT_MS } from './_rpcClient'
+export { createChainReaders, type ChainReaders, type CreateChainReadersParameters } from './createChainReaders'
+export {
+  createCachedRegistry,
+  NOT_FOUND_TTL_CAP_SECONDS,
+  DEFAULT_MAX_CACHE_ENTRIES,
+  type CachedRegistry,
+  type CreateCachedRegistryOptions,
+} from './createCachedRegistry'
+export {
+  submitSetMasterSecretHash,
+  SET_MASTER_SECRET_HASH_GAS,
+  type SubmitSetMasterSecretHashParameters,
+} from './submitSetMasterSecretHash'

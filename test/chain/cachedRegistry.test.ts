@@ -1,0 +1,205 @@
+/**
+ * The read-through cache of PROTOCOL §3.3 over the real reader and contracts, with an
+ * injected clock: found entries live the TTL, not-found entries at most 10 s, errors are
+ * never cached, and identical concurrent misses share one chain call.
+ */
+import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest'
+import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts'
+import {
+  createCachedRegistry,
+  createChainReaders,
+  type CachedRegistry,
+  type NovaAppRegistryReader,
+} from '../../core/chain'
+import type { Wallet } from '../../core/encoding'
+import { KmsError } from '../../core/errors'
+import { FakeClock } from '../helpers/fakeClock'
+import { startDevChain, type DevChain } from '../helpers/devChain'
+import { closedPortUrl } from './_doubles'
+
+const TTL_SECONDS = 180
+let chain: DevChain
+let live: NovaAppRegistryReader
+let dead: NovaAppRegistryReader
+
+/** Counts the chain calls that reach `target`; `use` swaps the target mid-test. */
+function countingReader(initial: NovaAppRegistryReader) {
+  let target = initial
+  const calls = { count: 0 }
+  const counted: NovaAppRegistryReader = {
+    getInstanceByWallet: (wallet) => (calls.count++, target.getInstanceByWallet(wallet)),
+    getApp: (appId) => (calls.count++, target.getApp(appId)),
+    getVersion: (appId, versionId) => (calls.count++, target.getVersion(appId, versionId)),
+    getActiveInstances: (appId) => (calls.count++, target.getActiveInstances(appId)),
+  }
+  return { reader: counted, calls, use: (next: NovaAppRegistryReader) => void (target = next) }
+}
+
+function newWallet(): Wallet {
+  return privateKeyToAddress(generatePrivateKey()).toLowerCase() as Wallet
+}
+
+let clock: FakeClock
+let counting: ReturnType<typeof countingReader>
+let cache: CachedRegistry
+
+beforeAll(async () => {
+  chain = await startDevChain()
+  const addresses = { novaAppRegistry: chain.addresses.novaAppRegistry, kmsRegistry: chain.addresses.kmsRegistry }
+  live = createChainReaders({ rpcUrl: chain.rpcUrl, ...addresses }).novaAppRegistry
+  dead = createChainReaders({ rpcUrl: await closedPortUrl(), ...addresses }).novaAppRegistry
+})
+
+afterAll(() => chain?.stop())
+
+beforeEach(() => {
+  clock = new FakeClock(1_700_000_000_000)
+  counting = countingReader(live)
+  cache = createCachedRegistry(counting.reader, { clock, ttlSeconds: TTL_SECONDS })
+})
+
+test('behavior: a found instance is served from cache for the whole TTL', async () => {
+  const wallet = newWallet()
+  const instanceId = await chain.registerInstance({ teeWalletAddress: wallet })
+  expect((await cache.getInstanceByWallet(wallet))?.status).toBe(0)
+  await chain.setInstanceStatus(instanceId, 1)
+
+  clock.advanceSeconds(TTL_SECONDS - 1)
+  expect((await cache.getInstanceByWallet(wallet))?.status).toBe(0)
+  expect(counting.calls.count).toBe(1)
+
+  clock.advanceSeconds(1)
+  expect((await cache.getInstanceByWallet(wallet))?.status).toBe(1)
+  expect(counting.calls.count).toBe(2)
+})
+
+test('behavior: a not-found instance lives min(TTL, 10) s', async () => {
+  const wallet = newWallet()
+  expect(await cache.getInstanceByWallet(wallet)).toBeUndefined()
+  await chain.registerInstance({ teeWalletAddress: wallet })
+
+  clock.advanceSeconds(9.999)
+  expect(await cache.getInstanceByWallet(wallet)).toBeUndefined()
+  clock.advanceSeconds(0.001)
+  expect(await cache.getInstanceByWallet(wallet)).toMatchObject({ teeWalletAddress: wallet })
+  expect(counting.calls.count).toBe(2)
+})
+
+test('behavior: with a TTL under 10 s, not-found entries live the TTL', async () => {
+  const short = createCachedRegistry(counting.reader, { clock, ttlSeconds: 3 })
+  const wallet = newWallet()
+  expect(await short.getInstanceByWallet(wallet)).toBeUndefined()
+  clock.advanceSeconds(2.9)
+  expect(await short.getInstanceByWallet(wallet)).toBeUndefined()
+  expect(counting.calls.count).toBe(1)
+  clock.advanceSeconds(0.1)
+  expect(await short.getInstanceByWallet(wallet)).toBeUndefined()
+  expect(counting.calls.count).toBe(2)
+})
+
+test('behavior: a reverted getApp or getVersion is cached like a not-found instance', async () => {
+  expect(await cache.getApp(77)).toBeUndefined()
+  expect(await cache.getVersion(77, 1)).toBeUndefined()
+  await chain.registerApp({
+    appId: 77,
+    appOwner: chain.addresses.owner,
+    dappContract: '0x0000000000000000000000000000000000000000',
+    teeArch: `0x${'00'.repeat(32)}`,
+    metadataUri: '',
+    appWallet: '0x0000000000000000000000000000000000000000',
+  })
+  await chain.enrollVersion({ appId: 77, versionId: 1, versionName: 'v1', codeMeasurement: `0x${'11'.repeat(32)}`, imageUri: '' })
+
+  clock.advanceSeconds(9)
+  expect(await cache.getApp(77)).toBeUndefined()
+  expect(await cache.getVersion(77, 1)).toBeUndefined()
+  clock.advanceSeconds(1)
+  expect((await cache.getApp(77))?.appId).toBe(77)
+  expect((await cache.getVersion(77, 1))?.versionName).toBe('v1')
+  expect(counting.calls.count).toBe(4)
+})
+
+test('behavior: found apps and versions live the TTL, keyed by id and (appId, versionId)', async () => {
+  await cache.getApp(49)
+  await cache.getVersion(49, 1)
+  await cache.getApp(49)
+  await cache.getVersion(49, 1)
+  expect(counting.calls.count).toBe(2)
+  expect(await cache.getVersion(49, 2)).toBeUndefined() // another key
+  expect(counting.calls.count).toBe(3)
+  clock.advanceSeconds(TTL_SECONDS)
+  await cache.getApp(49)
+  expect(counting.calls.count).toBe(4)
+})
+
+test('error: errors are never cached', async () => {
+  const wallet = newWallet()
+  await chain.registerInstance({ teeWalletAddress: wallet })
+  counting.use(dead)
+  const failure = await cache.getInstanceByWallet(wallet).catch((error: unknown) => error)
+  expect(failure).toBeInstanceOf(KmsError)
+  expect((failure as KmsError).code).toBe('registry_unavailable')
+
+  counting.use(live)
+  expect(await cache.getInstanceByWallet(wallet)).toMatchObject({ teeWalletAddress: wallet })
+  expect(counting.calls.count).toBe(2)
+})
+
+test('behavior: concurrent identical misses share one chain call', async () => {
+  const wallet = newWallet()
+  await chain.registerInstance({ teeWalletAddress: wallet })
+  const spellings = [wallet, wallet.toUpperCase().replace('0X', '0x'), wallet.slice(2)] as Wallet[]
+  const results = await Promise.all([...spellings, ...spellings].map((spelling) => cache.getInstanceByWallet(spelling)))
+  expect(new Set(results.map((instance) => instance?.instanceId)).size).toBe(1)
+  expect(counting.calls.count).toBe(1)
+})
+
+test('error: concurrent misses that fail all see the failure, and the next read retries', async () => {
+  counting.use(dead)
+  const wallet = newWallet()
+  const outcomes = await Promise.allSettled([cache.getInstanceByWallet(wallet), cache.getInstanceByWallet(wallet)])
+  expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected'])
+  expect(counting.calls.count).toBe(1)
+  counting.use(live)
+  expect(await cache.getInstanceByWallet(wallet)).toBeUndefined()
+  expect(counting.calls.count).toBe(2)
+})
+
+test('behavior: invalidate() drops every entry, and a read under way does not repopulate', async () => {
+  await cache.getApp(49)
+  cache.invalidate()
+  await cache.getApp(49)
+  expect(counting.calls.count).toBe(2)
+
+  const underWay = cache.getVersion(49, 1)
+  cache.invalidate()
+  await underWay
+  await cache.getVersion(49, 1)
+  expect(counting.calls.count).toBe(4)
+})
+
+test('behavior: the cache is bounded; the oldest entry goes first', async () => {
+  const small = createCachedRegistry(counting.reader, { clock, ttlSeconds: TTL_SECONDS, maxEntries: 2 })
+  const [first, second, third] = [newWallet(), newWallet(), newWallet()]
+  await small.getInstanceByWallet(first)
+  await small.getInstanceByWallet(second)
+  await small.getInstanceByWallet(third) // evicts `first`
+  await small.getInstanceByWallet(third)
+  await small.getInstanceByWallet(second)
+  expect(counting.calls.count).toBe(3)
+  await small.getInstanceByWallet(first)
+  expect(counting.calls.count).toBe(4)
+})
+
+test('behavior: a TTL of 0 caches nothing', async () => {
+  const uncached = createCachedRegistry(counting.reader, { clock, ttlSeconds: 0 })
+  await uncached.getApp(49)
+  await uncached.getApp(49)
+  expect(counting.calls.count).toBe(2)
+})
+
+test('behavior: getActiveInstances is not cached (the peer cache has its own TTL)', async () => {
+  await cache.getActiveInstances(49)
+  await cache.getActiveInstances(49)
+  expect(counting.calls.count).toBe(2)
+})
