@@ -30,10 +30,15 @@ export interface DeployedContracts {
   devRegistry: boolean
 }
 
+/**
+ * The dev chain's KMS version. Its measurement is what dev attestation documents carry
+ * (PCR0–2 zero: keccak256 of 144 zero bytes, PROTOCOL §10.3), so a client's check of a dev
+ * node's `/attestation` against the registry (§2.9) passes as it would in production.
+ */
 export const DEFAULT_KMS_VERSION = {
   versionId: 1,
   versionName: 'dev',
-  codeMeasurement: `0x${'00'.repeat(32)}`,
+  codeMeasurement: '0xcd2e66bf0b91eeedc6c648ae9335a78d7c9a4ab0ef33612a824d91cdc68a4f21',
   imageUri: '',
 } as const satisfies DeployContractsParameters['version']
 
