@@ -3,6 +3,8 @@
  * records, "not found" (unknown wallet, reverted getApp/getVersion) and registry_unavailable
  * (dead RPC, timeout, no contract, undecodable or out-of-range results).
  */
+import { hexToBytes } from 'viem'
+import { DEFAULT_KMS_VERSION } from '../../contracts/deploy/deploy'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { encodeErrorResult, encodeFunctionResult, keccak256, parseAbi, toHex, zeroAddress } from 'viem'
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts'
@@ -115,7 +117,7 @@ describe('NovaAppRegistryReader', () => {
     expect(version).toEqual({
       versionId: 1,
       versionName: 'dev',
-      codeMeasurement: new Uint8Array(32),
+      codeMeasurement: hexToBytes(DEFAULT_KMS_VERSION.codeMeasurement),
       imageUri: '',
       auditUrl: '',
       auditHash: '',
