@@ -77,7 +77,7 @@ export class KvStore {
     const namespace = this.#namespace(appId, true)
     const previous = namespace.find(key) // no purge here: §6.2 counts an expired record's clock
     const clock = incrementClock(previous?.clock ?? new Map(), wallet)
-    const record = { key, ciphertext, clock, updatedAtMs: this.#clock.nowMs(), tombstone: false, ttlMs }
+    const record = { key, ciphertext, clock, updatedAtMs: successorTime(previous, this.#clock.nowMs()), tombstone: false, ttlMs }
     namespace.write(record)
     return record
   }
@@ -95,7 +95,7 @@ export class KvStore {
     const previous = namespace?.find(key)
     if (namespace === undefined || previous === undefined || previous.tombstone) throw notFound(key)
     const clock = incrementClock(previous.clock, wallet)
-    const tombstone = { key, ciphertext: new Uint8Array(0), clock, updatedAtMs: nowMs, tombstone: true, ttlMs: 0 }
+    const tombstone = { key, ciphertext: new Uint8Array(0), clock, updatedAtMs: successorTime(previous, nowMs), tombstone: true, ttlMs: 0 }
     namespace.write(tombstone)
     return tombstone
   }
@@ -210,6 +210,16 @@ export class KvStore {
     }
     return namespace
   }
+}
+
+/**
+ * The time of a local write (§6.2 says `now_ms`). Deviation, documented in the README: a
+ * write is stamped at least 1 ms after the record it supersedes, so that a causal successor
+ * made in the same millisecond can never lose the §6.6 tie-break to its own predecessor
+ * (which would lose an acknowledged write once the predecessor's clock has been merged).
+ */
+function successorTime(previous: StoreRecord | undefined, nowMs: number): number {
+  return previous === undefined ? nowMs : Math.max(nowMs, previous.updatedAtMs + 1)
 }
 
 function notFound(key: string): KmsError {

@@ -34,7 +34,11 @@ export function mergeRecord(stored: StoreRecord | undefined, incoming: StoreReco
     case 'before':
       return { reason: 'replaced_by_version', record: incoming }
     case 'equal':
-      return { reason: 'ignored_equal_version', record: stored }
+      // Deviation from §6.6 (documented in the README): equal clocks can carry different
+      // values after a restart or an expiry reset a writer's counter. Keeping S there would
+      // leave replicas apart forever, so a different value goes through the same tie-break.
+      if (sameContent(incoming, stored) || !incomingWins(incoming, stored)) return { reason: 'ignored_equal_version', record: stored }
+      return { reason: 'replaced_by_concurrent_lww', record: incoming }
     case 'after':
       return { reason: 'ignored_existing_newer_version', record: stored }
     case 'concurrent':
@@ -44,6 +48,10 @@ export function mergeRecord(stored: StoreRecord | undefined, incoming: StoreReco
         record: { ...incoming, clock: mergeClocks(stored.clock, incoming.clock) },
       }
   }
+}
+
+function sameContent(left: StoreRecord, right: StoreRecord): boolean {
+  return left.updatedAtMs === right.updatedAtMs && left.tombstone === right.tombstone && compareBytes(left.ciphertext, right.ciphertext) === 0
 }
 
 /** §6.6: the later `updated_at_ms`, then the bytewise-greater ciphertext; a full tie keeps S. */

@@ -108,6 +108,50 @@ describe('KvStore: local put and get (§6.2)', () => {
   })
 })
 
+// Deviation from §6.2 (README): §6.2 stamps every local write `now_ms`. A write that
+// supersedes a record is stamped max(now_ms, previous updated_at_ms + 1), so that it can never
+// lose the §6.6 tie-break to its own predecessor once that predecessor's clock has been merged.
+describe('KvStore: write timestamps (deviation from §6.2, README)', () => {
+  test('behavior: a second put in the same millisecond is stamped first + 1, a third first + 2', () => {
+    const { store } = makeStore()
+    expect([1, 2, 3].map((fill) => store.put(1, 'k', ciphertext(fill), 0).updatedAtMs)).toEqual([T0, T0 + 1, T0 + 2])
+    expect(store.put(1, 'other', ciphertext(1), 0).updatedAtMs).toBe(T0) // only the key's own record counts
+    expect(store.get(1, 'k').updatedAtMs).toBe(T0 + 2)
+  })
+
+  test('behavior: once the clock has passed the previous record, a write is stamped now_ms again', () => {
+    const { store, clock } = makeStore()
+    store.put(1, 'k', ciphertext(1), 0)
+    store.put(1, 'k', ciphertext(2), 0) // T0 + 1
+    clock.advance(1)
+    expect(store.put(1, 'k', ciphertext(3), 0).updatedAtMs).toBe(T0 + 2)
+    clock.advance(10)
+    expect(store.put(1, 'k', ciphertext(4), 0).updatedAtMs).toBe(T0 + 11)
+    expect(store.delete(1, 'k').updatedAtMs).toBe(T0 + 12)
+  })
+
+  test('behavior: a delete, and a put over the tombstone, in the same millisecond each come 1 ms later', () => {
+    const { store } = makeStore()
+    store.put(1, 'k', ciphertext(1), 0)
+    expect(view(store.delete(1, 'k'))).toMatchObject({ updatedAtMs: T0 + 1, clock: { [A]: 2 }, tombstone: true })
+    expect(view(store.put(1, 'k', ciphertext(2), 0))).toMatchObject({ updatedAtMs: T0 + 2, clock: { [A]: 3 } })
+  })
+
+  test('behavior: a write over a merged record stamped ahead of now (within MAX_CLOCK_SKEW_MS) comes after it', () => {
+    const { store } = makeStore()
+    store.merge(1, record({ clock: vclock({ [B]: 1 }), updatedAtMs: T0 + 5_000 }))
+    expect(view(store.put(1, 'k', ciphertext(2), 0))).toMatchObject({ updatedAtMs: T0 + 5_001, clock: { [A]: 1, [B]: 1 } })
+    expect(store.delete(1, 'k').updatedAtMs).toBe(T0 + 5_002)
+  })
+
+  test('behavior: the record of an unpurged expired value counts, and is always older than now', () => {
+    const { store, clock } = makeStore()
+    store.put(1, 'k', ciphertext(1), 10)
+    clock.advance(11)
+    expect(view(store.put(1, 'k', ciphertext(2), 0))).toMatchObject({ updatedAtMs: T0 + 11, clock: { [A]: 2 } })
+  })
+})
+
 describe('KvStore: the node wallet (§6.2, §7.1 step 1)', () => {
   test('behavior: local writes use the wallet current at the time of the write', () => {
     let wallet: typeof A | undefined = A

@@ -20,8 +20,24 @@ describe('mergeRecord: the §6.6 table (conformance 67)', () => {
     expect(outcome.record).toBe(R)
   })
 
-  test('vector: equal clocks → keep S, ignored_equal_version', () => {
+  test('vector: equal clocks, same content → keep S, ignored_equal_version', () => {
+    const R = record({ clock: vclock({ [A]: 1 }), ciphertext: new Uint8Array(28).fill(5) })
+    const outcome = mergeRecord(S, R)
+    expect(outcome.reason).toBe('ignored_equal_version')
+    expect(outcome.record).toBe(S)
+  })
+
+  // Deviation from §6.6 (README): §6.6 keeps S on any equal clock. This used to expect
+  // `ignored_equal_version` for an R that is later and different; now the tie-break decides.
+  test('vector: equal clocks, R later → store R as it is, replaced_by_concurrent_lww (deviation, README)', () => {
     const R = record({ clock: vclock({ [A]: 1 }), updatedAtMs: T0 + 5, ciphertext: new Uint8Array(28).fill(9) })
+    const outcome = mergeRecord(S, R)
+    expect(outcome.reason).toBe('replaced_by_concurrent_lww')
+    expect(outcome.record).toBe(R) // the clocks are equal, so there is nothing to merge
+  })
+
+  test('vector: equal clocks, R earlier → keep S, ignored_equal_version (deviation, README)', () => {
+    const R = record({ clock: vclock({ [A]: 1 }), updatedAtMs: T0 - 5, ciphertext: new Uint8Array(28).fill(9) })
     const outcome = mergeRecord(S, R)
     expect(outcome.reason).toBe('ignored_equal_version')
     expect(outcome.record).toBe(S)
@@ -88,6 +104,46 @@ describe('mergeRecord: concurrent ties at equal updated_at_ms (conformance 68)',
     const outcome = mergeRecord(stored([3]), incoming([3]))
     expect(outcome.reason).toBe('ignored_concurrent_tie_break')
     expect(view(outcome.record)?.clock).toEqual({ [A]: 1 })
+  })
+})
+
+describe('mergeRecord: equal clocks with different content (deviation from §6.6, README)', () => {
+  // Equal clocks with different values come from a writer whose counter was reset (restart,
+  // expiry, purge or eviction). §6.6 keeps S, so two replicas could keep different values forever.
+  const stored = (fields: Parameters<typeof record>[0]) => record({ clock: vclock({ [A]: 1, [B]: 2 }), ...fields })
+  const incoming = (fields: Parameters<typeof record>[0]) => record({ clock: vclock({ [B]: 2, [A]: 1 }), ...fields })
+
+  test('behavior: at equal timestamps the bytewise-greater ciphertext wins, unsigned, a prefix being smaller', () => {
+    expect(mergeRecord(stored({ ciphertext: Uint8Array.from([0x7f]) }), incoming({ ciphertext: Uint8Array.from([0x80]) })).reason).toBe('replaced_by_concurrent_lww')
+    expect(mergeRecord(stored({ ciphertext: Uint8Array.from([0x80]) }), incoming({ ciphertext: Uint8Array.from([0x7f]) })).reason).toBe('ignored_equal_version')
+    expect(mergeRecord(stored({ ciphertext: Uint8Array.from([1, 2]) }), incoming({ ciphertext: Uint8Array.from([1, 2, 0]) })).reason).toBe('replaced_by_concurrent_lww')
+    expect(mergeRecord(stored({ ciphertext: Uint8Array.from([1, 2, 0]) }), incoming({ ciphertext: Uint8Array.from([1, 2]) })).reason).toBe('ignored_equal_version')
+  })
+
+  test('behavior: a tombstone is a different content: it wins by time and loses a timestamp tie to any value', () => {
+    expect(mergeRecord(stored({}), incoming({ tombstone: true, updatedAtMs: T0 + 1 })).reason).toBe('replaced_by_concurrent_lww')
+    expect(mergeRecord(stored({}), incoming({ tombstone: true })).reason).toBe('ignored_equal_version')
+    const outcome = mergeRecord(stored({ tombstone: true }), incoming({ ciphertext: new Uint8Array(28) }))
+    expect(outcome.reason).toBe('replaced_by_concurrent_lww')
+    expect(view(outcome.record)?.clock).toEqual({ [A]: 1, [B]: 2 })
+  })
+
+  test('behavior: the same content under an equal clock (a duplicate delivery) keeps S', () => {
+    const S = stored({ ciphertext: new Uint8Array(28).fill(3) })
+    const outcome = mergeRecord(S, incoming({ ciphertext: new Uint8Array(28).fill(3) }))
+    expect(outcome.reason).toBe('ignored_equal_version')
+    expect(outcome.record).toBe(S)
+    expect(mergeRecord(stored({ tombstone: true }), incoming({ tombstone: true })).reason).toBe('ignored_equal_version')
+  })
+
+  test('behavior: the outcome does not depend on which record is stored', () => {
+    const records = [stored({ updatedAtMs: T0 + 1 }), stored({ ciphertext: new Uint8Array(28).fill(9) }), stored({ tombstone: true, updatedAtMs: T0 + 1 }), stored({})]
+    const winner = records[0]! // latest, and at T0 + 1 the value beats the tombstone
+    for (const x of records) for (const y of records) {
+      const kept = mergeRecord(mergeRecord(x, y).record, winner).record
+      expect(view(kept)).toEqual(view(winner))
+      expect(view(mergeRecord(x, y).record)).toEqual(view(mergeRecord(y, x).record))
+    }
   })
 })
 

@@ -1,12 +1,13 @@
 /**
  * Model-based checks of one namespace: a naive reference (linear scans, an array for
- * recency) must agree with the store's O(log n) queues and LRU set on every operation.
+ * recency, the merge table written out) must agree with the store's O(log n) queues, LRU set
+ * and `mergeRecord` on every operation.
  */
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { compareCodePoints, type Wallet } from '../../../core/encoding'
+import { bytesToHex, compareCodePoints, type Wallet } from '../../../core/encoding'
 import { KmsError } from '../../../core/errors'
-import { incrementClock, isExpired, isSkipReason, mergeRecord, type KvStoreLimits, type StoreRecord } from '../../../core/store'
+import { incrementClock, isExpired, isSkipReason, type KvStoreLimits, type MergeOutcome, type StoreRecord } from '../../../core/store'
 import { A, B, C, FakeClock, ciphertext, makeStore, vclock, view } from './_helpers'
 
 const LIMITS: Partial<KvStoreLimits> = { maxValueSizeBytes: 60, maxAppStorageBytes: 250, tombstoneRetentionMs: 60, maxTombstonesPerApp: 3 }
@@ -53,6 +54,32 @@ class ReferenceNamespace {
   }
 }
 
+/**
+ * A local write's time: `now`, or 1 ms after the record it supersedes (deviation from §6.2,
+ * README). `previous` is whatever the key holds, tombstones and unpurged expired records included.
+ */
+const stamp = (previous: StoreRecord | undefined, now: number) => (previous === undefined ? now : Math.max(now, previous.updatedAtMs + 1))
+
+/** §6.6 written out plainly, with the README deviation: equal clocks with different content take the tie-break. */
+function referenceMerge(S: StoreRecord | undefined, R: StoreRecord): MergeOutcome {
+  if (S === undefined) return { reason: 'inserted', record: R }
+  const wallets = [...new Set([...S.clock.keys(), ...R.clock.keys()])]
+  const behind = wallets.some((w) => (S.clock.get(w) ?? 0) < (R.clock.get(w) ?? 0))
+  const ahead = wallets.some((w) => (S.clock.get(w) ?? 0) > (R.clock.get(w) ?? 0))
+  // Lowercase hex of the bytes orders like the bytes, a proper prefix first.
+  const [r, s] = [bytesToHex(R.ciphertext), bytesToHex(S.ciphertext)]
+  const rWins = R.updatedAtMs > S.updatedAtMs || (R.updatedAtMs === S.updatedAtMs && r > s)
+  if (behind && !ahead) return { reason: 'replaced_by_version', record: R }
+  if (ahead && !behind) return { reason: 'ignored_existing_newer_version', record: S }
+  if (!ahead && !behind) {
+    const same = R.updatedAtMs === S.updatedAtMs && R.tombstone === S.tombstone && r === s
+    return same || !rWins ? { reason: 'ignored_equal_version', record: S } : { reason: 'replaced_by_concurrent_lww', record: R }
+  }
+  if (!rWins) return { reason: 'ignored_concurrent_tie_break', record: S }
+  const clock = new Map(wallets.map((w) => [w, Math.max(S.clock.get(w) ?? 0, R.clock.get(w) ?? 0)]))
+  return { reason: 'replaced_by_concurrent_lww', record: { ...R, clock } }
+}
+
 type Op =
   | { kind: 'put'; key: string; size: number; ttl: number }
   | { kind: 'delete' | 'get'; key: string }
@@ -93,7 +120,7 @@ function outcome<T>(call: () => T): T | 'not_found' {
   }
 }
 
-describe('namespace against a reference model (§6.2–§6.4)', () => {
+describe('namespace against a reference model (§6.2–§6.6)', () => {
   test('property: every operation returns what the naive model returns', () => {
     fc.assert(
       fc.property(fc.array(arbOp, { maxLength: 60 }), (ops) => {
@@ -104,11 +131,12 @@ describe('namespace against a reference model (§6.2–§6.4)', () => {
           const now = clock.now
           switch (op.kind) {
             case 'put': {
+              const previous = model.records.get(op.key)
               const record: StoreRecord = {
                 key: op.key,
                 ciphertext: ciphertext(serial % 200, op.size),
-                clock: incrementClock(model.records.get(op.key)?.clock ?? new Map(), A),
-                updatedAtMs: now,
+                clock: incrementClock(previous?.clock ?? new Map(), A),
+                updatedAtMs: stamp(previous, now),
                 tombstone: false,
                 ttlMs: op.ttl,
               }
@@ -119,7 +147,7 @@ describe('namespace against a reference model (§6.2–§6.4)', () => {
             case 'delete': {
               model.purge(now)
               const previous = model.live(op.key)
-              const expected = previous && { key: op.key, ciphertext: new Uint8Array(0), clock: incrementClock(previous.clock, A), updatedAtMs: now, tombstone: true, ttlMs: 0 }
+              const expected = previous && { key: op.key, ciphertext: new Uint8Array(0), clock: incrementClock(previous.clock, A), updatedAtMs: stamp(previous, now), tombstone: true, ttlMs: 0 }
               if (expected) model.write(expected)
               const actual = outcome(() => store.delete(1, op.key))
               expect(actual === 'not_found' ? actual : view(actual)).toEqual(expected ? view(expected) : 'not_found')
@@ -159,7 +187,7 @@ describe('namespace against a reference model (§6.2–§6.4)', () => {
                 tombstone: op.tombstone,
                 ttlMs: op.ttl,
               }
-              const expected = mergeRecord(model.records.get(op.key), incoming)
+              const expected = referenceMerge(model.records.get(op.key), incoming)
               if (!isSkipReason(expected.reason)) model.write(expected.record)
               expect(store.merge(1, incoming)).toBe(expected.reason)
               break

@@ -28,8 +28,9 @@ describe('selectDelta (§6.8 step 2)', () => {
     clock.advance(10)
     store.put(1, 'edge', ciphertext(1), 0) // T0+10
     store.put(2, 'x', ciphertext(1), 0)
-    clock.advance(5)
+    clock.advance(4)
     store.put(1, 'gone', ciphertext(1), 0)
+    clock.advance(1) // a delete in the put's millisecond would be stamped T0+16 (README deviation)
     store.delete(1, 'gone') // tombstone at T0+15
     store.merge(1, record({ key: 'future', updatedAtMs: T0 + 16, clock: vclock({ [B]: 1 }) }))
     const delta = store.selectDelta(T0 + 9)
@@ -40,6 +41,26 @@ describe('selectDelta (§6.8 step 2)', () => {
     ])
     expect(store.selectDelta(T0 + 10)['1']?.map((r) => r.key)).toEqual(['gone'])
     expect(store.selectDelta(T0 + 15)).toEqual({})
+  })
+
+  test('behavior: a write stamped ahead of now (README deviation from §6.2) leaves with the first push that reaches its time', () => {
+    const { store, clock } = makeStore()
+    for (const fill of [1, 2, 3]) store.put(1, 'k', ciphertext(fill), 0) // stamped T0, T0+1, T0+2
+    let lastPushMs = 0
+    const pushes: [number, string | null | undefined][] = []
+    for (let step = 0; step < 4; step++) {
+      const since = Math.max(lastPushMs - 1, 0) // §6.8 step 1
+      lastPushMs = clock.now
+      pushes.push([clock.now - T0, store.selectDelta(since)['1']?.[0]?.value])
+      clock.advance(1)
+    }
+    // Not lost, but late: nothing leaves until now reaches T0+2, and then the latest version does.
+    expect(pushes).toEqual([
+      [0, undefined],
+      [1, undefined],
+      [2, '03'.repeat(28)],
+      [3, '03'.repeat(28)],
+    ])
   })
 
   test('behavior: purges first, so an expired record is not sent', () => {
@@ -55,12 +76,13 @@ describe('snapshot (§4.3)', () => {
     const { store, clock } = makeStore()
     store.put(1, 'b', ciphertext(2), 0)
     store.put(1, 'a', ciphertext(1), 0)
+    clock.advance(1) // the tombstone is stamped now, T0 + 1
     store.delete(1, 'a')
     store.put(3, 'ttl', ciphertext(1), 1)
     clock.advance(2)
     expect(store.snapshot()).toEqual({
       '1': [
-        { key: 'a', value: null, version: { [A]: 2 }, updated_at_ms: T0, tombstone: true, ttl_ms: 0 },
+        { key: 'a', value: null, version: { [A]: 2 }, updated_at_ms: T0 + 1, tombstone: true, ttl_ms: 0 },
         { key: 'b', value: '02'.repeat(28), version: { [A]: 1 }, updated_at_ms: T0, tombstone: false, ttl_ms: 0 },
       ],
     })
