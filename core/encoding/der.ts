@@ -5,6 +5,7 @@
  * element must exactly fill its parent. It returns views of the input, so signatures can be
  * checked over the exact received bytes (ATTESTATION.md §2 step 6c, PROTOCOL §8.4).
  */
+import { concatBytes } from './bytes'
 
 /** A DER decoding failure. Callers map it to their own error code; it names no content. */
 export class DerError extends Error {
@@ -232,25 +233,13 @@ export function derTlv(tag: number, content: Uint8Array): Uint8Array {
   return out
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0
-  for (const part of parts) total += part.length
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
-
 export function derSequence(...children: readonly Uint8Array[]): Uint8Array {
-  return derTlv(DerTag.SEQUENCE, concat(children))
+  return derTlv(DerTag.SEQUENCE, concatBytes(...children))
 }
 
 /** A SET of already DER-sorted (or single) children. */
 export function derSet(...children: readonly Uint8Array[]): Uint8Array {
-  return derTlv(DerTag.SET, concat(children))
+  return derTlv(DerTag.SET, concatBytes(...children))
 }
 
 /** A non-negative INTEGER from unsigned big-endian bytes (made minimal, sign byte added). */
@@ -258,7 +247,7 @@ export function derUnsignedInteger(unsigned: Uint8Array): Uint8Array {
   let start = 0
   while (start < unsigned.length - 1 && unsigned[start] === 0) start++
   const trimmed = unsigned.subarray(start)
-  const content = trimmed.length === 0 ? Uint8Array.of(0) : trimmed[0]! >= 0x80 ? concat([Uint8Array.of(0), trimmed]) : trimmed
+  const content = trimmed.length === 0 ? Uint8Array.of(0) : trimmed[0]! >= 0x80 ? concatBytes(Uint8Array.of(0), trimmed) : trimmed
   return derTlv(DerTag.INTEGER, content)
 }
 
@@ -296,7 +285,7 @@ export function derOctetString(bytes: Uint8Array): Uint8Array {
 
 /** A BIT STRING with no unused bits. */
 export function derBitString(bytes: Uint8Array): Uint8Array {
-  return derTlv(DerTag.BIT_STRING, concat([Uint8Array.of(0), bytes]))
+  return derTlv(DerTag.BIT_STRING, concatBytes(Uint8Array.of(0), bytes))
 }
 
 export function derUtf8String(text: string): Uint8Array {
@@ -333,7 +322,7 @@ export function derTime(unixSeconds: number): Uint8Array {
 
 /** `[n] EXPLICIT` (constructed context-specific) around one or more children. */
 export function derExplicit(tagNumber: number, ...children: readonly Uint8Array[]): Uint8Array {
-  return derTlv(0xa0 | tagNumber, concat(children))
+  return derTlv(0xa0 | tagNumber, concatBytes(...children))
 }
 
 /** `[n] IMPLICIT` primitive context-specific content (e.g. GeneralName URI, keyIdentifier). */
