@@ -2,7 +2,7 @@
  * Drives `node_tick` and `sync_tick` for a node (PROTOCOL §7.1, §7.4). `scheduled()` calls
  * this; the Node bootstrap calls it from a timer, tests call it explicitly.
  */
-import { runNodeTick, runSyncTick, type TickName } from '../core/cluster'
+import { probePeers, runNodeTick, runSyncTick, type TickName } from '../core/cluster'
 import type { KmsNode } from '../core/node'
 
 export function nodeTick(node: KmsNode): Promise<void> {
@@ -21,6 +21,7 @@ export function nodeTick(node: KmsNode): Promise<void> {
       clearStore: () => node.store.clear(),
       identity: node.identity,
       snapshotMerged: node.snapshotMerged,
+      probePeers: () => probePeers(node.peers, node.fetch, node.clock),
       log: (level, message, fields) => node.log(level, message, fields),
     }),
   )

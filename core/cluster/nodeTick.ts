@@ -38,6 +38,8 @@ export interface NodeTickContext {
   identity: { wallet: Wallet | undefined; instanceUrl: string }
   /** True once any snapshot has been merged since the process started (§7.1 step 8). */
   snapshotMerged: { value: boolean }
+  /** Enclave mode: probe each peer's `/status` for `/nodes` (§7.2). */
+  probePeers(): Promise<void>
   log(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void
 }
 
@@ -80,6 +82,8 @@ async function tick(context: NodeTickContext): Promise<void> {
     readiness.isOperator = false
     throw new TickStop('peer cache refresh failed')
   }
+
+  if (mode === 'enclave' && refreshed) await context.probePeers()
 
   // 3. Self-membership.
   const self = peers.find(ownWallet)

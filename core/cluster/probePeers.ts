@@ -1,0 +1,31 @@
+/**
+ * The enclave-mode `/status` probe of every cached peer (PROTOCOL §7.2), which fills the
+ * connection fields of `/nodes`. Probes run in parallel, each bounded by 3 s, and never fail
+ * the tick: an unreachable peer is a fact to report, not an error.
+ */
+import type { Clock } from '../runtime'
+import { peerEndpoint, type PeerCache } from './peerCache'
+
+export const STATUS_PROBE_TIMEOUT_MS = 3_000
+
+export async function probePeers(peers: PeerCache, fetch: typeof globalThis.fetch, clock: Clock): Promise<void> {
+  await Promise.all(
+    peers.peers.map(async (peer) => {
+      const started = clock.nowMs()
+      const answer = await fetch(peerEndpoint(peer.url, '/status'), { signal: AbortSignal.timeout(STATUS_PROBE_TIMEOUT_MS) }).then(
+        async (response) => {
+          await response.body?.cancel()
+          return response.status
+        },
+        () => null,
+      )
+      const checkedAtMs = clock.nowMs()
+      peers.recordProbe(peer.wallet, {
+        reachable: answer !== null && answer >= 200 && answer < 300,
+        httpCode: answer,
+        probeMs: answer === null ? null : checkedAtMs - started,
+        checkedAtMs,
+      })
+    }),
+  )
+}
