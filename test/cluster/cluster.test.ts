@@ -3,6 +3,10 @@
  * on loopback, each behind a proxy the test controls, on anvil with the real contracts.
  * Ticks are driven explicitly through `scheduled()`, so every step is deterministic.
  */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseAbiItem, createPublicClient, http, type Address, type Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KmsClientError } from '../../core/client'
@@ -85,6 +89,17 @@ describe('a three-node cluster', () => {
     const keys = await Promise.all(members.map(async (member) => bytesToHex((await (await app.client(member.node)).derive({ path: 'wallet/root' })).key)))
     expect(new Set(keys).size).toBe(1)
     for (const member of members) expect((await member.node.status()).cluster.total_instances).toBe(3)
+  })
+
+  it('behavior: every node serves the byte-identical CA, and a leaf from one verifies against another\'s (conformance 95)', async () => {
+    const cas = await Promise.all(members.map(async (member) => (await (await member.node.fetch('/kms/ca')).json()) as { ca_certificate: string; fingerprint_sha256: string }))
+    expect(new Set(cas.map((ca) => ca.ca_certificate)).size).toBe(1)
+    const dir = mkdtempSync(join(tmpdir(), 'cluster-ca-'))
+    execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=x'], { cwd: dir, stdio: 'ignore' })
+    const answer = await (await app.client(members[1]!.node)).signCert(readFileSync(join(dir, 'leaf.csr'), 'utf8'))
+    writeFileSync(join(dir, 'leaf.pem'), String(answer['certificate']))
+    writeFileSync(join(dir, 'ca.pem'), cas[2]!.ca_certificate)
+    expect(execFileSync('openssl', ['verify', '-CAfile', 'ca.pem', 'leaf.pem'], { cwd: dir, encoding: 'utf8' }).trim()).toBe('leaf.pem: OK')
   })
 
   it('behavior: a put on node 1 is readable on nodes 2 and 3 after one sync round (conformance 84)', async () => {
