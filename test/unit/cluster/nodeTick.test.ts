@@ -16,7 +16,7 @@ function instance(wallet: Wallet, teePubkey: Uint8Array, url: string, overrides:
   return { instanceId: 1, appId: 49, versionId: 1, operator: wallet, instanceUrl: url, teePubkey, teeWalletAddress: wallet, zkVerified: true, status: 0, registeredAt: 1, ...overrides }
 }
 
-async function setup(options: { register?: boolean; mode?: 'dev' | 'enclave'; url?: string; chainHash?: () => Promise<Uint8Array>; registryDown?: boolean; otherPubkey?: boolean } = {}) {
+async function setup(options: { peer?: boolean; register?: boolean; mode?: 'dev' | 'enclave'; url?: string; chainHash?: () => Promise<Uint8Array>; registryDown?: boolean; otherPubkey?: boolean } = {}) {
   const clock = new FakeClock(1_767_225_600_000)
   const tee: Tee = await createLocalTee({ random: seededRandom(11) })
   const wallet = await tee.getWallet()
@@ -24,6 +24,11 @@ async function setup(options: { register?: boolean; mode?: 'dev' | 'enclave'; ur
   const records = new Map<Wallet, InstanceRecord>()
   if (options.register !== false) {
     records.set(wallet, instance(wallet, options.otherPubkey === true ? (await (await createLocalTee({ random: seededRandom(12) })).getEncryptionPublicKey()) : teePubkey, options.url ?? 'http://127.0.0.1:1'))
+  }
+  if (options.peer === true) {
+    const peerTee = await createLocalTee({ random: seededRandom(13) })
+    const peerWallet = await peerTee.getWallet()
+    records.set(peerWallet, instance(peerWallet, await peerTee.getEncryptionPublicKey(), 'http://127.0.0.1:2', { instanceId: 2 }))
   }
   const registry: PeerRegistryView = {
     getActiveInstances: async () => {
@@ -122,6 +127,24 @@ describe('node_tick readiness (PROTOCOL §7.1)', () => {
     expect(readiness.available).toBe(true)
     expect(asked).toBe(0)
     expect(secret.installed!.secret).toEqual(new Uint8Array(32).fill(3))
+  })
+
+  it('behavior: a preloaded secret pulls one snapshot from a peer before it first serves (conformance 92)', async () => {
+    const { context, readiness, secret } = await setup({ peer: true })
+    await secret.install(new Uint8Array(32).fill(3), 'generated')
+    const hash = masterSecretHash(secret.installed!.secret)
+    context.readMasterSecretHash = async () => hash
+    const pulled: string[] = []
+    context.peerSecrets.pullSnapshot = async (peer) => {
+      pulled.push(peer.url)
+      expect(readiness.available).toBe(false)
+    }
+    await runNodeTick(context)
+    expect(pulled).toEqual(['http://127.0.0.1:2'])
+    expect(readiness.available).toBe(true)
+    expect(context.snapshotMerged.value).toBe(true)
+    await runNodeTick(context)
+    expect(pulled).toHaveLength(1)
   })
 
   it('behavior: enclave mode probes peers\' /status for /nodes (§7.2); dev mode does not', async () => {
