@@ -67,6 +67,8 @@ async function dispatch(request: Request, node: KmsNode, clientKey: string): Pro
   const url = new URL(request.url)
   const route = matchRoute(url.pathname)
   const template = route?.template ?? 'unmatched'
+  admit(request, route, node, clientKey)
+  // OPTIONS is answered at step 3, after the limits: never 404, 405 or 503 (§2, CORS).
   if (request.method === 'OPTIONS') {
     return {
       template,
@@ -80,7 +82,6 @@ async function dispatch(request: Request, node: KmsNode, clientKey: string): Pro
       }),
     }
   }
-  admit(request, route, node, clientKey)
   if (route === undefined) throw new KmsError('not_found', 'Not found')
   const handler: KmsFunction | undefined = route.methods[request.method as keyof RouteEntry['methods']]
   if (handler === undefined) {
