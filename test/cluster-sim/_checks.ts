@@ -1,0 +1,264 @@
+/**
+ * The oracles the simulation properties assert. They restate PROTOCOL §6.5–§6.7 on their own
+ * instead of calling core/store's helpers, so that a bug there cannot hide inside its check.
+ * Each returns a list of violations (empty when the property holds), phrased for a report.
+ */
+import { parseHex } from '../../core/encoding'
+import type { WireData, WireRecord } from '../../core/store'
+import type { IngestEvent, SimNode } from './_simulator'
+import { MAX_CLOCK_SKEW_MS, type AckedWrite } from './_types'
+import { openSimValue } from './_simValue'
+
+export type ClockOrder = 'equal' | 'before' | 'after' | 'concurrent'
+type ClockMap = ReadonlyMap<string, number>
+
+/** §6.5: how clock `x` relates to `y`; `before` means x happened-before y; a missing entry is 0. */
+export function relate(x: ClockMap, y: ClockMap): ClockOrder {
+  let less = false
+  let greater = false
+  for (const wallet of new Set([...x.keys(), ...y.keys()])) {
+    const [a, b] = [x.get(wallet) ?? 0, y.get(wallet) ?? 0]
+    if (a < b) less = true
+    if (a > b) greater = true
+  }
+  if (less) return greater ? 'concurrent' : 'before'
+  return greater ? 'after' : 'equal'
+}
+
+interface Stamped {
+  readonly updatedAtMs: number
+  readonly ciphertext: Uint8Array
+}
+
+/** §6.6: `a` beats `b` iff it is later, or as late with a bytewise-greater ciphertext (a proper prefix is smaller). */
+export function beats(a: Stamped, b: Stamped): boolean {
+  if (a.updatedAtMs !== b.updatedAtMs) return a.updatedAtMs > b.updatedAtMs
+  const length = Math.min(a.ciphertext.length, b.ciphertext.length)
+  for (let index = 0; index < length; index++) {
+    if (a.ciphertext[index] !== b.ciphertext[index]) return a.ciphertext[index]! > b.ciphertext[index]!
+  }
+  return a.ciphertext.length > b.ciphertext.length
+}
+
+/** One record of a replica's snapshot, decoded from its §4.3 wire form. */
+export interface ReplicaRecord {
+  readonly appId: number
+  readonly key: string
+  readonly value: string | null
+  readonly ciphertext: Uint8Array
+  readonly clock: ClockMap
+  readonly updatedAtMs: number
+  readonly tombstone: boolean
+  readonly ttlMs: number
+}
+
+/** A replica's whole state, by `app/key`. */
+export type Replica = ReadonlyMap<string, ReplicaRecord>
+
+const slot = (appId: number, key: string): string => `${appId}/${key}`
+
+/** What `node` would answer to `snapshot_request` (§4.3): every record, tombstones included. */
+export function replicaOf(node: SimNode): Replica {
+  const replica = new Map<string, ReplicaRecord>()
+  for (const [app, records] of Object.entries(node.store.snapshot())) {
+    for (const record of records) {
+      const appId = Number(app)
+      replica.set(slot(appId, record.key), {
+        appId,
+        key: record.key,
+        value: record.value,
+        ciphertext: record.value === null ? new Uint8Array(0) : parseHex(record.value)!,
+        clock: new Map(Object.entries(record.version)),
+        updatedAtMs: record.updated_at_ms,
+        tombstone: record.tombstone,
+        ttlMs: record.ttl_ms,
+      })
+    }
+  }
+  return replica
+}
+
+const show = (clock: ClockMap): string =>
+  `{${[...clock].map(([wallet, count]) => `${wallet.slice(0, 4)}…:${count}`).join(',')}}`
+const describe = (record: ReplicaRecord): string =>
+  `${record.tombstone ? 'tombstone' : `value ${record.value?.slice(10, 20)}…`} t=${record.updatedAtMs} clock ${show(record.clock)}`
+
+export interface Divergence {
+  /** Replicas that lack a key another holds, or hold different content for it. */
+  readonly values: string[]
+  /**
+   * Replicas that hold the same content under ordered clocks: one has not seen the clock
+   * another merged. A snapshot pull settles that (`replaced_by_version`); delta push alone may
+   * not, since a merge keeps the record's old `updated_at_ms` (§6.8 selects by it).
+   */
+  readonly clocks: string[]
+  /**
+   * Slots where replicas hold the same content under concurrent clocks. §6.6 allows exactly
+   * this: on a full tie (same `updated_at_ms`, same ciphertext, e.g. one value that won two
+   * concurrent merges on two nodes, or two tombstones of the same ms) "R wins" is false, so
+   * S is kept "as it is", clock included, on both sides, however often they sync.
+   */
+  readonly fullTieClocks: number
+}
+
+/** Property 1: same keys, ciphertexts, tombstone flags, timestamps and TTLs everywhere; clocks equal but for §6.6 full ties. */
+export function compareReplicas(replicas: readonly Replica[]): Divergence {
+  const divergence = { values: [] as string[], clocks: [] as string[], fullTieClocks: 0 }
+  const slots = new Set(replicas.flatMap((replica) => [...replica.keys()]))
+  for (const name of slots) {
+    const reference = replicas[0]!.get(name)
+    for (const [index, replica] of replicas.entries()) {
+      const record = replica.get(name)
+      if (reference === undefined || record === undefined) {
+        if (reference !== record) divergence.values.push(`${name}: node 0 ${reference ? 'holds' : 'lacks'} it, node ${index} ${record ? 'holds' : 'lacks'} it`)
+        continue
+      }
+      const difference = `${name}: node 0 holds ${describe(reference)}, node ${index} holds ${describe(record)}`
+      const sameContent =
+        record.value === reference.value &&
+        record.tombstone === reference.tombstone &&
+        record.updatedAtMs === reference.updatedAtMs &&
+        record.ttlMs === reference.ttlMs
+      const order = relate(record.clock, reference.clock)
+      if (!sameContent) divergence.values.push(difference)
+      else if (order === 'concurrent') divergence.fullTieClocks++
+      else if (order !== 'equal') divergence.clocks.push(difference)
+    }
+  }
+  return divergence
+}
+
+/** Whether `compareReplicas` found the replicas converged: same content, clocks equal or in a full tie. */
+export function converged(divergence: Divergence): boolean {
+  return divergence.values.length === 0 && divergence.clocks.length === 0
+}
+
+const sameContent = (record: ReplicaRecord, write: AckedWrite): boolean =>
+  record.updatedAtMs === write.updatedAtMs &&
+  record.tombstone === write.tombstone &&
+  record.ciphertext.length === write.ciphertext.length &&
+  record.ciphertext.every((byte, at) => byte === write.ciphertext[at])
+
+/**
+ * Property 2. For each app and key, the replicas that hold the same content (timestamp,
+ * tombstone flag, ciphertext) form one group F, whose clock is the join of theirs: §6.6 lets
+ * replicas keep one content under concurrent clocks (the full tie in `Divergence`), and the
+ * join is the clock they would agree on. For every acknowledged write W of that key:
+ * - some replica holds the key (no run here reaches a TTL, retention or size limit);
+ * - F's clock is not happened-before W's (§6.5): W was neither dropped nor rolled back;
+ * - if the clocks are equal, F carries W's content;
+ * - if they are concurrent, F beats W by the §6.6 rule (a concurrent, newer write won), or
+ *   carries W's content.
+ * F's clock after W's means F was written or merged (§6.6 `max(S, R)`) by a node that had W.
+ * Groups are checked one by one, so replicas that did not converge are still checked.
+ */
+export function checkNoLostWrite(writes: readonly AckedWrite[], replicas: readonly Replica[]): string[] {
+  const violations: string[] = []
+  for (const write of writes) {
+    const what = `write #${write.id} (${write.tombstone ? 'delete' : 'put'} on node ${write.node}, ${slot(write.appId, write.key)}, t=${write.updatedAtMs}, clock ${show(write.clock)})`
+    const groups = new Map<string, { record: ReplicaRecord; clock: Map<string, number>; nodes: number[] }>()
+    for (const [index, replica] of replicas.entries()) {
+      const record = replica.get(slot(write.appId, write.key))
+      if (record === undefined) {
+        violations.push(`${what} is missing on node ${index}`)
+        continue
+      }
+      const content = `${record.updatedAtMs}/${record.tombstone}/${record.value}`
+      const group = groups.get(content) ?? { record, clock: new Map<string, number>(), nodes: [] }
+      for (const [wallet, count] of record.clock) group.clock.set(wallet, Math.max(group.clock.get(wallet) ?? 0, count))
+      group.nodes.push(index)
+      groups.set(content, group)
+    }
+    for (const { record, clock, nodes } of groups.values()) {
+      const where = `on node${nodes.length > 1 ? 's' : ''} ${nodes.join(', ')}`
+      const held = `${describe(record)} (joined clock ${show(clock)})`
+      const order = relate(clock, write.clock)
+      const carriesWrite = sameContent(record, write)
+      if (order === 'before') violations.push(`${what} is lost ${where}: they hold the older ${held}`)
+      else if (order === 'equal' && !carriesWrite) violations.push(`${what} has the clock of another record ${where}: ${held}`)
+      else if (order === 'concurrent' && !carriesWrite && !beats(record, write)) {
+        violations.push(`${what} lost a §6.6 tie-break it wins ${where}, to ${held}`)
+      }
+    }
+  }
+  return violations
+}
+
+/**
+ * What delta push alone guarantees on a network that loses nothing (§6.8): every replica
+ * received every acknowledged write W or a record that had seen it, so it holds the key with a
+ * clock that is not happened-before W's. It does not promise that W wins there: without
+ * snapshot pulls §6.6 can leave replicas holding different values (see the behavior tests).
+ */
+export function checkReached(writes: readonly AckedWrite[], replicas: readonly Replica[]): string[] {
+  const violations: string[] = []
+  for (const write of writes) {
+    for (const [index, replica] of replicas.entries()) {
+      const record = replica.get(slot(write.appId, write.key))
+      if (record === undefined || relate(record.clock, write.clock) === 'before') {
+        const held = record === undefined ? 'nothing' : describe(record)
+        violations.push(`write #${write.id} (node ${write.node}, ${slot(write.appId, write.key)}, clock ${show(write.clock)}) never reached node ${index}, which holds ${held}`)
+      }
+    }
+  }
+  return violations
+}
+
+/**
+ * Every record a replica holds comes from an acknowledged write of the same app and key (so
+ * no namespace leaks into another, §6.1), and its clock is at most the join of those writes'
+ * clocks: merges take maxima (§6.6) and never invent an entry.
+ */
+export function checkProvenance(writes: readonly AckedWrite[], replicas: readonly Replica[]): string[] {
+  const violations: string[] = []
+  const byId = new Map(writes.map((write) => [write.id, write]))
+  const joins = new Map<string, Map<string, number>>()
+  for (const write of writes) {
+    const join = joins.get(slot(write.appId, write.key)) ?? new Map<string, number>()
+    for (const [wallet, count] of write.clock) join.set(wallet, Math.max(join.get(wallet) ?? 0, count))
+    joins.set(slot(write.appId, write.key), join)
+  }
+  for (const [index, replica] of replicas.entries()) {
+    for (const [name, record] of replica) {
+      const origin = record.tombstone
+        ? writes.find((w) => w.tombstone && w.appId === record.appId && w.key === record.key && w.updatedAtMs === record.updatedAtMs)
+        : byId.get(openSimValue(record.ciphertext)?.writeId ?? 0)
+      const sameSlot = origin !== undefined && origin.appId === record.appId && origin.key === record.key
+      if (!sameSlot || origin.updatedAtMs !== record.updatedAtMs || origin.tombstone !== record.tombstone || record.ttlMs !== 0) {
+        violations.push(`node ${index} holds ${name} = ${describe(record)}, which no acknowledged write of ${name} made`)
+      }
+      const order = relate(record.clock, joins.get(name) ?? new Map())
+      if (order !== 'before' && order !== 'equal') violations.push(`node ${index} holds ${name} with clock ${show(record.clock)}, beyond every write's`)
+    }
+  }
+  return violations
+}
+
+/**
+ * §4.3 and §6.7 for one ingested body: `total` counts every record, `total = merged + skipped
+ * + rejected`, and exactly the records more than MAX_CLOCK_SKEW_MS ahead of the receiver are
+ * rejected (nothing else in a simulated body is invalid); a rejected record is not stored by it.
+ */
+export function checkIngest(event: IngestEvent): string[] {
+  const violations: string[] = []
+  const { counts, nowMs } = event
+  const data = event.data as WireData
+  const records = Object.entries(data).flatMap(([app, group]) => group.map((record) => ({ app, record })))
+  const future = records.filter(({ record }) => record.updated_at_ms > nowMs + MAX_CLOCK_SKEW_MS)
+  const where = `${event.via} into node ${event.node.index} at ${nowMs}`
+  if (counts.total !== records.length) violations.push(`${where}: total ${counts.total}, body has ${records.length} records`)
+  if (counts.merged + counts.skipped + counts.rejected !== counts.total) violations.push(`${where}: counts do not add up: ${JSON.stringify(counts)}`)
+  if (counts.rejected !== future.length) violations.push(`${where}: rejected ${counts.rejected}, expected the ${future.length} records beyond the skew`)
+  if (future.length > 0) {
+    const after = event.node.store.snapshot()
+    // The receiver may hold it already: its own write, stamped after the record it replaced.
+    const holds = (data: WireData, app: string, record: WireRecord) =>
+      data[app]?.some((other) => other.key === record.key && other.updated_at_ms === record.updated_at_ms && other.value === record.value) === true
+    for (const { app, record } of future) {
+      if (holds(after, app, record) && !holds(event.before, app, record)) {
+        violations.push(`${where}: stored ${app}/${record.key} t=${record.updated_at_ms} although it is beyond the skew`)
+      }
+    }
+  }
+  return violations
+}

@@ -1,0 +1,49 @@
+/** fast-check generators of simulation schedules (`_simulator.ts`): who writes, ticks and talks when. */
+import fc from 'fast-check'
+import { APPS, KEYS, MAX_CLOCK_SKEW_MS, type Schedule, type SimOp } from './_types'
+
+export interface ScheduleOptions {
+  readonly maxOps: number
+  /** `legal`: pairwise skews within MAX_CLOCK_SKEW_MS (§6.7). `rogue`: node 0 runs further ahead. */
+  readonly skew: 'legal' | 'rogue'
+}
+
+/** Clusters have 2..MAX_NODES replicas: enough for three-way partitions and relayed merges. */
+const MAX_NODES = 5
+
+const node = fc.nat({ max: 9 })
+const pick = fc.nat({ max: 63 })
+
+/** Every step a schedule may take; the network also drops, times out and partitions. */
+const op: fc.Arbitrary<SimOp> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('put'), node, app: fc.constantFrom(...APPS), key: fc.constantFrom(...KEYS), order: fc.nat({ max: 255 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete'), node, app: fc.constantFrom(...APPS), key: fc.constantFrom(...KEYS) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('tick'), node }) },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('deliver'), pick }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('duplicate', 'delay'), pick }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('reorder'), pick, other: pick }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('drop', 'timeout'), pick }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('partition'), sides: fc.array(fc.nat({ max: 2 }), { minLength: MAX_NODES, maxLength: MAX_NODES }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('heal') }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('rejoin'), node, from: node }) },
+  // Most steps leave the clock alone, so same-millisecond ties (§6.6 ciphertext order) are common.
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance'), ms: fc.oneof(fc.constantFrom(1, 2, 999), fc.integer({ min: 1, max: 20_000 })) }) },
+)
+
+/** A legal skew, with both ends of the §6.7 window weighted in. */
+const legalSkew = fc.oneof(fc.constantFrom(0, MAX_CLOCK_SKEW_MS), fc.integer({ min: 0, max: MAX_CLOCK_SKEW_MS }))
+
+/** Node 0 runs 15 to 45 s ahead, the others within 5 s: node 0 breaks §6.7 against most of them. */
+const rogueSkews = fc
+  .tuple(fc.integer({ min: MAX_CLOCK_SKEW_MS + 1, max: MAX_CLOCK_SKEW_MS + 30_000 }), fc.array(fc.nat({ max: 5_000 }), { minLength: MAX_NODES - 1, maxLength: MAX_NODES - 1 }))
+  .map(([rogue, others]) => [rogue, ...others])
+
+export function scheduleArbitrary(options: ScheduleOptions): fc.Arbitrary<Schedule> {
+  return fc.record({
+    nodes: fc.integer({ min: 2, max: MAX_NODES }),
+    skewsMs: options.skew === 'legal' ? fc.array(legalSkew, { minLength: MAX_NODES, maxLength: MAX_NODES }) : rogueSkews,
+    // §6.8 step 3: a record is about 300 bytes here, so 400 sends one body per record.
+    maxSyncPayloadBytes: fc.constantFrom(400, 1_500, 1_048_576),
+    ops: fc.array(op, { minLength: 1, maxLength: options.maxOps, size: 'max' }),
+  })
+}
