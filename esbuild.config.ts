@@ -58,5 +58,6 @@ const artefacts: { name: string; options: BuildOptions }[] = [
 for (const { name, options } of artefacts) {
   await build(options)
   const bytes = readFileSync(name)
-  console.log(`${name}: ${bytes.length} bytes (${gzipSync(bytes).length} gzipped)`)
+  // stderr, so that `npm run --silent bench` prints only its JSON on stdout.
+  console.error(`${name}: ${bytes.length} bytes (${gzipSync(bytes).length} gzipped)`)
 }

@@ -8,11 +8,15 @@ const BYTE_TO_HEX: readonly string[] = Array.from({ length: 256 }, (_, byte) =>
   HEX_DIGITS[byte >> 4]! + HEX_DIGITS[byte & 15]!,
 )
 
-/** Lowercase hex of `bytes`, without a prefix. */
+/**
+ * Lowercase hex of `bytes`, without a prefix. Built with `join`, not `+=`: V8 keeps a string
+ * grown by `+=` as a rope of small pieces, about 10× its flat size, and these strings live
+ * long (replay-memory keys, stored records on the wire).
+ */
 export function bytesToHex(bytes: Uint8Array): string {
-  let out = ''
-  for (let index = 0; index < bytes.length; index++) out += BYTE_TO_HEX[bytes[index]!]
-  return out
+  const pairs = new Array<string>(bytes.length)
+  for (let index = 0; index < bytes.length; index++) pairs[index] = BYTE_TO_HEX[bytes[index]!]!
+  return pairs.join('')
 }
 
 function nibble(code: number): number {

@@ -1,0 +1,170 @@
+/**
+ * `npm run bench` (DESIGN §6): runs every measurement once, in order, and prints ONE JSON
+ * object on stdout; progress goes to stderr. Ratios are measured in the same run as the
+ * absolute numbers printed next to them. One dev chain (anvil + the real contracts) serves
+ * every measurement; each node is taken out of the registry and stopped when its measurement
+ * ends, so nodes never sync with another measurement's nodes. Every process the bench starts
+ * is stopped by PID at the end, on failure and on Ctrl-C too.
+ *
+ * A measurement that fails is reported as `{"error": …}`; the others still run, and the
+ * exit status is then 1.
+ */
+import { execFileSync } from 'node:child_process'
+import { cpus, loadavg } from 'node:os'
+import { startDevChain, type DevChain } from '../test/helpers/devChain'
+import { measureAttestation } from './attestation'
+import { measureBundles } from './bundle'
+import { measureColdStart } from './coldStart'
+import { measureDerive } from './derive'
+import { makeFloorKeys, measurePrimitives } from './_floor'
+import { log, round } from './_harness'
+import { measureKv } from './kv'
+import { measureLatency } from './latency'
+import { registerBenchApp } from './_load'
+import { createMemoryObserver } from './memory'
+import { BENCH_ENV, killAllNodes, registerAndAwaitReady, retireNode, startNode } from './_nodes'
+import { measureSync } from './sync'
+
+let chain: DevChain | undefined
+let failed = false
+
+async function attempt<T>(name: string, run: () => Promise<T> | T): Promise<T | { error: string }> {
+  log(`${name}…`)
+  try {
+    return await run()
+  } catch (error) {
+    failed = true
+    log(`${name} FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    return { error: error instanceof Error ? error.message : String(error) }
+  }
+}
+
+function gitRevision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${head}+dirty` : head
+  } catch {
+    return 'unknown'
+  }
+}
+
+async function cleanup(): Promise<void> {
+  killAllNodes()
+  await chain?.stop().catch(() => undefined)
+  chain = undefined
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping everything the bench started`)
+    void cleanup().finally(() => process.exit(130))
+  })
+}
+
+/** Reads a path in the result, or null where a measurement failed. */
+function pick(result: Record<string, unknown>, path: readonly string[]): unknown {
+  let value: unknown = result
+  for (const part of path) {
+    if (typeof value !== 'object' || value === null || !(part in value)) return null
+    value = (value as Record<string, unknown>)[part]
+  }
+  return value
+}
+
+/** The headline figures, each ratio beside the absolute numbers it divides. */
+function summarize(result: Record<string, unknown>): Record<string, unknown> {
+  const paths: Record<string, readonly string[]> = {
+    derive_req_per_s: ['derive', 'served', 'requests_per_second'],
+    derive_floor_ops_per_s: ['derive', 'floor', 'ops_per_second'],
+    derive_ratio_to_floor: ['derive', 'ratio_to_floor'],
+    derive_node_side_floor_ops_per_s: ['derive', 'floor', 'node_side_ops_per_second'],
+    derive_ratio_to_node_side_floor: ['derive', 'ratio_to_node_side_floor'],
+    derive_node_cpu_ms_per_req: ['derive', 'served', 'node_cpu_ms_per_request'],
+    derive_node_cpu_share_of_crypto: ['derive', 'node_cpu_share_of_crypto'],
+    nonce_share_of_node_cpu: ['derive', 'nonce_share_of_node_cpu'],
+    kv_get_req_per_s: ['kv', 'get', 'served', 'requests_per_second'],
+    kv_get_floor_ops_per_s: ['kv', 'get', 'floor', 'ops_per_second'],
+    kv_get_ratio_to_floor: ['kv', 'get', 'ratio_to_floor'],
+    kv_put_req_per_s: ['kv', 'put', 'served', 'requests_per_second'],
+    kv_put_floor_ops_per_s: ['kv', 'put', 'floor', 'ops_per_second'],
+    kv_put_ratio_to_floor: ['kv', 'put', 'ratio_to_floor'],
+    latency_offered_per_s: ['latency', 'offered_per_second'],
+    latency_p50_ms: ['latency', 'p50_ms'],
+    latency_p99_ms: ['latency', 'p99_ms'],
+    sync_keys: ['sync', 'keys'],
+    sync_converged_ms_after_last_write: ['sync', 'converged_ms'],
+    sync_bytes_per_key: ['sync', 'bytes_per_key'],
+    sync_amplification_vs_ideal: ['sync', 'amplification_vs_ideal'],
+    memory_live_bytes_per_key: ['memory', 'live_bytes_per_key'],
+    memory_ciphertext_bytes_per_key: ['memory', 'ciphertext_bytes_per_key'],
+    cold_start_ms: ['cold_start', 'total_ms'],
+    cold_start_boot_ms: ['cold_start', 'boot_ms'],
+    kms_mjs_gzip_bytes: ['bundle', 'dist/kms.mjs', 'gzip_bytes'],
+    verifier_js_gzip_bytes: ['bundle', 'dist/verifier.js', 'gzip_bytes'],
+    attestation_verify_docs_per_s: ['attestation', 'verify_documents_per_second'],
+    attestation_decode_docs_per_s: ['attestation', 'decode_only_documents_per_second'],
+  }
+  return Object.fromEntries(Object.entries(paths).map(([name, path]) => [name, pick(result, path)]))
+}
+
+async function main(): Promise<void> {
+  const started = performance.now()
+  const loadBefore = loadavg()
+  const result: Record<string, unknown> = {
+    meta: {
+      revision: gitRevision(),
+      node: process.version,
+      cpus: cpus().length,
+      cpu_model: cpus()[0]?.model ?? 'unknown',
+      started_at: new Date().toISOString(),
+      note: 'medians of short rounds on a shared machine; client and node share its cores',
+      node_env: {
+        ...BENCH_ENV,
+        why: 'RATE_LIMIT_PER_MINUTE (120), NONCE_RATE_LIMIT_PER_MINUTE (30) and APP_RATE_LIMIT_PER_MINUTE (6000) are raised, not disabled: all load comes from one loopback client and one app',
+      },
+    },
+  }
+  result['bundle'] = await attempt('bundle sizes', measureBundles)
+  result['attestation'] = await attempt('attestation verification', measureAttestation)
+  const keys = await makeFloorKeys()
+  result['crypto_primitives_us'] = await attempt('crypto primitives', () => measurePrimitives(keys))
+
+  try {
+    log('starting the dev chain (anvil + contracts)')
+    chain = await startDevChain()
+    const app = await registerBenchApp(chain)
+    const devChain = chain
+
+    const node = await startNode(devChain)
+    try {
+      // The first node commits the shared master secret's hash; later ones preload it.
+      await registerAndAwaitReady(devChain, node)
+      const derive = await attempt('derive throughput', () => measureDerive(node, app, keys))
+      result['derive'] = derive
+      result['kv'] = await attempt('kv throughput', () => measureKv(node, app, keys))
+      const capacity = 'served' in derive ? derive.served.requests_per_second : Number.NaN
+      result['latency'] = await attempt('derive latency', () => measureLatency(node, app, capacity))
+    } finally {
+      await retireNode(devChain, node)
+    }
+    // Memory per key is read on the sync nodes around the same writes (bench/memory.ts).
+    const memory = createMemoryObserver()
+    result['sync'] = await attempt('sync convergence', () => measureSync(devChain, app, memory))
+    result['memory'] = await attempt('memory per key', () => memory.result())
+    result['cold_start'] = await attempt('cold start', () => measureColdStart(devChain))
+  } catch (error) {
+    failed = true
+    log(`bench aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    result['error'] = error instanceof Error ? error.message : String(error)
+  } finally {
+    await cleanup()
+  }
+  const meta = result['meta'] as Record<string, unknown>
+  meta['seconds'] = round((performance.now() - started) / 1000, 1)
+  meta['loadavg_1m_before_after'] = [round(loadBefore[0]!, 2), round(loadavg()[0]!, 2)]
+  process.stdout.write(`${JSON.stringify({ summary: summarize(result), ...result }, null, 2)}\n`)
+  process.exitCode = failed ? 1 : 0
+}
+
+await main()
