@@ -9,7 +9,7 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Miniflare } from 'miniflare'
 import type { Address, Hex } from 'viem'
-import { KmsClient } from '../../core/client'
+import { KmsClient, KmsClientError } from '../../core/client'
 import { generateP384PrivateKey, generateWalletPrivateKey, privateKeyToWallet, type P384PrivateKey } from '../../core/crypto'
 import { bytesToHex, parseHex, type Wallet } from '../../core/encoding'
 import type { Clock } from '../../core/runtime'
@@ -262,4 +262,15 @@ export async function clientFor(node: TestNode, keys: { walletKey: Uint8Array; t
     random: cryptoRandom,
     fetch: keys.fetch ?? ((input, init) => node.fetch(String(input).slice(node.url.length), init)),
   })
+}
+
+/** The status, code and message of a refused SDK call (fails if the call succeeds). */
+export async function refusal(run: () => Promise<unknown>): Promise<{ status: number; code: string; message: string }> {
+  try {
+    await run()
+  } catch (error) {
+    if (error instanceof KmsClientError) return { status: error.status, code: error.code, message: error.message }
+    throw error
+  }
+  throw new Error('expected the node to refuse')
 }

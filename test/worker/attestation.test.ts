@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { codeMeasurement, verifyNitroAttestation } from '../../core/attestation'
 import { createChainReaders } from '../../core/chain'
-import { KmsClient, KmsClientError } from '../../core/client'
+import { KmsClient } from '../../core/client'
 import { bytesToBase64, bytesToHex, parseBase64, parseHex, type Wallet } from '../../core/encoding'
 import { devRootCertificateDer, issueDevAttestation } from '../../core/tee'
 import { startDevChain, type DevChain } from '../helpers/devChain'
-import { cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, systemClock, tickUntil, type TestApp, type TestNode } from '../helpers/kmsNodes'
+import { cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, systemClock, tickUntil, type TestApp, type TestNode, refusal } from '../helpers/kmsNodes'
 import { CborArrayValue, CborMapValue, CborUint64, encodeCbor } from '../helpers/nitro/cborWriter'
 import { buildSyntheticChain, signSyntheticDocument, syntheticPcrs } from '../helpers/nitro/syntheticChain'
 
@@ -47,15 +47,6 @@ async function attestedClient(target: TestApp, attest: (nonce: string) => Promis
   })
 }
 
-async function refusal(run: () => Promise<unknown>): Promise<{ status: number; code: string; message: string }> {
-  try {
-    await run()
-  } catch (error) {
-    if (error instanceof KmsClientError) return { status: error.status, code: error.code, message: error.message }
-    throw error
-  }
-  throw new Error('expected a refusal')
-}
 
 beforeAll(async () => {
   chain = await startDevChain()

@@ -3,10 +3,10 @@
  * (issue 4, PROTOCOL §2.5, §6).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { KmsClientError, type KmsClient } from '../../core/client'
+import type { KmsClient } from '../../core/client'
 import { generateWalletPrivateKey } from '../../core/crypto'
 import { startDevChain, type DevChain } from '../helpers/devChain'
-import { cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, tickUntil, type TestApp, type TestNode } from '../helpers/kmsNodes'
+import { cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, tickUntil, type TestApp, type TestNode, refusal } from '../helpers/kmsNodes'
 
 const MASTER_SECRET_HEX = '1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100'
 const MIB = 1024 * 1024
@@ -21,15 +21,6 @@ let clientB: KmsClient
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const text = (value: Uint8Array): string => new TextDecoder().decode(value)
 
-async function refusal(run: () => Promise<unknown>): Promise<{ status: number; code: string; message: string }> {
-  try {
-    await run()
-  } catch (error) {
-    if (error instanceof KmsClientError) return { status: error.status, code: error.code, message: error.message }
-    throw error
-  }
-  throw new Error('expected a refusal')
-}
 
 async function startReadyNode(): Promise<TestNode> {
   const started = await startMiniflareNode(chain, { MASTER_SECRET_HEX, NODE_PRIVATE_KEY: Buffer.from(generateWalletPrivateKey(cryptoRandom)).toString('hex') })

@@ -4,11 +4,10 @@
  * every registry refusal gets its PROTOCOL §3.3 message.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { KmsClientError } from '../../core/client'
 import { generateWalletPrivateKey } from '../../core/crypto'
 import { bytesToHex } from '../../core/encoding'
 import { startDevChain, type DevChain } from '../helpers/devChain'
-import { clientFor, cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, tickUntil, type TestApp, type TestNode } from '../helpers/kmsNodes'
+import { clientFor, cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, tickUntil, type TestApp, type TestNode, refusal } from '../helpers/kmsNodes'
 
 const MASTER_SECRET_HEX = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'
 
@@ -16,15 +15,6 @@ let chain: DevChain
 let node: TestNode
 let app: TestApp
 
-async function refusal(run: () => Promise<unknown>): Promise<{ status: number; code: string; message: string }> {
-  try {
-    await run()
-  } catch (error) {
-    if (error instanceof KmsClientError) return { status: error.status, code: error.code, message: error.message }
-    throw error
-  }
-  throw new Error('expected the node to refuse')
-}
 
 beforeAll(async () => {
   chain = await startDevChain()
