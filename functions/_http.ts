@@ -70,10 +70,6 @@ export function parseJsonText(text: string, message: string): unknown {
   }
 }
 
-export function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
 /**
  * The body must be an envelope (§5.6).
  * @throws KmsError 400 (plaintext fallback is disabled)
