@@ -1,5 +1,5 @@
 /**
- * The real AWS Nitro documents of `../shared/fixtures/nitro` (ATTESTATION.md §6.1), loaded
+ * The real AWS Nitro documents of `test/fixtures/nitro` (docs/ATTESTATION.md §6.1), loaded
  * with their facts from `fixtures.json`. `.b64` files go through the ATTESTATION.md §1 base64
  * text rule.
  */
@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { decodeAttestationText } from '../../../core/attestation'
 
-/** The fixtures directory, beside the repository (DESIGN §5). */
-export const NITRO_FIXTURES_DIR = fileURLToPath(new URL('../../../../shared/fixtures/nitro/', import.meta.url))
+/** The repository's own copy of the fixtures, with their provenance in its README (DESIGN §5). */
+export const NITRO_FIXTURES_DIR = fileURLToPath(new URL('../../fixtures/nitro/', import.meta.url))
 
 export interface FixtureFacts {
   file: string
