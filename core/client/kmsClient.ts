@@ -8,7 +8,7 @@ import {
   buildResponseMessage,
   decryptEnvelope,
   encryptEnvelope,
-  ENVELOPE_INFO_V1,
+  ENVELOPE_INFO_CURRENT,
   isSameP384PublicKey,
   parseP384PublicKey,
   recoverMessageSigner,
@@ -35,7 +35,11 @@ export interface KmsClientOptions {
   clock: Clock
   random: Random
   fetch?: typeof fetch
-  /** Envelope HKDF info (§10.2); the newer capsule runtime uses `capsule-ecdh-aes256gcm-v1`. */
+  /**
+   * Envelope HKDF info (§10.2). Defaults to the current runtime's label,
+   * `capsule-ecdh-aes256gcm-v1` (`ENVELOPE_INFO_CURRENT`); pass `ENVELOPE_INFO_ENCLAVER_V1` or
+   * `ENVELOPE_INFO_CAPSULE_API` to talk to a node of an older runtime generation.
+   */
   envelopeInfo?: string
   /**
    * Attestation auth (§3.2.1): given a fresh KMS nonce (base64), the app's own helper returns
@@ -93,6 +97,7 @@ export class KmsClient {
     const timestamp = nowSeconds(this.#options.clock)
     const message = buildAppAuthMessage({ nonce, wallet: this.#options.node.wallet, timestamp })
     return {
+      // v ∈ {0, 1}, as the runtime's own KMS client signs PoP (RUNTIME.md §1); nodes accept both.
       'x-app-signature': signMessageWithKey(this.#options.walletKey, message),
       'x-app-nonce': nonce,
       'x-app-timestamp': String(timestamp),
@@ -109,7 +114,7 @@ export class KmsClient {
       peerPublicKey,
       nonce,
       plaintext: canonicalJson(inner),
-      info: this.#options.envelopeInfo ?? ENVELOPE_INFO_V1,
+      info: this.#options.envelopeInfo ?? ENVELOPE_INFO_CURRENT,
     })
     return { sender_tee_pubkey: bytesToHex(this.#options.teeKey.publicKey.der), nonce: bytesToHex(nonce), encrypted_data: bytesToHex(ciphertext) }
   }
@@ -161,6 +166,10 @@ export class KmsClient {
     const { node } = this.#options
     const counterSignature = response.headers.get('x-kms-response-signature')
     if (counterSignature === null) throw new KmsClientError(0, 'unsigned_response', 'answer has no X-KMS-Response-Signature')
+    // Current nodes sign with v ∈ {0, 1} (§3.1.2, §10.3). Unlike the runtime's client, which
+    // rejects v = 27/28, the SDK still accepts 27/28 (recoverMessageSigner takes both): nodes
+    // before 2026-12 sign that way, and v only encodes the recovery id, so accepting it
+    // weakens nothing. The node-side tests pin that nodes emit 0/1.
     const signer = recoverMessageSigner(buildResponseMessage({ signature: requestSignature, wallet: node.wallet }), counterSignature)
     if (signer !== node.wallet) throw new KmsClientError(0, 'bad_signature', 'answer is not signed by the node wallet')
     const sender = typeof record['sender_tee_pubkey'] === 'string' ? parseHex(record['sender_tee_pubkey']) : undefined
@@ -175,7 +184,7 @@ export class KmsClient {
       peerPublicKey: parseP384PublicKey(node.teePubkeyDer)!,
       nonce,
       ciphertext,
-      info: this.#options.envelopeInfo ?? ENVELOPE_INFO_V1,
+      info: this.#options.envelopeInfo ?? ENVELOPE_INFO_CURRENT,
     })
     return JSON.parse(plaintext) as Record<string, unknown>
   }

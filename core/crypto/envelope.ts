@@ -14,10 +14,15 @@ import { hkdfSha256 } from './hkdfSha256'
 import type { P384PrivateKey } from './p384PrivateKey'
 import type { P384PublicKey } from './p384PublicKey'
 
-/** The HKDF info this protocol uses (§10.2 "Chosen"). */
-export const ENVELOPE_INFO_V1 = 'enclaver-ecdh-aes256gcm-v1'
-/** The same scheme as labelled by capsule-runtime (commit 8635ac4), for SDK interop. */
-export const ENVELOPE_INFO_CAPSULE = 'capsule-ecdh-aes256gcm-v1'
+/**
+ * The HKDF info this protocol uses (§10.2 "Chosen", 2026-12): the current runtime's label,
+ * capsule-runtime v1.8.0 and later (commit 8635ac4; RUNTIME.md §1). The default everywhere.
+ */
+export const ENVELOPE_INFO_CURRENT = 'capsule-ecdh-aes256gcm-v1'
+/** The older label of the same scheme: enclaver / Odyn v1.5.0–v1.7.1 (commit c249abb). */
+export const ENVELOPE_INFO_ENCLAVER_V1 = 'enclaver-ecdh-aes256gcm-v1'
+/** The label of the same scheme in capsule-runtime v1.7.2 only. */
+export const ENVELOPE_INFO_CAPSULE_API = 'capsule-api-ecdh-aes256gcm-v1'
 
 export interface DeriveEnvelopeKeyParams {
   /** Our key d. */
@@ -26,7 +31,7 @@ export interface DeriveEnvelopeKeyParams {
   peerPublicKey: P384PublicKey
   /** N, exactly 12 bytes. */
   nonce: Uint8Array
-  /** HKDF info; defaults to {@link ENVELOPE_INFO_V1}. */
+  /** HKDF info; defaults to {@link ENVELOPE_INFO_CURRENT}. An older runtime needs its own label. */
   info?: string
 }
 
@@ -51,7 +56,7 @@ export async function deriveEnvelopeKey({
   privateKey,
   peerPublicKey,
   nonce,
-  info = ENVELOPE_INFO_V1,
+  info = ENVELOPE_INFO_CURRENT,
 }: DeriveEnvelopeKeyParams): Promise<Uint8Array> {
   assertBytes(nonce, 'nonce', AES_GCM_NONCE_LENGTH)
   assertString(info, 'info')

@@ -19,7 +19,10 @@ function invalidError(details: string, cause?: unknown): KmsError {
  * Recovers the EIP-191 signer of `message`, by PROTOCOL §3.1.2 step 5 exactly (also used for
  * peer PoP, §4.2, and response counter-signatures, §3.4):
  * 1. the signature is 65 bytes of hex, `0x` optional, else `Invalid signature format`;
- * 2. v ∈ {0, 1, 27, 28} (0 and 1 mean 27 and 28), else `Invalid signature format`;
+ * 2. v ∈ {0, 1, 27, 28} (0 and 1 mean 27 and 28), else `Invalid signature format`. Both
+ *    forms stay accepted from apps and peers: the runtime signs with 0/1 (RUNTIME.md §1),
+ *    tools such as `cast wallet sign` and older nodes with 27/28. Node-made signatures are
+ *    0/1 (`signMessageWithKey`);
  * 3. r and s are in [1, n−1], else `Invalid signature`. High-S is accepted (as in (c)):
  *    recovery runs on the signature as given, never normalised;
  * 4. a recovery that fails is `Invalid signature`.

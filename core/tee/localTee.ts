@@ -4,11 +4,15 @@
  * per-process P-384 key, runs envelope cipher v1 with its replay memory, and delegates
  * attestation documents to an injected issuer. Authentication and encryption are the same
  * as in enclave mode; nothing is bypassed.
+ *
+ * It behaves like the **current** runtime (RUNTIME.md §1), so a real Nova app can use a dev
+ * cluster: signatures have v ∈ {0, 1}, and envelopes use the label `capsule-ecdh-aes256gcm-v1`.
  */
 import { signTransaction } from 'viem/accounts'
 import {
   decryptEnvelope,
   encryptEnvelope,
+  ENVELOPE_INFO_CURRENT,
   generateP384PrivateKey,
   generateWalletPrivateKey,
   parseP384PublicKey,
@@ -63,6 +67,7 @@ export async function createLocalTee({ random, walletPrivateKey, issueAttestatio
     },
 
     async signMessage(message: string): Promise<`0x${string}`> {
+      // RFC 6979, v ∈ {0, 1} as the runtime's /v1/eth/sign (§10.3 "Wallet").
       return signMessageWithKey(walletKey, message)
     },
 
@@ -85,7 +90,13 @@ export async function createLocalTee({ random, walletPrivateKey, issueAttestatio
       const receiver = parseP384PublicKey(receiverPublicKeyDer)
       if (receiver === undefined) throw new RangeError('receiverPublicKeyDer: expected a P-384 public key')
       const nonce = random.bytes(12)
-      const encryptedData = await encryptEnvelope({ privateKey: encryptionKey, peerPublicKey: receiver, nonce, plaintext })
+      const encryptedData = await encryptEnvelope({
+        privateKey: encryptionKey,
+        peerPublicKey: receiver,
+        nonce,
+        plaintext,
+        info: ENVELOPE_INFO_CURRENT,
+      })
       return { encryptedData, senderPublicKeyDer: encryptionKey.publicKey.der.slice(), nonce }
     },
 
@@ -97,6 +108,7 @@ export async function createLocalTee({ random, walletPrivateKey, issueAttestatio
         peerPublicKey: sender,
         nonce,
         ciphertext: encryptedData,
+        info: ENVELOPE_INFO_CURRENT,
       })
       // §10.2: a (peer DER, N) pair accepted earlier is rejected; recorded only once accepted.
       if (!replays.remember(sender.der, nonce)) throw decryptionFailed('envelope replayed')

@@ -8,7 +8,7 @@ import { parseP384PublicKey } from '../crypto'
 import { bytesToBase64, bytesToHex, parseWallet, type JsonValue, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import { OdynHttp, helperFailure, type FetchFunction, type OdynCall } from './_odynHttp'
-import { readAnswer, readHex, readString } from './_odynWire'
+import { readAnswer, readHex, readSignature, readString } from './_odynWire'
 import { encodePublicKeyPem } from './_publicKeyPem'
 import type { AttestationRequest, EncryptedForPeer, Eip1559Transaction, Tee } from './types'
 
@@ -23,9 +23,7 @@ export interface OdynTeeOptions {
 /** Odyn's timeout (§10.1, §12.3). */
 export const ODYN_TIMEOUT_MS = 10_000
 
-const SIGNATURE_TEXT = /^0x[0-9a-fA-F]{130}$/
 const RAW_TRANSACTION_TEXT = /^0x(?:[0-9a-fA-F]{2})+$/
-const ACCEPTED_V = new Set([0, 1, 27, 28])
 
 function quantity(value: number | bigint): `0x${string}` {
   return `0x${value.toString(16)}`
@@ -56,13 +54,10 @@ export function createOdynTee({ baseUrl, fetch, timeoutMs = ODYN_TIMEOUT_MS }: O
     },
 
     async signMessage(message: string): Promise<`0x${string}`> {
-      // Odyn adds the EIP-191 prefix itself.
+      // Odyn adds the EIP-191 prefix itself. Its v may be 0/1 or 27/28 (§10.1); the answer is
+      // normalised to 0/1, which is what the runtime's KMS client accepts (RUNTIME.md §1).
       const call: OdynCall = { method: 'POST', path: '/v1/eth/sign', body: { message, include_attestation: false } }
-      const signature = readString(call, await answer(call), 'signature')
-      if (!SIGNATURE_TEXT.test(signature) || !ACCEPTED_V.has(Number.parseInt(signature.slice(130), 16))) {
-        throw helperFailure(call, "malformed response: field 'signature' is not r‖s‖v")
-      }
-      return `0x${signature.slice(2).toLowerCase()}`
+      return readSignature(call, await answer(call), 'signature')
     },
 
     async signTransaction(transaction: Eip1559Transaction): Promise<`0x${string}`> {

@@ -49,6 +49,17 @@ describe('PoP verification (PROTOCOL §3.1.2)', () => {
       expect(verifyPop({ purpose: 'AppAuth', headers, ownWallet: NODE_WALLET, nonces, clock, popTimeoutSeconds: 120 })).toBe(APP_WALLET)
     }
   })
+  it('behavior: the same request verifies with v 0/1 (runtime apps) and with v 27/28 (app tools) (§3.1.2 step 5)', () => {
+    // Two setups with the same seed issue the same nonce, so both variants sign one message.
+    const first = setup()
+    const second = setup()
+    const made = first.sign(first.nonces.issue(), NOW_S)
+    expect(second.nonces.issue()).toBe(made.nonce)
+    const v = Number.parseInt(made.signature.slice(-2), 16)
+    expect([0, 1]).toContain(v)
+    expect(first.verify(made)).toBe(APP_WALLET)
+    expect(second.verify({ ...made, signature: made.signature.slice(0, -2) + (27 + v).toString(16) })).toBe(APP_WALLET)
+  })
   it('behavior: a valid request succeeds and a replay is refused (conformance 21)', () => {
     const { nonces, sign, verify } = setup()
     const headers = sign(nonces.issue(), NOW_S)
@@ -89,13 +100,18 @@ describe('PoP verification (PROTOCOL §3.1.2)', () => {
     expect(failure(() => verify({ ...sign(nonces.issue(), NOW_S), signature: good.signature.slice(0, -2) + '1d' }))).toEqual({ code: 'unauthorized', message: 'Invalid signature format' })
     expect(failure(() => verify({ ...sign(nonces.issue(), NOW_S), signature: good.signature.slice(0, -4) }))).toEqual({ code: 'unauthorized', message: 'Invalid signature format' })
     expect(failure(() => verify({ ...sign(nonces.issue(), NOW_S), signature: '0x' + '00'.repeat(64) + '1b' }))).toEqual({ code: 'unauthorized', message: 'Invalid signature' })
-    // v = 0/1 mean 27/28; the other parity recovers some other key.
+    // v = 0/1 mean 27/28 (signMessageWithKey makes 0/1, as the runtime); the other parity
+    // recovers some other key, in either form.
     const headers = sign(nonces.issue(), NOW_S)
-    const parity = Number.parseInt(headers.signature.slice(-2), 16) - 27
-    expect(verify({ ...headers, signature: headers.signature.slice(0, -2) + (parity === 0 ? '00' : '01') })).toBe(APP_WALLET)
-    const flipped = sign(nonces.issue(), NOW_S)
-    const flippedParity = Number.parseInt(flipped.signature.slice(-2), 16) - 27
-    expect(verify({ ...flipped, signature: flipped.signature.slice(0, -2) + (flippedParity === 0 ? '1c' : '1b') })).not.toBe(APP_WALLET)
+    const parity = Number.parseInt(headers.signature.slice(-2), 16)
+    expect([0, 1]).toContain(parity)
+    expect(verify({ ...headers, signature: headers.signature.slice(0, -2) + (parity === 0 ? '1b' : '1c') })).toBe(APP_WALLET)
+    for (const form of [0, 27]) {
+      const flipped = sign(nonces.issue(), NOW_S)
+      const otherParity = 1 - Number.parseInt(flipped.signature.slice(-2), 16)
+      const signature = flipped.signature.slice(0, -2) + (form + otherParity).toString(16).padStart(2, '0')
+      expect(verify({ ...flipped, signature })).not.toBe(APP_WALLET)
+    }
   })
   it('error: X-App-Wallet must canonicalise and match (conformance 27)', () => {
     const { nonces, sign, verify } = setup()

@@ -33,6 +33,8 @@ interface WalletCase extends VectorCase {
 
 const vectors = loadVectors(protocol)
 const [popVector] = casesOf<SignatureCase>(vectors, 'eip191_signature')
+/** The §5.7 app PoP signature as the spec prints it, with v = 27 (`1b`), as app tools make it. */
+const popVector27 = casesOf<RecoverCase>(vectors, 'eip191_recover').find((entry) => entry.name === 'app PoP signature (RFC 6979) with v 1b')!
 const N = secp256k1.Point.Fn.ORDER
 const FORMAT = { code: 'unauthorized', message: 'Invalid signature format' }
 const INVALID = { code: 'unauthorized', message: 'Invalid signature' }
@@ -67,20 +69,31 @@ describe('EIP-191 signatures (PROTOCOL §3.1, §5.7)', () => {
 
   test('vector: the hash agrees with viem (independent EIP-191 implementation)', async () => {
     const { message, expected, signer } = popVector!
-    expect(await recoverMessageAddress({ message, signature: expected as `0x${string}` })).toBe(
-      '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266',
-    )
+    for (const signature of [expected, popVector27.signature]) {
+      expect(await recoverMessageAddress({ message, signature: signature as `0x${string}` })).toBe(
+        '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266',
+      )
+    }
     expect(signer).toBe('0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266')
     expect(bytesToHex(hashEip191Message(''))).toBe('5f35dce98ba4fba25530a026ed80b2cecdaa31091ba4958b99b52ea1d068adad')
   })
 
-  test('behavior: node signatures are 0x + 130 lowercase hex with v 27 or 28', () => {
+  test('behavior: node signatures are 0x + 130 lowercase hex with v 0 or 1, as the runtime signs (§3.1.2, §10.3)', () => {
     const random = seededRandom('eip191-format')
+    const seen = new Set<number>()
     for (let round = 0; round < 16; round++) {
       const signature = signMessageWithKey(generateWalletPrivateKey(random), `message ${round}`)
-      expect(signature).toMatch(/^0x[0-9a-f]{128}(1b|1c)$/)
+      expect(signature).toMatch(/^0x[0-9a-f]{128}(00|01)$/)
       expect(split(signature).s <= N / 2n).toBe(true)
+      seen.add(split(signature).v)
     }
+    expect(seen).toEqual(new Set([0, 1]))
+  })
+
+  test('behavior: the §5.7 app signature with v 27 is the SDK-made one with v 0: same r ‖ s', () => {
+    expect(popVector27.signature.slice(0, 130)).toBe(popVector!.expected.slice(0, 130))
+    expect(split(popVector27.signature).v).toBe(27)
+    expect(split(popVector!.expected).v).toBe(0)
   })
 
   test('behavior: 0x is optional, hex case is free, v may be 0/1 or 27/28', () => {
@@ -88,15 +101,33 @@ describe('EIP-191 signatures (PROTOCOL §3.1, §5.7)', () => {
     const { r, s, v } = split(expected)
     expect(recoverMessageSigner(message, expected.slice(2))).toBe(signer)
     expect(recoverMessageSigner(message, `0X${expected.slice(2).toUpperCase()}`)).toBe(signer)
-    expect(recoverMessageSigner(message, signatureOf(r, s, v - 27))).toBe(signer)
+    expect(recoverMessageSigner(message, signatureOf(r, s, v + 27))).toBe(signer)
+  })
+
+  test('property: the verifier accepts v 0/1 and 27/28 for the same message and signer', () => {
+    const random = seededRandom('eip191-both-v')
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), (message) => {
+        const key = generateWalletPrivateKey(random)
+        const { r, s, v } = split(signMessageWithKey(key, message))
+        const wallet = privateKeyToWallet(key)
+        expect(recoverMessageSigner(message, signatureOf(r, s, v))).toBe(wallet)
+        expect(recoverMessageSigner(message, signatureOf(r, s, v + 27))).toBe(wallet)
+        // The other parity, in either form, recovers some other key.
+        expect(recoverMessageSigner(message, signatureOf(r, s, 1 - v))).not.toBe(wallet)
+        expect(recoverMessageSigner(message, signatureOf(r, s, 28 - v))).not.toBe(wallet)
+      }),
+      { numRuns: 30 },
+    )
   })
 
   test('behavior: high-S is accepted (s → n − s with the other parity recovers the same signer)', () => {
     const { message, expected, signer } = popVector!
     const { r, s, v } = split(expected)
-    const highS = signatureOf(r, N - s, v === 27 ? 28 : 27)
+    const highS = signatureOf(r, N - s, 1 - v)
     expect(N - s > N / 2n).toBe(true)
     expect(recoverMessageSigner(message, highS)).toBe(signer)
+    expect(recoverMessageSigner(message, signatureOf(r, N - s, 28 - v))).toBe(signer)
   })
 
   test('behavior: a signature over another message recovers another wallet, not an error', () => {

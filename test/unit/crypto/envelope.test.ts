@@ -4,8 +4,9 @@ import {
   decryptEnvelope,
   deriveEnvelopeKey,
   encryptEnvelope,
-  ENVELOPE_INFO_CAPSULE,
-  ENVELOPE_INFO_V1,
+  ENVELOPE_INFO_CAPSULE_API,
+  ENVELOPE_INFO_CURRENT,
+  ENVELOPE_INFO_ENCLAVER_V1,
   generateP384PrivateKey,
   importP384PrivateKey,
 } from '../../../core/crypto'
@@ -42,6 +43,15 @@ describe('envelope cipher v1 (PROTOCOL §10.2)', () => {
     expect(bytesToHex(await deriveEnvelopeKey({ privateKey: a, peerPublicKey: b.publicKey, nonce, info: vector.info }))).toBe(
       vector.expected,
     )
+    expect(bytesToHex(await deriveEnvelopeKey({ privateKey: b, peerPublicKey: a.publicKey, nonce, info: vector.info }))).toBe(
+      vector.expected,
+    )
+  })
+
+  test('vector: without an info, K is the capsule-ecdh-aes256gcm-v1 vector (the default since 2026-12)', async () => {
+    const vector = casesOf<EnvelopeCase>(vectors, 'envelope_key').find((entry) => entry.info === ENVELOPE_INFO_CURRENT)!
+    const { a, b, nonce } = await pair(vector)
+    expect(bytesToHex(await deriveEnvelopeKey({ privateKey: a, peerPublicKey: b.publicKey, nonce }))).toBe(vector.expected)
     expect(bytesToHex(await deriveEnvelopeKey({ privateKey: b, peerPublicKey: a.publicKey, nonce }))).toBe(vector.expected)
   })
 
@@ -56,13 +66,32 @@ describe('envelope cipher v1 (PROTOCOL §10.2)', () => {
     expect(await decryptEnvelope({ privateKey: a, peerPublicKey: b.publicKey, nonce, ciphertext, info: vector.info })).toBe(plaintext)
   })
 
-  test('behavior: the info string is the default and separates the two runtimes', async () => {
-    const [vector] = casesOf<EnvelopeCase>(vectors, 'envelope_ciphertext')
-    const { a, b, nonce } = await pair(vector!)
-    expect(ENVELOPE_INFO_V1).toBe('enclaver-ecdh-aes256gcm-v1')
-    const ciphertext = await encryptEnvelope({ privateKey: a, peerPublicKey: b.publicKey, nonce, plaintext: 'x' })
-    const capsule = decryptEnvelope({ privateKey: b, peerPublicKey: a.publicKey, nonce, ciphertext, info: ENVELOPE_INFO_CAPSULE })
-    expect(await rejectionBody(capsule)).toEqual(FAILED)
+  test('behavior: the labels are the runtime generations of RUNTIME.md §1', () => {
+    expect(ENVELOPE_INFO_CURRENT).toBe('capsule-ecdh-aes256gcm-v1')
+    expect(ENVELOPE_INFO_ENCLAVER_V1).toBe('enclaver-ecdh-aes256gcm-v1')
+    expect(ENVELOPE_INFO_CAPSULE_API).toBe('capsule-api-ecdh-aes256gcm-v1')
+  })
+
+  test('vector: the default is the current label; it round-trips and the older labels fail', async () => {
+    const vector = casesOf<EnvelopeCase>(vectors, 'envelope_ciphertext').find((entry) => entry.info === ENVELOPE_INFO_CURRENT)!
+    const { a, b, nonce } = await pair(vector)
+    const plaintext = vector.plaintext!
+    const ciphertext = await encryptEnvelope({ privateKey: a, peerPublicKey: b.publicKey, nonce, plaintext })
+    expect(bytesToHex(ciphertext)).toBe(vector.expected)
+    expect(await decryptEnvelope({ privateKey: b, peerPublicKey: a.publicKey, nonce, ciphertext })).toBe(plaintext)
+    expect(await decryptEnvelope({ privateKey: b, peerPublicKey: a.publicKey, nonce, ciphertext, info: ENVELOPE_INFO_CURRENT })).toBe(plaintext)
+    for (const info of [ENVELOPE_INFO_ENCLAVER_V1, ENVELOPE_INFO_CAPSULE_API]) {
+      expect(await rejectionBody(decryptEnvelope({ privateKey: b, peerPublicKey: a.publicKey, nonce, ciphertext, info }))).toEqual(FAILED)
+    }
+  })
+
+  test('behavior: an enclaver-labelled envelope does not open under the default', async () => {
+    const vector = casesOf<EnvelopeCase>(vectors, 'envelope_ciphertext').find((entry) => entry.info === ENVELOPE_INFO_ENCLAVER_V1)!
+    const { a, b, nonce } = await pair(vector)
+    const ciphertext = hex(vector.expected)
+    expect(await rejectionBody(decryptEnvelope({ privateKey: b, peerPublicKey: a.publicKey, nonce, ciphertext }))).toEqual(FAILED)
+    const opened = await decryptEnvelope({ privateKey: b, peerPublicKey: a.publicKey, nonce, ciphertext, info: ENVELOPE_INFO_ENCLAVER_V1 })
+    expect(opened).toBe(vector.plaintext)
   })
 
   test('property: round trips both directions for any text and nonce', async () => {

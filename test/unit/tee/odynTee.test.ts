@@ -91,6 +91,19 @@ describe('Odyn client: wire shapes (PROTOCOL §10.1)', () => {
     expect(calls).toEqual([{ url: `${BASE}/v1/eth/address`, method: 'GET', contentType: null, body: undefined, signal: expect.any(AbortSignal) }])
   })
 
+  test.each([
+    ['1b', '00'],
+    ['1C', '01'],
+    ['00', '00'],
+    ['01', '01'],
+  ])('behavior: an Odyn signature with v %s reaches the wire with v %s (RUNTIME.md §1: 27/28 is rejected)', async (odynV, wireV) => {
+    const rs = `${'Ab'.repeat(32)}${'cD'.repeat(32)}`
+    const { fetch } = recordingFetch((path) =>
+      path === '/v1/eth/sign' ? Response.json({ signature: `0x${rs}${odynV}`, address: '0x00', attestation: null }) : ANSWERS[path]!(),
+    )
+    expect(await createOdynTee({ baseUrl: BASE, fetch }).signMessage('m')).toBe(`0x${rs.toLowerCase()}${wireV}`)
+  })
+
   test('behavior: POST /v1/eth/sign sends the raw message; v 0/1 passes through, lowercased', async () => {
     const { fetch, calls } = recordingFetch()
     expect(await createOdynTee({ baseUrl: BASE, fetch }).signMessage('NovaKMS:Response:x:y')).toBe(SIGNATURE_V0.toLowerCase())
@@ -258,6 +271,7 @@ describe('Odyn client: error mapping', () => {
     ['an address that is not a wallet', '/v1/eth/address', () => Response.json({ address: '0x1234' })],
     ['a 64-byte signature', '/v1/eth/sign', () => Response.json({ signature: `0x${'ab'.repeat(64)}` })],
     ['a signature with v = 29', '/v1/eth/sign', () => Response.json({ signature: `0x${'ab'.repeat(64)}1d` })],
+    ['a signature with v = 2', '/v1/eth/sign', () => Response.json({ signature: `0x${'ab'.repeat(64)}02` })],
     ['a raw transaction that is not hex', '/v1/eth/sign-tx', () => Response.json({ raw_transaction: '02f8' })],
     ['a teePubkey that is not P-384', '/v1/encryption/public_key', () => Response.json({ public_key_der: `0x${'00'.repeat(120)}` })],
     ['an 11-byte encrypt nonce', '/v1/encryption/encrypt', () => Response.json({ encrypted_data: 'c0'.repeat(20), enclave_public_key: DER_A, nonce: '0c'.repeat(11) })],

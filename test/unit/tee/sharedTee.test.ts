@@ -76,12 +76,12 @@ describe.each(implementations)('Tee contract: $name', ({ make }) => {
     expect(await tee.signMessage(counterSignature.message)).toBe(counterSignature.expected)
   })
 
-  test('property: signMessage recovers to the wallet for any text', async () => {
+  test('property: signMessage recovers to the wallet for any text, with v ∈ {0, 1} (§3.1.2)', async () => {
     const tee = await make('sign')
     await fc.assert(
       fc.asyncProperty(fc.string({ unit: 'grapheme', maxLength: 60 }), async (message) => {
         const signature = await tee.signMessage(message)
-        expect(signature).toMatch(/^0x[0-9a-f]{130}$/)
+        expect(signature).toMatch(/^0x[0-9a-f]{128}(00|01)$/)
         expect(recoverMessageSigner(message, signature)).toBe(NODE_WALLET)
       }),
       { numRuns: 15 },
