@@ -1,7 +1,7 @@
 /**
- * Shared bench plumbing: progress on stderr (stdout carries only the result), statistics,
- * bounded waits and CPU time. The machine is shared and noisy, so every figure is the median
- * of several short rounds, and every wait has a deadline.
+ * Shared bench plumbing: progress on stderr (stdout carries only the result), statistics and
+ * CPU time. The machine is shared and noisy, so every figure is the median of several short
+ * rounds, and every wait has a deadline (bundle/processes.ts's waitUntil).
  */
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -37,20 +37,6 @@ export function round(value: number, digits = 1): number {
   if (!Number.isFinite(value)) return value
   const scale = 10 ** digits
   return Math.round(value * scale) / scale
-}
-
-/**
- * Polls `probe` until it returns a value, at most `timeoutMs`.
- * @throws Error naming `what` on timeout.
- */
-export async function waitFor<T>(what: string, timeoutMs: number, intervalMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = performance.now() + timeoutMs
-  for (;;) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(intervalMs)
-  }
 }
 
 const CLOCK_TICKS_PER_SECOND = ((): number => {

@@ -1,16 +1,16 @@
 /**
- * KMS nodes for the bench: `node dist/kms.mjs` child processes on loopback, tracked by PID so
- * that every one is stopped at the end, even when a measurement throws or the bench is
- * interrupted. Unlike test/helpers' startProcessNode, the bench needs the PID (CPU time,
- * RSS), the spawn instant (cold start) and optional Node flags (the memory probe).
+ * KMS nodes for the bench: `node dist/kms.mjs` child processes on loopback (spawned by
+ * bundle/processes.ts, like the devnet's and the tests'), tracked by PID so that every one is
+ * stopped at the end, even when a measurement throws or the bench is interrupted. Unlike
+ * test/helpers' startProcessNode, the bench needs the PID (CPU time, RSS), the spawn instant
+ * (cold start) and optional Node flags (the memory probe).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
+import { hasExited, signal, spawnKmsNode, waitUntil } from '../bundle/processes'
 import type { DevChain } from '../test/helpers/devChain'
-import { freePort, nodeEnvironment, registerKmsNode, type NodeStatus, type TestNode } from '../test/helpers/kmsNodes'
-import { log, waitFor } from './_harness'
+import { nodeEnvironment, registerKmsNode, type NodeStatus, type TestNode } from '../test/helpers/kmsNodes'
+import { log } from './_harness'
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
 export const BUNDLE_PATH = 'dist/kms.mjs'
 
 /** One secret for every bench node: the first node commits its hash, the others preload it. */
@@ -43,15 +43,7 @@ const running = new Set<ChildProcess>()
 
 /** SIGKILLs every node still running, by PID. Idempotent; also runs on process exit. */
 export function killAllNodes(): void {
-  for (const child of running) {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(child.pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
-  }
+  for (const child of running) if (!hasExited(child)) signal(child.pid!, 'SIGKILL')
   running.clear()
 }
 process.once('exit', killAllNodes)
@@ -68,66 +60,44 @@ export interface StartNodeOptions {
 
 /** Spawns `node dist/kms.mjs` on a free loopback port and waits until /health answers. */
 export async function startNode(chain: DevChain, options: StartNodeOptions = {}): Promise<BenchNode> {
-  const port = await freePort()
-  const env = nodeEnvironment(chain, { ...BENCH_ENV, BIND_ADDR: `127.0.0.1:${port}`, ...options.env })
-  const spawnedAt = performance.now()
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BUNDLE_PATH], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', ...env },
-    stdio: ['ignore', 'ignore', 'pipe', ...(options.ipc === true ? (['ipc'] as const) : [])],
+  const spawned = await spawnKmsNode({
+    env: nodeEnvironment(chain, { ...BENCH_ENV, ...options.env }),
+    bundlePath: BUNDLE_PATH,
+    nodeArgs: options.nodeArgs ?? [],
+    ipc: options.ipc === true,
+    onSpawn: (child) => {
+      running.add(child)
+      child.once('exit', () => running.delete(child))
+    },
+    healthTimeoutMs: options.healthTimeoutMs ?? 20_000,
+    // Every 10 ms: the cold-start measurement reads the boot time off this wait.
+    healthIntervalMs: 10,
   })
-  if (child.pid === undefined) throw new Error('node dist/kms.mjs did not spawn')
-  running.add(child)
-  child.once('exit', () => running.delete(child))
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000)
-  })
-  const url = `http://127.0.0.1:${port}`
+  const { child, url } = spawned
   const fetcher = (path: string, init?: RequestInit): Promise<Response> =>
     fetch(`${url}${path}`, { ...init, signal: init?.signal ?? AbortSignal.timeout(10_000) })
-  const node: BenchNode = {
+  return {
     kind: 'process',
     url,
-    pid: child.pid,
+    pid: spawned.pid,
     child,
-    spawnedAt,
+    spawnedAt: spawned.spawnedAt,
     instanceId: undefined,
     fetch: fetcher,
     tick: async () => undefined, // a process ticks by itself, every KMS_NODE_TICK_SECONDS
     status: async () => (await (await fetcher('/status')).json()) as NodeStatus,
-    stop: () => stopChild(child),
+    stop: spawned.stop,
   }
-  try {
-    await waitFor('/health of node dist/kms.mjs', options.healthTimeoutMs ?? 20_000, 10, async () => {
-      if (child.exitCode !== null) throw new Error(`node dist/kms.mjs exited with ${child.exitCode}: ${stderr}`)
-      return (await fetcher('/health', { signal: AbortSignal.timeout(1000) })).ok ? true : undefined
-    })
-  } catch (error) {
-    await stopChild(child)
-    throw new Error(`${String(error)}; stderr: ${stderr.trim().slice(-500)}`)
-  }
-  return node
-}
-
-/** SIGTERM by PID, SIGKILL after 5 s; resolves once the process has exited. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  process.kill(child.pid, 'SIGTERM')
-  const timer = setTimeout(() => child.exitCode === null && child.pid !== undefined && process.kill(child.pid, 'SIGKILL'), 5000)
-  await exited
-  clearTimeout(timer)
 }
 
 /** Registers the node (under `instanceUrl`, e.g. its proxy) and waits until it is available. */
 export async function registerAndAwaitReady(chain: DevChain, node: BenchNode, instanceUrl?: string): Promise<NodeStatus> {
   const { instanceId } = await registerKmsNode(chain, node, instanceUrl === undefined ? {} : { instanceUrl })
   node.instanceId = instanceId
-  return waitFor('service_available', 30_000, 50, async () => {
+  return waitUntil('service_available', async () => {
     const status = await node.status()
     return status.node.service_available ? status : undefined
-  })
+  }, { timeoutMs: 30_000, intervalMs: 50 })
 }
 
 /**

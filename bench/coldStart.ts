@@ -11,7 +11,8 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { DevChain } from '../test/helpers/devChain'
 import { registerKmsNode } from '../test/helpers/kmsNodes'
-import { log, median, round, waitFor } from './_harness'
+import { waitUntil } from '../bundle/processes'
+import { log, median, round } from './_harness'
 import { retireNode, startNode } from './_nodes'
 
 const RUNS = 3
@@ -56,9 +57,10 @@ export async function measureColdStart(chain: DevChain): Promise<ColdStartResult
       const { instanceId } = await registerKmsNode(chain, node)
       node.instanceId = instanceId
       const registered = performance.now()
-      const ready = await waitFor('service_available', 30_000, 10, async () =>
-        (await node.status()).node.service_available ? performance.now() : undefined,
-      )
+      const ready = await waitUntil('service_available', async () => ((await node.status()).node.service_available ? performance.now() : undefined), {
+        timeoutMs: 30_000,
+        intervalMs: 10,
+      })
       each.push({
         total_ms: round(ready - node.spawnedAt),
         boot_ms: round(booted - node.spawnedAt),

@@ -10,7 +10,8 @@
 import { canonicalJson } from '../core/encoding'
 import type { DevChain } from '../test/helpers/devChain'
 import { startCountingProxy, type CountingProxy, type Exchange } from './_countingProxy'
-import { log, round, waitFor } from './_harness'
+import { waitUntil } from '../bundle/processes'
+import { log, round } from './_harness'
 import { emptyRoundTrips, type BenchApp } from './_load'
 import { registerAndAwaitReady, retireNode, startNode, type BenchNode } from './_nodes'
 import { VALUE_BYTES } from './kv'
@@ -94,16 +95,18 @@ async function writeKeys(node: BenchNode, app: BenchApp, count: number, keyOf: (
 
 /** Resolves once no proxy has seen an exchange for QUIET_MS. */
 async function quiet(proxies: readonly CountingProxy[]): Promise<void> {
-  await waitFor('a quiet cluster', 30_000, 250, async () => {
+  await waitUntil('a quiet cluster', () => {
     const last = Math.max(...proxies.flatMap((proxy) => proxy.exchanges.map((exchange) => exchange.endedAt)))
-    return performance.now() - last > QUIET_MS ? true : undefined
-  })
+    return performance.now() - last > QUIET_MS
+  }, { timeoutMs: 30_000, intervalMs: 250 })
 }
 
 /** Resolves, per node, when its /status first reports at least `keys` keys. */
 function whenHolding(nodes: readonly BenchNode[], keys: number): Promise<number[]> {
   return Promise.all(
-    nodes.map((node) => waitFor(`${keys} keys`, 120_000, 20, async () => ((await node.status()).data_store.total_keys >= keys ? performance.now() : undefined))),
+    nodes.map((node) =>
+      waitUntil(`${keys} keys`, async () => ((await node.status()).data_store.total_keys >= keys ? performance.now() : undefined), { timeoutMs: 120_000, intervalMs: 20 }),
+    ),
   )
 }
 
@@ -119,10 +122,10 @@ export async function measureSync(chain: DevChain, app: BenchApp, memory: Memory
     }
     const wallets: string[] = []
     for (const [index, node] of nodes.entries()) wallets.push((await registerAndAwaitReady(chain, node, proxies[index]!.url)).node.tee_wallet)
-    await waitFor('every node to see three peers', 20_000, 100, async () => {
+    await waitUntil('every node to see three peers', async () => {
       const statuses = await Promise.all(nodes.map((node) => node.status()))
-      return statuses.every((status) => status.cluster.total_instances === 3 && status.node.service_available) ? true : undefined
-    })
+      return statuses.every((status) => status.cluster.total_instances === 3 && status.node.service_available)
+    }, { timeoutMs: 20_000, intervalMs: 100 })
     // Warm-up, uncounted: overwrites of one key compile the put, push and ingest paths on
     // every node (compiled code is heap too), and every node pulls its cold-start snapshot.
     await writeKeys(nodes[0]!, app, WARMUP_WRITES, () => 'bench/sync/warmup')

@@ -8,8 +8,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { createServer, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { dirname, join } from 'node:path'
+import { findFreePort, stopProcess, waitUntil } from '../../bundle/processes'
 
 export interface Anvil {
   rpcUrl: string
@@ -39,18 +40,6 @@ function resolveAnvilBinary(): string {
     // no platform package installed: use the launcher below
   }
   return join(dirname(require.resolve('@foundry-rs/anvil/package.json')), '..', '..', '.bin', 'anvil')
-}
-
-async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))))
-    })
-  })
 }
 
 function installExitHooks(): void {
@@ -83,11 +72,6 @@ async function answersChainId(rpcUrl: string): Promise<boolean> {
   }
 }
 
-function waitForExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => child.once('exit', () => resolve()))
-}
-
 /** Starts anvil on 127.0.0.1 at a free port and waits (bounded) until it answers. */
 export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil> {
   installExitHooks()
@@ -113,22 +97,18 @@ async function launchAnvil(port: number, readyTimeoutMs: number): Promise<Anvil>
   child.unref()
   ;(child.stderr as Socket | null)?.unref()
 
-  const stop = async (): Promise<void> => {
-    const exited = waitForExit(child)
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
-  }
+  const stop = (): Promise<void> => stopProcess(child)
 
   const rpcUrl = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + readyTimeoutMs
-  while (!(await answersChainId(rpcUrl))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop()
-      throw new Error(`anvil did not start on port ${port}: ${stderr.trim() || 'timed out'}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50))
+  try {
+    await waitUntil(`anvil on port ${port}`, () => answersChainId(rpcUrl), {
+      timeoutMs: readyTimeoutMs,
+      intervalMs: 50,
+      abortIf: () => (child.exitCode !== null ? `it exited with ${child.exitCode}` : undefined),
+    })
+  } catch (error) {
+    await stop()
+    throw new Error(`anvil did not start on port ${port}: ${stderr.trim() || (error instanceof Error ? error.message : String(error))}`)
   }
   if (child.pid === undefined) throw new Error('anvil has no pid')
   return { rpcUrl, pid: child.pid, stop }

@@ -3,9 +3,7 @@
  * as `node dist/kms.mjs`, against a dev chain (anvil + the real contracts). Also registers
  * test apps with their own wallet and P-384 keys, and builds SDK clients for them.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { Miniflare } from 'miniflare'
 import type { Address, Hex } from 'viem'
@@ -13,6 +11,7 @@ import { KmsClient, KmsClientError } from '../../core/client'
 import { generateP384PrivateKey, generateWalletPrivateKey, privateKeyToWallet, type P384PrivateKey } from '../../core/crypto'
 import { bytesToHex, parseHex, type Wallet } from '../../core/encoding'
 import type { Clock } from '../../core/runtime'
+import { findFreePort, spawnKmsNode } from '../../bundle/processes'
 import { webCryptoRandom } from '../../bundle/runtime'
 import type { DevChain } from './devChain'
 
@@ -50,19 +49,6 @@ export interface TestNode {
   stop(): Promise<void>
 }
 
-/** A free loopback port, picked by the OS. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 export function assertBundleBuilt(): void {
   if (!existsSync(`${ROOT}${BUNDLE_PATH}`)) throw new Error(`${BUNDLE_PATH} is missing: run \`npm run build\` first (npm test does)`)
 }
@@ -88,7 +74,7 @@ async function readStatus(fetcher: (path: string) => Promise<Response>): Promise
 /** `dist/kms.mjs` in Miniflare (workerd), listening on a loopback port so peers can reach it. */
 export async function startMiniflareNode(chain: DevChain, overrides: Record<string, string> = {}): Promise<TestNode> {
   assertBundleBuilt()
-  const port = await freePort()
+  const port = await findFreePort()
   const miniflare = new Miniflare({
     rootPath: ROOT,
     scriptPath: BUNDLE_PATH,
@@ -119,44 +105,16 @@ export async function startMiniflareNode(chain: DevChain, overrides: Record<stri
 /** `node dist/kms.mjs` as a child process on a loopback port; stopped by PID. */
 export async function startProcessNode(chain: DevChain, overrides: Record<string, string> = {}): Promise<TestNode> {
   assertBundleBuilt()
-  const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, [BUNDLE_PATH], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', ...nodeEnvironment(chain, { BIND_ADDR: `127.0.0.1:${port}`, ...overrides }) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000)
-  })
-  const url = `http://127.0.0.1:${port}`
-  const fetcher = (path: string, init?: RequestInit): Promise<Response> => fetch(`${url}${path}`, init)
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`node dist/kms.mjs exited with ${child.exitCode}: ${stderr}`)
-    const healthy = await fetcher('/health').then((response) => response.ok, () => false)
-    if (healthy) break
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error(`node dist/kms.mjs did not answer /health within 20 s: ${stderr}`)
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const node = await spawnKmsNode({ env: nodeEnvironment(chain, overrides), cwd: ROOT, bundlePath: BUNDLE_PATH })
+  const fetcher = (path: string, init?: RequestInit): Promise<Response> => fetch(`${node.url}${path}`, init)
   return {
     kind: 'process',
-    url,
+    url: node.url,
     fetch: fetcher,
     // A process drives its own ticks from a timer; tests wait for the outcome instead.
     tick: async () => undefined,
     status: () => readStatus(fetcher),
-    async stop() {
-      if (child.exitCode !== null || child.pid === undefined) return
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      process.kill(child.pid, 'SIGTERM')
-      const timer = setTimeout(() => child.pid !== undefined && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), 5000)
-      await exited
-      clearTimeout(timer)
-    },
+    stop: node.stop,
   }
 }
 
