@@ -1,29 +1,30 @@
 /**
- * The Node bootstrap (`node dist/kms.mjs`): serves the same app over HTTP with
- * `@hono/node-server` and drives the ticks with a timer (DESIGN §3). Configuration comes
+ * The Node bootstrap (`node dist/kms.mjs`): serves the worker over HTTP with
+ * `@hono/node-server` and drives its ticks with a timer (DESIGN §3). Configuration comes
  * from the environment; an invalid value exits non-zero, naming the variable (§11).
  */
 import { serve } from '@hono/node-server'
-import { createApp } from './app'
-import { runDueTicks } from './ticks'
-import { getNode } from './worker'
+import { defaultNodeProvider } from '../functions'
+import type { ModuleWorker } from '../functions'
 
 /** Headers of at least 32 KiB must fit, so that an attestation document does (§3.2.2). */
 const MAX_HEADER_BYTES = 64 * 1024
 const TICK_CHECK_MS = 1000
 
-export async function startNodeServer(): Promise<void> {
+/** Serves `worker` with the process environment as its `env`. */
+export async function startNodeServer(worker: ModuleWorker): Promise<void> {
   const env = process.env as Record<string, string | undefined>
   let node
   try {
-    node = await getNode(env)
+    node = await defaultNodeProvider(env)
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error))
     process.exit(1)
   }
-  const app = createApp(() => getNode(env))
+  // @hono/node-server passes `{ incoming, outgoing }` as env, which the client limiter reads
+  // for the socket address; the node itself was built from process.env just above.
   const server = serve({
-    fetch: app.fetch,
+    fetch: (request, nodeServerEnv) => worker.fetch(request, nodeServerEnv),
     hostname: node.config.bindHost,
     port: node.config.bindPort,
     serverOptions: { maxHeaderSize: MAX_HEADER_BYTES },
@@ -39,7 +40,7 @@ export async function startNodeServer(): Promise<void> {
     if (ticking) return
     ticking = true
     try {
-      await runDueTicks(node)
+      await worker.scheduled({}, env)
     } catch (error) {
       node.log('error', 'tick failed', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
     } finally {

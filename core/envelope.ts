@@ -10,7 +10,7 @@ import { bytesToHex, canonicalJson, parseHex } from './encoding'
 import { KmsError } from './errors'
 import type { Tee } from './tee'
 
-export interface WireEnvelope {
+export type WireEnvelope = {
   sender_tee_pubkey: string
   nonce: string
   encrypted_data: string

@@ -1,39 +1,45 @@
 /**
- * `KmsNode`: the one object that holds a node's state, created once per isolate or process
- * and handed to every function (DESIGN §2, §3). It holds collaborators, not logic: each
- * operation lives in its concern and takes only what it uses.
+ * `KmsNode`: the wiring of one node, created once per isolate or process (DESIGN §2, §3). It
+ * builds the collaborators from the configuration and holds them; it has no logic of its
+ * own. Each function takes a narrow view of it (a `Pick` of the fields it uses), as viem's
+ * actions take a client.
  *
  * @module
  */
+import { awsNitroRootG1Der, loadTrustedRoot } from './attestation'
 import { NonceStore, RateLimiter } from './auth'
-import { createCachedRegistry, createChainReaders, submitSetMasterSecretHash, type CachedRegistry, type ChainReaders } from './chain'
-import { MasterSecretHolder, PeerWatermarks, PeerCache, Readiness, SyncClient, TickSchedule, type Sleep } from './cluster'
+import { createCachedRegistry, createChainReaders, type CachedRegistry, type ChainReaders } from './chain'
+import { PeerCache, PeerWatermarks, Readiness, SyncClient, TickSchedule, type Sleep } from './cluster'
 import { readConfig, type ConfigEnvironment, type NodeConfig } from './config'
-import { decryptRecord, deriveDataKey, importRecordKey, type RecordKey } from './crypto'
 import type { Wallet } from './encoding'
+import { KeyRing } from './keys'
+import { createLogger, type LogLevel, type LogWriter, type Logger } from './log'
 import { Metrics } from './metrics'
 import type { Clock, Random } from './runtime'
-import { KvStore } from './store'
+import { createAppValues, KvStore, type AppValues } from './store'
 import { createLocalTee, createOdynTee, devRootCertificateDer, issueDevAttestation, type Tee } from './tee'
 
-import { awsNitroRootG1Der, loadTrustedRoot } from './attestation'
-import { buildCaCertificate, deriveCaKey, type CaCertificate, type CaKey } from './ca'
-import { KmsError } from './errors'
-
-/** What the runtime (bundle/) provides. */
+/** What the runtime (bundle/ or functions/) provides. */
 export interface KmsNodeRuntime {
   env: ConfigEnvironment
   clock: Clock
   random: Random
   sleep: Sleep
   fetch: typeof fetch
-  log: LogSink
+  /** Where log lines go; the node filters them by `LOG_LEVEL` first. */
+  writeLog: LogWriter
   /** The package version, for `/status`. */
   version: string
 }
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
-export type LogSink = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void
+export type { LogLevel, Logger }
+
+/** The limiters of PROTOCOL §12.2. */
+export interface NodeLimiters {
+  global: RateLimiter
+  nonce: RateLimiter
+  app: RateLimiter
+}
 
 export class KmsNode {
   readonly config: NodeConfig
@@ -42,14 +48,18 @@ export class KmsNode {
   readonly sleep: Sleep
   readonly fetch: typeof fetch
   readonly version: string
+  readonly log: Logger
   readonly tee: Tee
   readonly chain: ChainReaders
   /** NovaAppRegistry through the read-through cache (§3.3). */
   readonly registry: CachedRegistry
   readonly nonces: NonceStore
-  readonly limiters: { global: RateLimiter; nonce: RateLimiter; app: RateLimiter }
+  readonly limiters: NodeLimiters
+  /** The only holder of the master secret and of every key derived from it. */
+  readonly keys: KeyRing
   readonly store: KvStore
-  readonly secret = new MasterSecretHolder()
+  /** Plaintext put/get over the store, with the key ring's data keys. */
+  readonly appValues: AppValues
   readonly readiness = new Readiness()
   readonly peers: PeerCache
   readonly metrics = new Metrics()
@@ -61,10 +71,6 @@ export class KmsNode {
   readonly syncClient: SyncClient
   readonly watermarks = new PeerWatermarks()
   readonly ticks: TickSchedule
-  readonly #log: LogSink
-  readonly #recordKeys = new Map<number, Promise<RecordKey>>()
-  #recordKeysGeneration = -1
-  #certificateAuthority: { generation: number; caKey: CaKey; caCertificate: CaCertificate } | undefined
 
   private constructor(runtime: KmsNodeRuntime, config: NodeConfig, tee: Tee, trustedRoot: Uint8Array | undefined) {
     const { clock, random } = runtime
@@ -74,7 +80,7 @@ export class KmsNode {
     this.sleep = runtime.sleep
     this.fetch = runtime.fetch
     this.version = runtime.version
-    this.#log = runtime.log
+    this.log = createLogger(config.logLevel, runtime.writeLog)
     this.tee = tee
     this.trustedAttestationRoot = trustedRoot
     this.identity = { wallet: undefined, instanceUrl: config.nodeInstanceUrl }
@@ -92,6 +98,7 @@ export class KmsNode {
       nonce: limiter(config.nonceRateLimitPerMinute),
       app: limiter(config.appRateLimitPerMinute),
     }
+    this.keys = new KeyRing({ kmsAppId: config.kmsAppId })
     this.store = new KvStore({
       clock,
       nodeWallet: () => this.identity.wallet,
@@ -103,6 +110,7 @@ export class KmsNode {
         maxClockSkewMs: config.maxClockSkewMs,
       },
     })
+    this.appValues = createAppValues({ store: this.store, cipher: this.keys, random })
     this.ticks = new TickSchedule(clock, config)
     this.syncClient = new SyncClient({
       fetch: runtime.fetch,
@@ -110,9 +118,9 @@ export class KmsNode {
       clock,
       random,
       ownWallet: () => this.identity.wallet,
-      syncKey: () => this.secret.installed?.syncKey,
+      signSyncBody: (envelope) => this.keys.signSyncBody(envelope),
       store: this.store,
-      canDecrypt: this.canDecrypt,
+      canDecrypt: this.keys.canDecrypt,
     })
     this.peers = new PeerCache({
       registry: this.chain.novaAppRegistry,
@@ -145,75 +153,12 @@ export class KmsNode {
     const node = new KmsNode(runtime, config, tee, trustedRoot)
     // The stand-in knows its wallet without I/O; in enclave mode the first tick reads it (§7.1 step 1).
     if (config.mode === 'dev') node.identity.wallet = await tee.getWallet()
-    if (config.masterSecret !== undefined) await node.secret.install(config.masterSecret, 'generated')
+    if (config.masterSecret !== undefined) await node.keys.install(config.masterSecret, 'generated')
     return node
-  }
-
-  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
-    this.#log(level, message, fields)
   }
 
   /** The node's wallet, once the first tick has read it. */
   get wallet(): Wallet | undefined {
     return this.identity.wallet
-  }
-
-  /**
-   * The AES-GCM key of `appId`'s records under the installed secret (§5.3), imported once
-   * per secret.
-   * @throws KmsError `service_unavailable` when no secret is installed: no plaintext fallback.
-   */
-  recordKey(appId: number): Promise<RecordKey> {
-    const installed = this.secret.installed
-    if (installed === undefined) return Promise.reject(new KmsError('service_unavailable', 'master secret not initialized'))
-    if (this.#recordKeysGeneration !== this.secret.generation) {
-      this.#recordKeys.clear()
-      this.#recordKeysGeneration = this.secret.generation
-    }
-    let key = this.#recordKeys.get(appId)
-    if (key === undefined) {
-      key = deriveDataKey(installed.secret, appId).then(importRecordKey)
-      this.#recordKeys.set(appId, key)
-    }
-    return key
-  }
-
-  /**
-   * The cluster CA under the installed secret (§8.1–§8.2), built once per secret: every node
-   * holding the same secret builds the same bytes.
-   * @throws KmsError `service_unavailable` without a secret.
-   */
-  certificateAuthority(): { caKey: CaKey; caCertificate: CaCertificate } {
-    const installed = this.secret.installed
-    if (installed === undefined) throw new KmsError('service_unavailable', 'master secret not initialized')
-    if (this.#certificateAuthority?.generation !== this.secret.generation) {
-      const caKey = deriveCaKey(installed.secret)
-      this.#certificateAuthority = {
-        generation: this.secret.generation,
-        caKey,
-        caCertificate: buildCaCertificate({ caKey, kmsAppId: this.config.kmsAppId }),
-      }
-    }
-    return this.#certificateAuthority
-  }
-
-  /** Whether `ciphertext` opens under `appId`'s data key (§6.7); false without a secret. */
-  readonly canDecrypt = async (appId: number, ciphertext: Uint8Array): Promise<boolean> => {
-    if (this.secret.installed === undefined) return false
-    return decryptRecord(await this.recordKey(appId), ciphertext).then(
-      () => true,
-      () => false,
-    )
-  }
-
-  /** Submits `setMasterSecretHash` through the TEE signer (§9.3). */
-  async submitMasterSecretHash(hash: Uint8Array): Promise<void> {
-    await submitSetMasterSecretHash({
-      rpcUrl: this.config.chainRpcUrl,
-      kmsRegistry: this.config.kmsRegistryAddress,
-      hash,
-      signer: this.tee,
-      fetch: this.fetch,
-    })
   }
 }

@@ -1,43 +1,47 @@
 /**
- * The pipeline every authenticated `/kms/*` route shares (PROTOCOL §3, §5.6, §12.2):
- * authenticate (PoP and/or attestation), authorize against the registry, charge the
- * per-app limiter, open the envelope, counter-sign, run the route, seal the answer.
+ * `defineAppFunction`: an authenticated `/kms/*` function (PROTOCOL §3, §5.6, §12.2). The
+ * route logic sees only the decrypted inner request of an authorized app; around it, every
+ * app function runs the same steps: authenticate (PoP and/or attestation), authorize
+ * against the registry, charge the per-app limiter by the policy's weight, open the
+ * envelope, counter-sign, run the route, seal the answer.
  */
-import { authenticateApp, verifyAppAttestation, type AppIdentity } from '../core/auth'
+import { authenticateApp, verifyAppAttestation, type AppIdentity, type AuthenticatedApp } from '../core/auth'
+import { buildResponseMessage } from '../core/crypto'
+import type { Wallet } from '../core/encoding'
+import { openEnvelope, sealEnvelope } from '../core/envelope'
 import { KmsError } from '../core/errors'
 import type { KmsNode } from '../core/node'
-import { openEnvelope, sealEnvelope } from '../core/envelope'
+import { defineFunction, type FunctionPolicy, type KmsFunction, type NodeView } from './_define'
 import { jsonResponse, readJsonBody, requireEnvelope } from './_http'
 
+/** What authenticating, opening and sealing read from the node. */
+export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee'
+
 export interface AppRequest {
+  request: Request
   identity: AppIdentity
-  /** The decrypted inner request; `{}` for routes without a body. */
+  /** The decrypted inner request; `{}` for GET routes, which have no body. */
   payload: Record<string, unknown>
 }
 
-export interface AppRouteOptions {
-  /** Routes without a body (GET /kms/data) skip the envelope. */
-  hasBody: boolean
-  /** Tokens this request costs in the per-app limiter (§12.2). */
-  weight: number
-}
+/** App routes are always readiness-gated, client-limited and bounded by the request limit. */
+export type AppFunctionPolicy = Omit<FunctionPolicy, 'gate' | 'limiter' | 'bodyLimit'>
 
-function header(request: Request, name: string): string | null {
-  return request.headers.get(name)
-}
+export type AppRoute<K extends keyof KmsNode> = (appRequest: AppRequest, node: NodeView<K | AppAuthKeys>) => Promise<unknown>
 
-/** Authenticates and authorizes the caller of an app route. */
-export async function authenticateAppRequest(request: Request, node: KmsNode): Promise<{ identity: AppIdentity; responseSignatureSubject: string }> {
-  const ownWallet = node.wallet
+/** Authenticates and authorizes the caller of an app route (§3.1–§3.3). */
+export async function authenticateAppRequest(request: Request, node: NodeView<AppAuthKeys>): Promise<AuthenticatedApp & { ownWallet: Wallet }> {
+  const ownWallet = node.identity.wallet
   if (ownWallet === undefined) throw new KmsError('service_unavailable', 'cannot read node wallet')
   const { config } = node
-  return authenticateApp({
+  const header = (name: string): string | null => request.headers.get(name)
+  const authenticated = await authenticateApp({
     headers: {
-      signature: header(request, 'x-app-signature'),
-      nonce: header(request, 'x-app-nonce'),
-      timestamp: header(request, 'x-app-timestamp'),
-      wallet: header(request, 'x-app-wallet'),
-      attestation: header(request, 'x-nitro-attestation'),
+      signature: header('x-app-signature'),
+      nonce: header('x-app-nonce'),
+      timestamp: header('x-app-timestamp'),
+      wallet: header('x-app-wallet'),
+      attestation: header('x-nitro-attestation'),
     },
     ownWallet,
     nonces: node.nonces,
@@ -55,37 +59,43 @@ export async function authenticateAppRequest(request: Request, node: KmsNode): P
         trustedRoot: node.trustedAttestationRoot,
       }),
   })
+  return { ...authenticated, ownWallet }
+}
+
+function weightOf(policy: AppFunctionPolicy, node: NodeView<'config'>): number {
+  const { weight = 1 } = policy
+  return typeof weight === 'function' ? weight(node.config) : weight
 }
 
 /**
- * Runs `route` for an authenticated app and answers with a sealed, counter-signed envelope.
- * The counter-signature is made before `route` runs, so a signing failure (503) leaves
- * nothing changed (§3.4).
+ * Defines an app function. The counter-signature is made before `route` runs, so a signing
+ * failure (503) leaves nothing changed (§3.4).
  */
-export async function handleAppRequest(
-  request: Request,
-  node: KmsNode,
-  options: AppRouteOptions,
-  route: (appRequest: AppRequest) => Promise<unknown>,
-): Promise<Response> {
-  const body = options.hasBody ? await readJsonBody(request, node.config.maxRequestBodyBytes) : undefined
-  const { identity, responseSignatureSubject } = await authenticateAppRequest(request, node)
+export function defineAppFunction<K extends keyof KmsNode>(policy: AppFunctionPolicy, route: AppRoute<K>): KmsFunction {
+  return defineFunction<K | AppAuthKeys>(
+    { ...policy, gate: 'ready', limiter: 'client', bodyLimit: 'request' },
+    async (request, node) => {
+      const hasBody = request.method !== 'GET'
+      const body = hasBody ? await readJsonBody(request, node.config.maxRequestBodyBytes) : undefined
+      const { identity, responseSignatureSubject, ownWallet } = await authenticateAppRequest(request, node)
 
-  const decision = node.limiters.app.take(identity.wallet, options.weight)
-  if (!decision.allowed) {
-    throw new KmsError('rate_limited', 'Rate limit exceeded', { headers: { 'retry-after': String(decision.retryAfterSeconds) } })
-  }
+      const decision = node.limiters.app.take(identity.wallet, weightOf(policy, node))
+      if (!decision.allowed) {
+        throw new KmsError('rate_limited', 'Rate limit exceeded', { headers: { 'retry-after': String(decision.retryAfterSeconds) } })
+      }
 
-  const payload = options.hasBody
-    ? await openEnvelope({
-        tee: node.tee,
-        envelope: requireEnvelope(body),
-        expectedSenderDer: identity.teePubkeyDer,
-        invalidPayloadMessage: 'Invalid JSON body',
-      })
-    : {}
-  const signature = await node.tee.signMessage(`NovaKMS:Response:${responseSignatureSubject}:${node.wallet}`)
-  const inner = await route({ identity, payload })
-  const envelope = await sealEnvelope(node.tee, inner, identity.teePubkeyDer)
-  return jsonResponse(envelope, { headers: { 'x-kms-response-signature': signature } })
+      const payload = hasBody
+        ? await openEnvelope({
+            tee: node.tee,
+            envelope: requireEnvelope(body),
+            expectedSenderDer: identity.teePubkeyDer,
+            invalidPayloadMessage: 'Invalid JSON body',
+          })
+        : {}
+      const signature = await node.tee.signMessage(buildResponseMessage({ signature: responseSignatureSubject, wallet: ownWallet }))
+      const inner = await route({ request, identity, payload }, node)
+      const envelope = await sealEnvelope(node.tee, inner, identity.teePubkeyDer)
+      return jsonResponse(envelope, { headers: { 'x-kms-response-signature': signature } })
+    },
+  )
 }

@@ -1,13 +1,9 @@
 /**
  * HTTP plumbing shared by every function: JSON responses, bounded body reading, and the E2E
- * envelope (PROTOCOL §0, §5.6, §12.1). Handlers throw `KmsError`; the bundle maps errors.
+ * envelope (PROTOCOL §0, §5.6, §12.1). Handlers throw `KmsError`; the pipeline maps errors.
  */
 import { isEnvelope, type openEnvelope } from '../core/envelope'
 import { KmsError } from '../core/errors'
-import type { KmsNode } from '../core/node'
-
-/** A function: parse, authorize, call core, respond (STYLE.md). */
-export type KmsFunction = (request: Request, node: KmsNode) => Promise<Response>
 
 export function jsonResponse(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
   return new Response(JSON.stringify(body), {

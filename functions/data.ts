@@ -1,17 +1,18 @@
 /**
  * `/kms/data` (PROTOCOL §2.5, §6): the per-app encrypted key/value store. One standalone
  * function with its own routes (itty-router): list, read (query or path form), put, delete.
+ * Encryption and decryption are the store's `appValues`; this file parses and answers.
  */
 import { IttyRouter, type IRequest } from 'itty-router'
-import { decryptRecord, encryptRecord } from '../core/crypto'
 import { bytesToBase64, parseBase64, utf8Length } from '../core/encoding'
 import { KmsError } from '../core/errors'
 import type { KmsNode } from '../core/node'
-import { handleAppRequest, type AppRequest } from './_appRequest'
-import type { KmsFunction } from './_http'
+import { defineAppFunction, type AppRequest } from './_appRequest'
 
 const MAX_KEY_BYTES = 1024
 const PATH_PREFIX = '/kms/data/'
+
+type DataView = Pick<KmsNode, 'store' | 'appValues' | 'config'>
 
 function badRequest(message: string): KmsError {
   return new KmsError('bad_request', message)
@@ -29,23 +30,23 @@ function keyField(payload: Record<string, unknown>): string {
   return checkKey(key)
 }
 
-function keyFromPath(pathname: string): string {
+/**
+ * The key of `GET /kms/data/<key>`, form-urlencoded as the runtime's client sends it
+ * (RUNTIME.md §1): `+` is a space and `%XX` an escaped byte, so a literal `+` is `%2B`.
+ */
+export function keyFromPath(pathname: string): string {
   let key: string
   try {
-    key = decodeURIComponent(pathname.slice(PATH_PREFIX.length))
+    key = decodeURIComponent(pathname.slice(PATH_PREFIX.length).replaceAll('+', ' '))
   } catch (error) {
     throw new KmsError('bad_request', "Invalid 'key'", { cause: error })
   }
   return checkKey(key)
 }
 
-async function readValue(node: KmsNode, { identity }: AppRequest, key: string): Promise<unknown> {
-  const record = node.store.get(identity.appId, key)
-  const plaintext = await decryptRecord(await node.recordKey(identity.appId), record.ciphertext).catch((error: unknown) => {
-    // A value that no longer decrypts is reported as such; the namespace stays usable.
-    throw new KmsError('decryption_failed', 'Decryption failed', { cause: error, details: `app ${identity.appId}` })
-  })
-  return { app_id: identity.appId, key, value: bytesToBase64(plaintext), updated_at_ms: record.updatedAtMs }
+async function readValue(node: DataView, { identity }: AppRequest, key: string): Promise<unknown> {
+  const { value, updatedAtMs } = await node.appValues.get(identity.appId, key)
+  return { app_id: identity.appId, key, value: bytesToBase64(value), updated_at_ms: updatedAtMs }
 }
 
 /** §2.5 put checks, in order. */
@@ -61,40 +62,37 @@ function parsePut(payload: Record<string, unknown>, maxValueBytes: number): { ke
   return { key, value, ttlMs: ttl }
 }
 
-type DataArgs = [KmsNode]
+/** The inner routes, after authentication: each returns the inner answer to seal. */
+const router = IttyRouter<IRequest, [AppRequest, DataView], unknown>()
+  .get('/kms/data', (request, appRequest, node) => {
+    const query = new URL(request.url).searchParams.get('key')
+    if (query !== null) return readValue(node, appRequest, checkKey(query))
+    const keys = node.store.list(appRequest.identity.appId)
+    return { app_id: appRequest.identity.appId, keys, count: keys.length }
+  })
+  .get(`${PATH_PREFIX}*`, (request, appRequest, node) => readValue(node, appRequest, keyFromPath(new URL(request.url).pathname)))
+  .put('/kms/data', async (_request, { identity, payload }, node) => {
+    const { key, value, ttlMs } = parsePut(payload, node.config.maxKvValueSizeBytes)
+    const { updatedAtMs } = await node.appValues.put(identity.appId, key, value, ttlMs)
+    return { app_id: identity.appId, key, updated_at_ms: updatedAtMs }
+  })
+  .delete('/kms/data', (_request, { identity, payload }, node) => {
+    const key = keyField(payload)
+    node.store.delete(identity.appId, key)
+    return { app_id: identity.appId, key, deleted: true }
+  })
 
-const router = IttyRouter<IRequest, DataArgs, Response>()
-  .get('/kms/data', (request, node) =>
-    handleAppRequest(request, node, { hasBody: false, weight: 1 }, async (appRequest) => {
-      const query = new URL(request.url).searchParams.get('key')
-      if (query !== null) return readValue(node, appRequest, checkKey(query))
-      const keys = node.store.list(appRequest.identity.appId)
-      return { app_id: appRequest.identity.appId, keys, count: keys.length }
-    }),
-  )
-  .get(`${PATH_PREFIX}*`, (request, node) =>
-    handleAppRequest(request, node, { hasBody: false, weight: 1 }, (appRequest) =>
-      readValue(node, appRequest, keyFromPath(new URL(request.url).pathname)),
-    ),
-  )
-  .put('/kms/data', (request, node) =>
-    handleAppRequest(request, node, { hasBody: true, weight: 1 }, async ({ identity, payload }) => {
-      const { key, value, ttlMs } = parsePut(payload, node.config.maxKvValueSizeBytes)
-      const ciphertext = await encryptRecord(await node.recordKey(identity.appId), value, node.random.bytes(12))
-      const record = node.store.put(identity.appId, key, ciphertext, ttlMs)
-      return { app_id: identity.appId, key, updated_at_ms: record.updatedAtMs }
-    }),
-  )
-  .delete('/kms/data', (request, node) =>
-    handleAppRequest(request, node, { hasBody: true, weight: 1 }, async ({ identity, payload }) => {
-      const key = keyField(payload)
-      node.store.delete(identity.appId, key)
-      return { app_id: identity.appId, key, deleted: true }
-    }),
-  )
-
-export const data: KmsFunction = async (request, node) => {
-  const response = await router.fetch(request, node)
-  if (response === undefined) throw new KmsError('not_found', 'Not found')
-  return response
-}
+export const data = defineAppFunction(
+  {
+    name: 'data',
+    routes: [
+      { path: '/kms/data', methods: ['GET', 'PUT', 'DELETE'] },
+      { path: '/kms/data/*', methods: ['GET'] },
+    ],
+  },
+  async (appRequest, node: DataView) => {
+    const answer: unknown = await router.fetch(appRequest.request, appRequest, node)
+    if (answer === undefined) throw new KmsError('not_found', 'Not found')
+    return answer
+  },
+)

@@ -1,12 +1,11 @@
 /**
  * `POST /kms/derive` (PROTOCOL §2.4): a deterministic per-app key, HKDF from the master
- * secret (§5.2).
+ * secret (§5.2), which only the key ring holds.
  */
-import { deriveAppKey } from '../core/crypto'
 import { bytesToBase64 } from '../core/encoding'
 import { KmsError } from '../core/errors'
-import { handleAppRequest } from './_appRequest'
-import type { KmsFunction } from './_http'
+import type { KmsNode } from '../core/node'
+import { defineAppFunction } from './_appRequest'
 
 const MAX_LENGTH = 1024
 
@@ -27,11 +26,11 @@ export function parseDeriveRequest(payload: Record<string, unknown>): { path: st
   return { path, context, length: parsedLength }
 }
 
-export const derive: KmsFunction = (request, node) =>
-  handleAppRequest(request, node, { hasBody: true, weight: 1 }, async ({ identity, payload }) => {
+export const derive = defineAppFunction(
+  { name: 'derive', routes: [{ path: '/kms/derive', methods: ['POST'] }] },
+  async ({ identity, payload }, node: Pick<KmsNode, 'keys'>) => {
     const { path, context, length } = parseDeriveRequest(payload)
-    const masterSecret = node.secret.installed?.secret
-    if (masterSecret === undefined) throw new KmsError('service_unavailable', 'master secret not initialized')
-    const key = await deriveAppKey({ masterSecret, appId: identity.appId, path, context, length })
+    const key = await node.keys.deriveAppKey({ appId: identity.appId, path, context, length })
     return { app_id: identity.appId, path, key: bytesToBase64(key), length }
-  })
+  },
+)

@@ -1,4 +1,8 @@
 /** `GET /health` (PROTOCOL §2): liveness only; it answers even while the node is unavailable. */
-import { jsonResponse, type KmsFunction } from './_http'
+import { defineFunction } from './_define'
+import { jsonResponse } from './_http'
 
-export const health: KmsFunction = async () => jsonResponse({ status: 'healthy' })
+export const health = defineFunction(
+  { name: 'health', routes: [{ path: '/health', methods: ['GET', 'HEAD'] }], gate: 'none', limiter: 'exempt', bodyLimit: 'request' },
+  async () => jsonResponse({ status: 'healthy' }),
+)

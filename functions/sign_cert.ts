@@ -3,12 +3,13 @@
  * subject and SANs come from the caller's registry identity; the CSR only lends its key.
  */
 import { signCertRequest } from '../core/ca'
-import { handleAppRequest } from './_appRequest'
-import type { KmsFunction } from './_http'
+import type { KmsNode } from '../core/node'
+import { defineAppFunction } from './_appRequest'
 
-export const signCert: KmsFunction = (request, node) =>
-  handleAppRequest(request, node, { hasBody: true, weight: node.config.signCertRateWeight }, async ({ identity, payload }) => {
-    const { caKey, caCertificate } = node.certificateAuthority()
+export const signCert = defineAppFunction(
+  { name: 'sign_cert', routes: [{ path: '/kms/sign_cert', methods: ['POST'] }], weight: (config) => config.signCertRateWeight },
+  async ({ identity, payload }, node: Pick<KmsNode, 'keys' | 'config' | 'clock' | 'random'>) => {
+    const { caKey, caCertificate } = node.keys.certificateAuthority()
     return signCertRequest({
       request: payload,
       identity: { appId: identity.appId, instanceId: identity.instanceId, instanceUrl: identity.instanceUrl },
@@ -18,4 +19,5 @@ export const signCert: KmsFunction = (request, node) =>
       clock: node.clock,
       random: node.random,
     })
-  })
+  },
+)

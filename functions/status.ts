@@ -1,28 +1,46 @@
 /** `GET /status` (PROTOCOL §2.1): identity, readiness, cluster and store figures. */
 import { bytesToHex } from '../core/encoding'
-import { jsonResponse, type KmsFunction } from './_http'
+import type { KmsNode } from '../core/node'
+import { defineFunction } from './_define'
+import { jsonResponse } from './_http'
 
-export const status: KmsFunction = async (_request, node) => {
-  const teePubkey = await node.tee.getEncryptionPublicKey().then(bytesToHex, () => '')
-  const stats = node.store.stats()
-  return jsonResponse({
-    node: {
-      tee_wallet: node.wallet ?? '',
-      tee_pubkey: teePubkey,
-      node_url: node.identity.instanceUrl,
-      is_operator: node.readiness.isOperator,
-      service_available: node.readiness.available,
-      unavailable_reason: node.readiness.reason,
-      mode: node.config.mode,
-      version: node.version,
-      master_secret: { state: node.secret.state, synced_from: node.secret.syncedFrom },
-      master_secret_initialized: node.secret.installed !== undefined,
-    },
-    cluster: {
-      kms_app_id: node.config.kmsAppId,
-      registry_address: node.config.kmsRegistryAddress,
-      total_instances: node.peers.peers.length,
-    },
-    data_store: { namespaces: stats.namespaces, total_keys: stats.total_keys, total_bytes: stats.total_bytes },
-  })
+type StatusView = Pick<KmsNode, 'tee' | 'identity' | 'readiness' | 'config' | 'version' | 'keys' | 'peers' | 'store'>
+
+/**
+ * The teePubkey exactly as the node's registry entry holds it (DER or SEC1), so that the
+ * runtime's case-sensitive hex comparison (RUNTIME.md §1) matches; before the node finds
+ * itself in the registry, the helper's DER.
+ */
+async function registeredTeePubkey(node: StatusView): Promise<string> {
+  const wallet = node.identity.wallet
+  const registered = wallet === undefined ? undefined : node.peers.find(wallet)?.instance.teePubkey
+  if (registered !== undefined && registered.length > 0) return bytesToHex(registered)
+  return node.tee.getEncryptionPublicKey().then(bytesToHex, () => '')
 }
+
+export const status = defineFunction(
+  { name: 'status', routes: [{ path: '/status', methods: ['GET', 'HEAD'] }], gate: 'none', limiter: 'client', bodyLimit: 'request' },
+  async (_request, node: StatusView) => {
+    const stats = node.store.stats()
+    return jsonResponse({
+      node: {
+        tee_wallet: node.identity.wallet ?? '',
+        tee_pubkey: await registeredTeePubkey(node),
+        node_url: node.identity.instanceUrl,
+        is_operator: node.readiness.isOperator,
+        service_available: node.readiness.available,
+        unavailable_reason: node.readiness.reason,
+        mode: node.config.mode,
+        version: node.version,
+        master_secret: { state: node.keys.state, synced_from: node.keys.syncedFrom },
+        master_secret_initialized: node.keys.isInstalled,
+      },
+      cluster: {
+        kms_app_id: node.config.kmsAppId,
+        registry_address: node.config.kmsRegistryAddress,
+        total_instances: node.peers.peers.length,
+      },
+      data_store: { namespaces: stats.namespaces, total_keys: stats.total_keys, total_bytes: stats.total_bytes },
+    })
+  },
+)

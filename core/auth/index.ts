@@ -17,3 +17,4 @@ export {
   type AuthenticatedApp,
   type AppAuthHeaders,
 } from './authenticateApp'
+export { authenticatePeer, type AuthenticatePeerParams, type AuthenticatedPeer, type PeerAuthHeaders } from './authenticatePeer'

@@ -2,7 +2,7 @@
  * The `/sync` dispatch (PROTOCOL §4.2 step 8, §4.3): what a node answers to an authenticated,
  * decrypted peer payload. Authentication happens before this (functions/sync.ts).
  */
-import { sealMasterSecret } from '../crypto'
+import type { SealedMasterSecret } from '../crypto'
 import { bytesToHex, parseHex } from '../encoding'
 import { KmsError } from '../errors'
 import type { Random } from '../runtime'
@@ -11,7 +11,8 @@ import type { CanDecrypt, KvStore } from '../store'
 export interface AnswerSyncContext {
   store: Pick<KvStore, 'ingest' | 'snapshot'>
   canDecrypt: CanDecrypt
-  masterSecret: Uint8Array
+  /** The key ring's sealing of the secret to a requester's ephemeral key (§5.5). */
+  sealSecretFor(requesterPublicKeyDer: Uint8Array, random: Random): Promise<SealedMasterSecret>
   random: Random
 }
 
@@ -42,8 +43,8 @@ export async function answerSync(payload: Record<string, unknown>, context: Answ
       if (typeof ecdhPubkey !== 'string' || ecdhPubkey === '') throw badRequest('Sealed ECDH pubkey required for master secret exchange')
       const requesterPublicKeyDer = parseHex(ecdhPubkey)
       if (requesterPublicKeyDer === undefined) throw badRequest('Invalid ecdh_pubkey hex')
-      // sealMasterSecret refuses a key that is not a P-384 point with `Invalid peer ECDH public key`.
-      const sealed = await sealMasterSecret({ requesterPublicKeyDer, masterSecret: context.masterSecret, random: context.random })
+      // Sealing refuses a key that is not a P-384 point with `Invalid peer ECDH public key`.
+      const sealed = await context.sealSecretFor(requesterPublicKeyDer, context.random)
       return {
         status: 'ok',
         sealed: {

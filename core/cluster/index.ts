@@ -4,7 +4,6 @@
  *
  * @module
  */
-export { MasterSecretHolder, type MasterSecretState, type InstalledSecret } from './masterSecret'
 export { PeerCache, peerEndpoint, type Peer, type PeerCacheOptions, type PeerRegistryView, type StatusProbe } from './peerCache'
 export { Readiness, type UnavailableReason } from './readiness'
 export { runNodeTick, type NodeTickContext, type PeerSecretSource } from './nodeTick'

@@ -4,11 +4,10 @@
  * available, which is what upholds the anti-split-brain invariant of §7.5.
  */
 import type { Mode } from '../config'
-import { masterSecretHash } from '../crypto'
 import { bytesEqual, type Wallet } from '../encoding'
+import type { KeyRing } from '../keys'
 import type { Random } from '../runtime'
 import type { Tee } from '../tee'
-import type { MasterSecretHolder } from './masterSecret'
 import type { Peer, PeerCache } from './peerCache'
 import type { Readiness, UnavailableReason } from './readiness'
 import { withRetries, type Sleep } from './retry'
@@ -27,7 +26,8 @@ export interface NodeTickContext {
   random: Random
   sleep: Sleep
   peers: PeerCache
-  secret: MasterSecretHolder
+  /** The key ring: the only holder of the secret; the tick installs and compares through it. */
+  keys: Pick<KeyRing, 'isInstalled' | 'hash' | 'matches' | 'install' | 'installIfCommitted'>
   readiness: Readiness
   readMasterSecretHash(): Promise<Uint8Array>
   submitMasterSecretHash(hash: Uint8Array): Promise<void>
@@ -41,6 +41,13 @@ export interface NodeTickContext {
   /** Enclave mode: probe each peer's `/status` for `/nodes` (§7.2). */
   probePeers(): Promise<void>
   log(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void
+}
+
+/** The error's message for a log line, with its cause when it has one (never key material). */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error)
+  const cause = error.cause === undefined ? '' : ` (cause: ${describe(error.cause)})`
+  return `${error.message}${cause}`
 }
 
 const ZERO_HASH = new Uint8Array(32)
@@ -60,11 +67,14 @@ export async function runNodeTick(context: NodeTickContext): Promise<void> {
 }
 
 async function tick(context: NodeTickContext): Promise<void> {
-  const { mode, tee, sleep, peers, secret, readiness, identity } = context
+  const { mode, tee, sleep, peers, keys, readiness, identity } = context
 
   // 1. The wallet (enclave mode reads it from the helper every tick and adopts changes).
   if (mode === 'enclave' || identity.wallet === undefined) {
-    const wallet = await withRetries(() => tee.getWallet(), sleep).catch(() => undefined)
+    const wallet = await withRetries(() => tee.getWallet(), sleep).catch((error: unknown) => {
+      context.log('warn', 'cannot read node wallet', { error: describe(error) })
+      return undefined
+    })
     if (wallet !== undefined) identity.wallet = wallet
     if (identity.wallet === undefined) throw new TickStop('cannot read node wallet')
   }
@@ -74,7 +84,7 @@ async function tick(context: NodeTickContext): Promise<void> {
   const refreshed = await withRetries(() => peers.refresh(), sleep).then(
     () => true,
     (error: unknown) => {
-      context.log('warn', 'peer cache refresh failed', { error: String(error) })
+      context.log('warn', 'peer cache refresh failed', { error: describe(error) })
       return false
     },
   )
@@ -95,39 +105,48 @@ async function tick(context: NodeTickContext): Promise<void> {
   if (identity.instanceUrl === '') identity.instanceUrl = self.url
 
   // 4. The local teePubkey must be the registered one, or peers could not reach us.
-  const localKey = await withRetries(() => tee.getEncryptionPublicKey(), sleep).catch(() => undefined)
+  const localKey = await withRetries(() => tee.getEncryptionPublicKey(), sleep).catch((error: unknown) => {
+    context.log('warn', 'cannot read local teePubkey', { error: describe(error) })
+    return undefined
+  })
   if (localKey === undefined) throw new TickStop('cannot read local teePubkey')
   if (!bytesEqual(localKey, self.teePubkeyDer)) throw new TickStop('local teePubkey mismatch with registry')
 
   // 5. The chain's commitment.
-  const chainHash = await withRetries(() => context.readMasterSecretHash(), sleep).catch(() => undefined)
+  const chainHash = await withRetries(() => context.readMasterSecretHash(), sleep).catch((error: unknown) => {
+    context.log('warn', 'cannot read master secret hash', { error: describe(error) })
+    return undefined
+  })
   if (chainHash === undefined) throw new TickStop('cannot read master secret hash')
 
   if (bytesEqual(chainHash, ZERO_HASH)) await commitSecret(context)
-  else if (!secret.matches(chainHash)) await joinCluster(context, chainHash, ownWallet)
+  else if (!keys.matches(chainHash)) await joinCluster(context, chainHash, ownWallet)
 
   // 8. The hash matches.
-  if (secret.installed === undefined) throw new TickStop('master secret not initialized')
+  if (!keys.isInstalled) throw new TickStop('master secret not initialized')
   if (!context.snapshotMerged.value) await coldStartSnapshot(context, ownWallet)
   readiness.markAvailable()
 }
 
 /** Step 6: the hash is zero, so commit the local secret (generating one if needed). */
 async function commitSecret(context: NodeTickContext): Promise<never> {
-  const { tee, sleep, secret, mode, random } = context
-  if (secret.installed === undefined) {
-    const fromHelper = await withRetries(() => tee.randomBytes(), sleep).catch(() => undefined)
+  const { tee, sleep, keys, mode, random } = context
+  if (!keys.isInstalled) {
+    const fromHelper = await withRetries(() => tee.randomBytes(), sleep).catch((error: unknown) => {
+      context.log('warn', 'cannot get random bytes from the helper', { error: describe(error) })
+      return undefined
+    })
     const bytes = fromHelper ?? (mode === 'dev' ? random.bytes(32) : undefined)
     if (bytes === undefined || bytes.length < 32) throw new TickStop('cannot get random bytes from odyn')
-    await secret.install(bytes.subarray(0, 32), 'generated')
+    await keys.install(bytes.slice(0, 32), 'generated')
     context.log('info', 'generated a new master secret')
   }
-  const installed = secret.installed
-  if (installed === undefined) throw new TickStop('local master secret hash unavailable')
-  const submitted = await withRetries(() => context.submitMasterSecretHash(installed.hash), sleep).then(
+  const hash = keys.hash
+  if (hash === undefined) throw new TickStop('local master secret hash unavailable')
+  const submitted = await withRetries(() => context.submitMasterSecretHash(hash), sleep).then(
     () => true,
     (error: unknown) => {
-      context.log('warn', 'setMasterSecretHash failed', { error: String(error) })
+      context.log('warn', 'setMasterSecretHash failed', { error: describe(error) })
       return false
     },
   )
@@ -137,29 +156,31 @@ async function commitSecret(context: NodeTickContext): Promise<never> {
 
 /** Step 7: obtain the committed secret from a verified peer, then its data. */
 async function joinCluster(context: NodeTickContext, chainHash: Uint8Array, ownWallet: Wallet): Promise<void> {
-  const { peers, secret, peerSecrets } = context
+  const { peers, keys, peerSecrets } = context
   let sawMismatch = false
   const others = peers.peers.filter((peer) => peer.wallet !== ownWallet)
   for (const [index, peer] of others.entries()) {
     const candidate = await peerSecrets.requestMasterSecret(peer).catch((error: unknown) => {
-      context.log('warn', 'master secret request failed', { peer: peer.url, error: String(error) })
+      context.log('warn', 'master secret request failed', { peer: peer.url, error: describe(error) })
       return undefined
     })
     if (candidate === undefined) continue
     // §7.1 step 7.2 (fix): a secret is installed only after its hash matches the chain's.
-    if (!bytesEqual(masterSecretHash(candidate), chainHash)) {
+    // Records under a replaced secret could no longer be decrypted (§7.1 step 7, SHOULD).
+    if (!(await keys.installIfCommitted(candidate, chainHash, peer.url, { beforeReplace: () => context.clearStore() }))) {
       sawMismatch = true
       context.log('warn', 'peer served a secret whose hash differs from the chain', { peer: peer.url })
       continue
     }
-    if (secret.installed !== undefined) context.clearStore()
-    await secret.install(candidate, 'synced', peer.url)
     context.log('info', 'installed the master secret from a peer', { peer: peer.url })
     // Data from the same peer first, then any other (§7.1 step 7.4).
     for (const source of [peer, ...others.slice(index + 1), ...others.slice(0, index)]) {
       const pulled = await peerSecrets.pullSnapshot(source).then(
         () => true,
-        () => false,
+        (error: unknown) => {
+          context.log('warn', 'snapshot pull failed', { peer: source.url, error: describe(error) })
+          return false
+        },
       )
       if (pulled) {
         context.snapshotMerged.value = true
@@ -177,7 +198,10 @@ async function coldStartSnapshot(context: NodeTickContext, ownWallet: Wallet): P
     if (peer.wallet === ownWallet) continue
     const pulled = await context.peerSecrets.pullSnapshot(peer).then(
       () => true,
-      () => false,
+      (error: unknown) => {
+        context.log('warn', 'cold-start snapshot pull failed', { peer: peer.url, error: describe(error) })
+        return false
+      },
     )
     if (pulled) {
       context.snapshotMerged.value = true

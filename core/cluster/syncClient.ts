@@ -10,13 +10,12 @@ import {
 import {
   buildPeerAuthMessage,
   buildResponseMessage,
-  computeSyncSignature,
   generateP384PrivateKey,
   recoverMessageSigner,
   unsealMasterSecret,
 } from '../crypto'
 import { parseHex } from '../encoding'
-import { isEnvelope, openEnvelope, sealEnvelope } from '../envelope'
+import { isEnvelope, openEnvelope, sealEnvelope, type WireEnvelope } from '../envelope'
 import { KmsError } from '../errors'
 import { nowSeconds, type Clock, type Random } from '../runtime'
 import type { CanDecrypt, IngestResult, KvStore, WireData } from '../store'
@@ -40,8 +39,8 @@ export interface SyncClientOptions {
   clock: Clock
   random: Random
   ownWallet: () => Wallet | undefined
-  /** The current sync key; without one no HMAC is sent (§4.1 step 4). */
-  syncKey: () => Uint8Array | undefined
+  /** `X-Sync-Signature` over the envelope; `undefined` without a secret, so none is sent (§4.1 step 4). */
+  signSyncBody: (envelope: WireEnvelope) => Promise<string | undefined>
   store: Pick<KvStore, 'ingest'>
   canDecrypt: CanDecrypt
   /** Counts bytes sent and received, for the convergence benchmark. */
@@ -96,7 +95,7 @@ export class SyncClient implements PeerSecretSource {
   }
 
   async #send(peer: Peer, type: SyncType, fields: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const { fetch, tee, clock, syncKey } = this.#options
+    const { fetch, tee, clock, signSyncBody } = this.#options
     const ownWallet = this.#options.ownWallet()
     if (ownWallet === undefined) throw syncFailure('own wallet unknown')
 
@@ -111,8 +110,8 @@ export class SyncClient implements PeerSecretSource {
       'x-kms-timestamp': String(timestamp),
       'x-kms-wallet': ownWallet,
     }
-    const key = syncKey()
-    if (key !== undefined) headers['x-sync-signature'] = await computeSyncSignature(key, { ...envelope })
+    const mac = await signSyncBody(envelope)
+    if (mac !== undefined) headers['x-sync-signature'] = mac
     const body = JSON.stringify(envelope)
     const response = await this.#fetchWithTimeout(peerEndpoint(peer.url, '/sync'), { method: 'POST', headers, body }, SYNC_TIMEOUTS_MS[type])
     const text = await response.text()

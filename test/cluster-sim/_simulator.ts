@@ -147,7 +147,13 @@ export class SimCluster {
           },
           log: () => {},
         },
-        answer: { store, canDecrypt: canDecryptSim, masterSecret: new Uint8Array(32), random: seededRandom(index + 1) },
+        answer: {
+          store,
+          canDecrypt: canDecryptSim,
+          // The simulation never exchanges the secret: sealing is never reached.
+          sealSecretFor: () => Promise.reject(new Error('the simulation does not exchange secrets')),
+          random: seededRandom(index + 1),
+        },
       }
       cluster.nodes.push(node)
     }

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { InstanceRecord } from '../../../core/chain'
-import { MasterSecretHolder, PeerCache, Readiness, runNodeTick, type NodeTickContext, type PeerRegistryView } from '../../../core/cluster'
+import { PeerCache, Readiness, runNodeTick, type NodeTickContext, type PeerRegistryView } from '../../../core/cluster'
+import { KeyRing } from '../../../core/keys'
 import { masterSecretHash } from '../../../core/crypto'
 import type { Wallet } from '../../../core/encoding'
 import { createLocalTee, type Tee } from '../../../core/tee'
@@ -39,7 +40,7 @@ async function setup(options: { peer?: boolean; register?: boolean; mode?: 'dev'
     getVersion: async () => ({ status: 0 }),
   }
   const readiness = new Readiness()
-  const secret = new MasterSecretHolder()
+  const keys = new KeyRing({ kmsAppId: 49 })
   const submitted: Uint8Array[] = []
   let probes = 0
   const context: NodeTickContext = {
@@ -48,7 +49,7 @@ async function setup(options: { peer?: boolean; register?: boolean; mode?: 'dev'
     random: seededRandom(5),
     sleep: async () => undefined,
     peers: new PeerCache({ registry, kmsAppId: 49, mode: options.mode ?? 'dev', clock, ttlSeconds: 180 }),
-    secret,
+    keys,
     readiness,
     readMasterSecretHash: options.chainHash ?? (async () => submitted[0] ?? new Uint8Array(32)),
     submitMasterSecretHash: async (hash) => {
@@ -63,21 +64,22 @@ async function setup(options: { peer?: boolean; register?: boolean; mode?: 'dev'
     },
     log: () => undefined,
   }
-  return { context, readiness, secret, submitted, wallet, probes: () => probes }
+  return { context, readiness, keys, submitted, wallet, probes: () => probes }
 }
 
 describe('node_tick readiness (PROTOCOL §7.1)', () => {
   it('behavior: a zero hash generates, submits, awaits; the next tick is available as generated (conformance 85, 86)', async () => {
-    const { context, readiness, secret, submitted } = await setup()
+    const { context, readiness, keys, submitted } = await setup()
     expect(readiness.reason).toBe('initializing')
     await runNodeTick(context)
     expect(readiness.reason).toBe('awaiting on-chain master secret hash')
     expect(submitted).toHaveLength(1)
-    expect(submitted[0]).toEqual(masterSecretHash(secret.installed!.secret))
+    expect(submitted[0]).toEqual(keys.hash)
+    expect(keys.matches(submitted[0]!)).toBe(true)
     await runNodeTick(context)
     expect(readiness.available).toBe(true)
     expect(readiness.reason).toBe('')
-    expect(secret.state).toBe('generated')
+    expect(keys.state).toBe('generated')
     expect(context.identity.instanceUrl).toBe('http://127.0.0.1:1')
   })
 
@@ -114,9 +116,9 @@ describe('node_tick readiness (PROTOCOL §7.1)', () => {
   })
 
   it('behavior: a local secret that matches the chain is never replaced (conformance 88)', async () => {
-    const { context, readiness, secret } = await setup()
-    await secret.install(new Uint8Array(32).fill(3), 'generated')
-    const hash = masterSecretHash(secret.installed!.secret)
+    const { context, readiness, keys } = await setup()
+    await keys.install(new Uint8Array(32).fill(3), 'generated')
+    const hash = masterSecretHash(new Uint8Array(32).fill(3))
     context.readMasterSecretHash = async () => hash
     let asked = 0
     context.peerSecrets.requestMasterSecret = async () => {
@@ -126,13 +128,13 @@ describe('node_tick readiness (PROTOCOL §7.1)', () => {
     await runNodeTick(context)
     expect(readiness.available).toBe(true)
     expect(asked).toBe(0)
-    expect(secret.installed!.secret).toEqual(new Uint8Array(32).fill(3))
+    expect(keys.hash).toEqual(masterSecretHash(new Uint8Array(32).fill(3)))
   })
 
   it('behavior: a preloaded secret pulls one snapshot from a peer before it first serves (conformance 92)', async () => {
-    const { context, readiness, secret } = await setup({ peer: true })
-    await secret.install(new Uint8Array(32).fill(3), 'generated')
-    const hash = masterSecretHash(secret.installed!.secret)
+    const { context, readiness, keys } = await setup({ peer: true })
+    await keys.install(new Uint8Array(32).fill(3), 'generated')
+    const hash = masterSecretHash(new Uint8Array(32).fill(3))
     context.readMasterSecretHash = async () => hash
     const pulled: string[] = []
     context.peerSecrets.pullSnapshot = async (peer) => {

@@ -1,9 +1,13 @@
 /**
- * Drives `node_tick` and `sync_tick` for a node (PROTOCOL §7.1, §7.4). `scheduled()` calls
- * this; the Node bootstrap calls it from a timer, tests call it explicitly.
+ * Drives `node_tick` and `sync_tick` for a node (PROTOCOL §7.1, §7.4): the wiring from a
+ * `KmsNode`'s collaborators to the tick logic in `core/cluster`. Workers call this from
+ * `scheduled()`, the Node bootstrap from a timer, tests explicitly.
+ *
+ * @module
  */
-import { probePeers, runNodeTick, runSyncTick, type TickName } from '../core/cluster'
-import type { KmsNode } from '../core/node'
+import { submitSetMasterSecretHash } from './chain'
+import { probePeers, runNodeTick, runSyncTick, type TickName } from './cluster'
+import type { KmsNode } from './node'
 
 export function nodeTick(node: KmsNode): Promise<void> {
   return node.ticks.run('node_tick', () =>
@@ -13,16 +17,25 @@ export function nodeTick(node: KmsNode): Promise<void> {
       random: node.random,
       sleep: node.sleep,
       peers: node.peers,
-      secret: node.secret,
+      keys: node.keys,
       readiness: node.readiness,
       readMasterSecretHash: () => node.chain.kmsRegistry.masterSecretHash(),
-      submitMasterSecretHash: (hash) => node.submitMasterSecretHash(hash),
+      // §9.3: the transaction goes through the TEE signer.
+      submitMasterSecretHash: async (hash) => {
+        await submitSetMasterSecretHash({
+          rpcUrl: node.config.chainRpcUrl,
+          kmsRegistry: node.config.kmsRegistryAddress,
+          hash,
+          signer: node.tee,
+          fetch: node.fetch,
+        })
+      },
       peerSecrets: node.syncClient,
       clearStore: () => node.store.clear(),
       identity: node.identity,
       snapshotMerged: node.snapshotMerged,
       probePeers: () => probePeers(node.peers, node.fetch, node.clock),
-      log: (level, message, fields) => node.log(level, message, fields),
+      log: node.log,
     }),
   )
 }
@@ -31,7 +44,7 @@ export function syncTick(node: KmsNode): Promise<void> {
   return node.ticks.run('sync_tick', async () => {
     await runSyncTick({
       readiness: node.readiness,
-      hasSyncKey: node.secret.installed !== undefined,
+      hasSyncKey: node.keys.isInstalled,
       peers: node.peers,
       store: node.store,
       client: node.syncClient,
@@ -41,7 +54,7 @@ export function syncTick(node: KmsNode): Promise<void> {
       // The envelope doubles the payload (hex), plus a little framing.
       maxSyncPayloadBytes: Math.max(1024, Math.floor(node.config.maxSyncPayloadBytes / 2) - 4096),
       recordPush: (peer, result) => node.metrics.recordSyncPush(peer.wallet, result),
-      log: (level, message, fields) => node.log(level, message, fields),
+      log: node.log,
     })
   })
 }

@@ -1,0 +1,7 @@
+/**
+ * `core/keys`: the key ring, the only code that holds the cluster master secret and derives
+ * keys from it (PROTOCOL §5, §8.1). Everything else asks the ring for an operation.
+ *
+ * @module
+ */
+export { KeyRing, notReady, type KeyRingOptions, type MasterSecretState } from './keyRing'

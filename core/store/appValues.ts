@@ -1,0 +1,60 @@
+/**
+ * An app's values in plaintext terms (PROTOCOL §2.5, §5.3): encrypt-then-put and
+ * get-then-decrypt over the ciphertext-only `KvStore`, with the app's data key from the key
+ * ring. The store never sees plaintext, and the key ring never sees the store.
+ */
+import { KmsError } from '../errors'
+import type { Random } from '../runtime'
+import type { KvStore } from './kvStore'
+
+/** A record's AES-GCM nonce length (§5.3). */
+const RECORD_NONCE_BYTES = 12
+
+export interface AppValueCipher {
+  encryptValue(appId: number, plaintext: Uint8Array, nonce: Uint8Array): Promise<Uint8Array>
+  decryptValue(appId: number, ciphertext: Uint8Array): Promise<Uint8Array>
+}
+
+export interface AppValuesOptions {
+  store: Pick<KvStore, 'get' | 'put'>
+  cipher: AppValueCipher
+  random: Random
+}
+
+export interface AppValue {
+  value: Uint8Array
+  updatedAtMs: number
+}
+
+export interface AppValues {
+  /**
+   * Reads and decrypts `key` of `appId`.
+   * @throws KmsError 404 `not_found`; 400 `decryption_failed` for a value that no longer
+   *   opens (the namespace stays usable); 503 without a secret.
+   */
+  get(appId: number, key: string): Promise<AppValue>
+  /**
+   * Encrypts under a fresh nonce and stores.
+   * @returns the stored record's `updated_at_ms`.
+   * @throws KmsError 503 without a secret; the store's 4xx for limits.
+   */
+  put(appId: number, key: string, value: Uint8Array, ttlMs: number): Promise<{ updatedAtMs: number }>
+}
+
+export function createAppValues({ store, cipher, random }: AppValuesOptions): AppValues {
+  return {
+    async get(appId, key) {
+      const record = store.get(appId, key)
+      const value = await cipher.decryptValue(appId, record.ciphertext).catch((error: unknown) => {
+        if (error instanceof KmsError) throw error
+        throw new KmsError('decryption_failed', 'Decryption failed', { cause: error, details: `app ${appId}` })
+      })
+      return { value, updatedAtMs: record.updatedAtMs }
+    },
+    async put(appId, key, value, ttlMs) {
+      const ciphertext = await cipher.encryptValue(appId, value, random.bytes(RECORD_NONCE_BYTES))
+      const record = store.put(appId, key, ciphertext, ttlMs)
+      return { updatedAtMs: record.updatedAtMs }
+    },
+  }
+}

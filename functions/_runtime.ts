@@ -1,0 +1,35 @@
+/**
+ * The real clock, randomness, sleep, log writer and version that a node gets when nothing
+ * else is injected (DESIGN §3). These are the only places that read the wall clock or a
+ * random source; `core/` gets them by injection.
+ */
+import type { Sleep } from '../core/cluster'
+import type { LogWriter } from '../core/log'
+import type { Clock, Random } from '../core/runtime'
+
+export const systemClock: Clock = { nowMs: () => Date.now() }
+
+export const webCryptoRandom: Random = {
+  bytes(length) {
+    const out = new Uint8Array(length)
+    // getRandomValues fills at most 65536 bytes per call.
+    for (let offset = 0; offset < length; offset += 65_536) {
+      globalThis.crypto.getRandomValues(out.subarray(offset, Math.min(length, offset + 65_536)))
+    }
+    return out
+  },
+}
+
+export const timerSleep: Sleep = (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds))
+
+/** One JSON object per line: warnings and errors to stderr, the rest to stdout. */
+export const consoleLogWriter: LogWriter = (level, message, fields) => {
+  const line = JSON.stringify({ ts: new Date().toISOString(), level, msg: message, ...fields })
+  if (level === 'error' || level === 'warn') console.error(line)
+  else console.log(line)
+}
+
+/** The package version, injected by esbuild's `define` (see esbuild.config.ts). */
+declare const __NOVA_KMS_VERSION__: string | undefined
+
+export const PACKAGE_VERSION: string = typeof __NOVA_KMS_VERSION__ === 'string' ? __NOVA_KMS_VERSION__ : '0.0.0-dev'
