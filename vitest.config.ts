@@ -53,6 +53,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'platform',
+          include: ['test/platform/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'clone',
           include: ['test/clone/**/*.test.ts'],
           testTimeout: 600_000,

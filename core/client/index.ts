@@ -1,7 +1,49 @@
 /**
  * `core/client`: the app-side SDK. PoP signing, envelopes, and verification of every answer
- * against the node's registry identity (PROTOCOL §3.1.1, §3.4, §5.6).
+ * against the node's registry identity (PROTOCOL §3.1.1, §3.4, §5.6). Around it, a client
+ * that behaves like the Nova runtime's own (RUNTIME.md §1): registry discovery, the `/status`
+ * identity binding with the runtime's caches, its own authorization, and its retry rounds.
  *
  * @module
  */
 export { KmsClient, KmsClientError, type KmsClientOptions, type KmsNodeIdentity, type PopHeaders } from './kmsClient'
+export type { FetchFunction } from './_timedFetch'
+export { discoverKmsNodes, withDefaultScheme, type DiscoveredKmsNode, type DiscoverKmsNodesParameters } from './discoverKmsNodes'
+export { checkNodeIdentity, type NodeIdentityCheck } from './checkNodeIdentity'
+export {
+  NodeDirectory,
+  NODE_LIST_TTL_MS,
+  REACHABLE_TTL_MS,
+  UNREACHABLE_TTL_MS,
+  IDENTITY_TTL_MS,
+  BACKGROUND_REFRESH_MS,
+  NODE_REQUEST_TIMEOUT_MS,
+  type NodeDirectoryOptions,
+} from './nodeDirectory'
+export {
+  authorizeRuntimeInstance,
+  type AuthorizeRuntimeInstanceParameters,
+  type RuntimeInstanceAuthorization,
+} from './authorizeRuntimeInstance'
+export { encodeFormUrlComponent } from './encodeFormUrlComponent'
+export {
+  RuntimeKmsClient,
+  RUNTIME_ENVELOPE_INFO,
+  RESERVED_DERIVE_PREFIX,
+  CALL_ROUNDS,
+  ROUND_DELAY_MS,
+  AUTHORIZATION_TTL_MS,
+  type RuntimeKmsClientOptions,
+  type KvGetResult,
+} from './runtimeKmsClient'
+export { createRuntimeKmsClient, type CreateRuntimeKmsClientParameters, type RuntimeKmsConnection } from './createRuntimeKmsClient'
+export {
+  RuntimeKmsError,
+  KmsRegistryUnavailableError,
+  KmsInstanceNotAuthorizedError,
+  KmsNodesUnavailableError,
+  KmsReservedPathError,
+  KmsRequestRejectedError,
+  KmsNodeExchangeError,
+  type KmsNodeFailure,
+} from './runtimeErrors'

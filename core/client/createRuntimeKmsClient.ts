@@ -1,0 +1,48 @@
+/** Wires the runtime-like client to NovaAppRegistry: discovery, the node directory, authorization. */
+import type { Sleep } from '../cluster'
+import type { NovaAppRegistryReader } from '../chain'
+import { privateKeyToWallet, type P384PrivateKey } from '../crypto'
+import type { Clock, Random } from '../runtime'
+import type { FetchFunction } from './_timedFetch'
+import { authorizeRuntimeInstance } from './authorizeRuntimeInstance'
+import { discoverKmsNodes } from './discoverKmsNodes'
+import { NodeDirectory } from './nodeDirectory'
+import { RuntimeKmsClient } from './runtimeKmsClient'
+
+export interface CreateRuntimeKmsClientParameters {
+  registry: Pick<NovaAppRegistryReader, 'getActiveInstances' | 'getInstanceByWallet' | 'getApp'>
+  /** The KMS app's id in the registry (`kms_integration.kms_app_id`). */
+  kmsAppId: number
+  /** The app this runtime serves. */
+  appId: number
+  walletKey: Uint8Array
+  teeKey: P384PrivateKey
+  clock: Clock
+  random: Random
+  sleep: Sleep
+  fetch?: FetchFunction
+}
+
+export interface RuntimeKmsConnection {
+  client: RuntimeKmsClient
+  /** Its node directory: the caller runs `refresh()` every `BACKGROUND_REFRESH_MS`. */
+  directory: NodeDirectory
+}
+
+/** Builds the client; nothing touches the network until a call. */
+export function createRuntimeKmsClient(parameters: CreateRuntimeKmsClientParameters): RuntimeKmsConnection {
+  const { registry, kmsAppId, appId, walletKey, teeKey, clock, random, sleep, fetch } = parameters
+  const wallet = privateKeyToWallet(walletKey)
+  const directory = new NodeDirectory({ discover: () => discoverKmsNodes({ registry, kmsAppId }), clock, ...(fetch === undefined ? {} : { fetch }) })
+  const client = new RuntimeKmsClient({
+    directory,
+    walletKey,
+    teeKey,
+    clock,
+    random,
+    sleep,
+    ...(fetch === undefined ? {} : { fetch }),
+    authorize: () => authorizeRuntimeInstance({ registry, wallet, appId }),
+  })
+  return { client, directory }
+}

@@ -1,0 +1,246 @@
+/**
+ * A KMS client that behaves like the Nova runtime's own (RUNTIME.md §1 "Request" and
+ * "Response checks"): what a production app's `/v1/kms/*` call turns into. PoP, envelopes
+ * and the checks of PROTOCOL §3.4 are the SDK's (`KmsClient`); this adds the runtime's
+ * policy around them: its own authorization first, 3 rounds over the nodes 150 ms apart,
+ * a 10 s deadline per request, `x-app-wallet`, the form-encoded GET key, the reserved derive
+ * prefix, and the stricter answer checks (v ∈ {0, 1} only, no replayed answer envelope).
+ */
+import type { Sleep } from '../cluster'
+import { parseP384PublicKey, privateKeyToWallet, ReplayMemory, type P384PrivateKey } from '../crypto'
+import { bytesToBase64, parseBase64, parseHex, type Wallet } from '../encoding'
+import { isKmsError } from '../errors'
+import type { Clock, Random } from '../runtime'
+import { createTimedFetch, type FetchFunction } from './_timedFetch'
+import { TtlCache } from './_ttlCache'
+import type { RuntimeInstanceAuthorization } from './authorizeRuntimeInstance'
+import type { DiscoveredKmsNode } from './discoverKmsNodes'
+import { encodeFormUrlComponent } from './encodeFormUrlComponent'
+import { KmsClient, KmsClientError } from './kmsClient'
+import { NODE_REQUEST_TIMEOUT_MS, type NodeDirectory } from './nodeDirectory'
+import {
+  KmsNodeExchangeError,
+  KmsNodesUnavailableError,
+  KmsRequestRejectedError,
+  KmsReservedPathError,
+  type KmsNodeFailure,
+} from './runtimeErrors'
+
+/**
+ * The envelope label the current runtime speaks (RUNTIME.md §1, from v1.8.0). Pinned here
+ * rather than taken from the SDK's default: a runtime speaks exactly its own label.
+ */
+export const RUNTIME_ENVELOPE_INFO = 'capsule-ecdh-aes256gcm-v1'
+/** Derive paths the runtime keeps for itself (the app wallet lives under it, in KV). */
+export const RESERVED_DERIVE_PREFIX = 'wallet/eth/app/'
+export const CALL_ROUNDS = 3
+export const ROUND_DELAY_MS = 150
+/** RUNTIME.md §1: the runtime's own authorization result is cached 10 s. */
+export const AUTHORIZATION_TTL_MS = 10_000
+/** A node's error message is passed on, but never at any length. */
+const MAX_NODE_MESSAGE_LENGTH = 200
+
+export interface RuntimeKmsClientOptions {
+  directory: Pick<NodeDirectory, 'candidates' | 'invalidateIdentity' | 'markUnreachable'>
+  /** The runtime's own authorization (`authorizeRuntimeInstance`); cached here 10 s. */
+  authorize: () => Promise<RuntimeInstanceAuthorization>
+  /** The instance's TEE wallet key (secp256k1). */
+  walletKey: Uint8Array
+  /** The instance's P-384 key, whose public half is its registry teePubkey. */
+  teeKey: P384PrivateKey
+  clock: Clock
+  random: Random
+  /** Waits between rounds. */
+  sleep: Sleep
+  fetch?: FetchFunction
+  /** Per request; defaults to {@link NODE_REQUEST_TIMEOUT_MS}. */
+  timeoutMs?: number
+}
+
+export type KvGetResult = { found: true; value: Uint8Array } | { found: false }
+
+interface Exchange {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  path: string
+  inner?: Record<string, unknown>
+  /** kv get and delete: a 404 or a "key not found" body is an answer, not a failure. */
+  notFoundIsAnswer: boolean
+}
+
+type ExchangeResult = { found: true; answer: Record<string, unknown> } | { found: false }
+
+function unverified(message: string, cause?: unknown): KmsNodeExchangeError {
+  return new KmsNodeExchangeError('unverified', message, { cause })
+}
+
+/** RUNTIME.md §1: the runtime's verifier accepts only a recovery-id byte, v ∈ {0, 1}. */
+function checkRecoveryId(signature: string | null): void {
+  if (signature === null) return // KmsClient.openResponse reports the missing header
+  const bytes = parseHex(signature)
+  if (bytes === undefined || bytes.length !== 65) throw unverified('response signature is not 65 bytes of hex')
+  if (bytes[64]! > 1) throw unverified('response signature v is not 0 or 1')
+}
+
+function errorBody(text: string): { code: string; message: string } {
+  try {
+    const parsed = JSON.parse(text) as unknown
+    if (typeof parsed === 'object' && parsed !== null) {
+      const { code, message } = parsed as Record<string, unknown>
+      return { code: typeof code === 'string' ? code : 'unknown', message: typeof message === 'string' ? message.slice(0, MAX_NODE_MESSAGE_LENGTH) : '' }
+    }
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error
+  }
+  return { code: 'unknown', message: '' }
+}
+
+/**
+ * Which failures move the call on to the next node. Anything not listed is a bug and
+ * propagates.
+ */
+function asNodeFailure(error: unknown): KmsNodeExchangeError | undefined {
+  if (error instanceof KmsNodeExchangeError) return error
+  // Status 0: the SDK's own checks of an answer (signature, sender, envelope shape). Any
+  // other status comes from `GET /nonce`, whose refusal says nothing about the request.
+  if (error instanceof KmsClientError) {
+    return new KmsNodeExchangeError(error.status === 0 ? 'unverified' : 'unavailable', error.message, { cause: error })
+  }
+  if (isKmsError(error) && error.code === 'decryption_failed') return unverified('answer envelope does not decrypt', error)
+  // JSON.parse of a /nonce body or of a decrypted answer.
+  if (error instanceof SyntaxError) return unverified('answer is not JSON', error)
+  return undefined
+}
+
+export class RuntimeKmsClient {
+  readonly #options: RuntimeKmsClientOptions
+  readonly #fetch: FetchFunction
+  readonly #wallet: Wallet
+  readonly #authorization: TtlCache<'self', RuntimeInstanceAuthorization>
+  // RUNTIME.md §1: a reused (sender key, nonce) pair in an answer is refused.
+  readonly #answers = new ReplayMemory()
+
+  constructor(options: RuntimeKmsClientOptions) {
+    this.#options = options
+    this.#fetch = createTimedFetch(options.fetch ?? ((input, init) => globalThis.fetch(input, init)), options.timeoutMs ?? NODE_REQUEST_TIMEOUT_MS)
+    this.#wallet = privateKeyToWallet(options.walletKey)
+    this.#authorization = new TtlCache(options.clock)
+  }
+
+  /** The instance's TEE wallet, sent as `x-app-wallet`. */
+  get wallet(): Wallet {
+    return this.#wallet
+  }
+
+  /**
+   * The runtime's own authorization, cached 10 s (successes only, so that a registration
+   * that lands is seen at once).
+   * @throws KmsInstanceNotAuthorizedError, KmsRegistryUnavailableError.
+   */
+  async authorization(): Promise<RuntimeInstanceAuthorization> {
+    const cached = this.#authorization.get('self')
+    if (cached !== undefined) return cached
+    const result = await this.#options.authorize()
+    this.#authorization.set('self', result, AUTHORIZATION_TTL_MS)
+    return result
+  }
+
+  /**
+   * `POST /kms/derive` with `{path, context, length}`.
+   * @throws KmsReservedPathError for a path under `wallet/eth/app/`, before any request.
+   */
+  async derive({ path, context = '', length = 32 }: { path: string; context?: string; length?: number }): Promise<Uint8Array> {
+    if (path.startsWith(RESERVED_DERIVE_PREFIX)) throw new KmsReservedPathError(RESERVED_DERIVE_PREFIX)
+    return this.#call({ method: 'POST', path: '/kms/derive', inner: { path, context, length }, notFoundIsAnswer: false }, (result) => {
+      const key = result.found && typeof result.answer['key'] === 'string' ? parseBase64(result.answer['key']) : undefined
+      if (key === undefined || key.length !== length) throw unverified('derive answer has no key of the requested length')
+      return key
+    })
+  }
+
+  /** `GET /kms/data/<key>`, the key form-urlencoded (`/` → `%2F`, space → `+`). */
+  async kvGet(key: string): Promise<KvGetResult> {
+    return this.#call({ method: 'GET', path: `/kms/data/${encodeFormUrlComponent(key)}`, notFoundIsAnswer: true }, (result): KvGetResult => {
+      if (!result.found) return { found: false }
+      const value = typeof result.answer['value'] === 'string' ? parseBase64(result.answer['value']) : undefined
+      if (value === undefined) throw unverified('data answer has no base64 value')
+      return { found: true, value }
+    })
+  }
+
+  /** `PUT /kms/data` with `{key, value, ttl_ms}`. */
+  async kvPut(key: string, value: Uint8Array, ttlMs = 0): Promise<void> {
+    await this.#call({ method: 'PUT', path: '/kms/data', inner: { key, value: bytesToBase64(value), ttl_ms: ttlMs }, notFoundIsAnswer: false }, () => undefined)
+  }
+
+  /** `DELETE /kms/data` with `{key}`; a key that was not there is reported, not thrown. */
+  async kvDelete(key: string): Promise<{ deleted: boolean }> {
+    return this.#call({ method: 'DELETE', path: '/kms/data', inner: { key }, notFoundIsAnswer: true }, (result) => ({ deleted: result.found }))
+  }
+
+  /**
+   * Authorization, then up to 3 rounds over the candidate nodes, 150 ms apart. A node's
+   * final refusal (4xx) ends the call; any other failure moves on to the next node.
+   * @throws KmsNodesUnavailableError when every attempt failed.
+   */
+  async #call<T>(exchange: Exchange, read: (result: ExchangeResult) => T): Promise<T> {
+    await this.authorization()
+    const failures: KmsNodeFailure[] = []
+    for (let round = 0; round < CALL_ROUNDS; round++) {
+      if (round > 0) await this.#options.sleep(ROUND_DELAY_MS)
+      for (const node of await this.#options.directory.candidates()) {
+        try {
+          return read(await this.#exchange(node, exchange))
+        } catch (error) {
+          const failure = asNodeFailure(error)
+          if (failure === undefined) throw error
+          failures.push({ url: node.url, reason: failure.message })
+          if (failure.kind === 'transport') this.#options.directory.markUnreachable(node)
+          // RUNTIME.md §1: a missing or bad signature invalidates the node's identity cache.
+          if (failure.kind === 'unverified') this.#options.directory.invalidateIdentity(node)
+        }
+      }
+    }
+    throw new KmsNodesUnavailableError(failures, CALL_ROUNDS)
+  }
+
+  async #exchange(node: DiscoveredKmsNode, { method, path, inner, notFoundIsAnswer }: Exchange): Promise<ExchangeResult> {
+    const client = new KmsClient({
+      node: { url: node.url, wallet: node.wallet, teePubkeyDer: node.teePubkeyDer },
+      walletKey: this.#options.walletKey,
+      teeKey: this.#options.teeKey,
+      clock: this.#options.clock,
+      random: this.#options.random,
+      fetch: this.#fetch,
+      envelopeInfo: RUNTIME_ENVELOPE_INFO,
+    })
+    const { headers, signatureSubject } = await client.authHeaders()
+    const body = inner === undefined ? undefined : JSON.stringify(await client.sealRequest(inner))
+    const response = await this.#fetch(`${node.url.replace(/\/+$/, '')}${path}`, {
+      method,
+      // RUNTIME.md §1: lowercase headers, and content-type only when there is a body.
+      headers: { ...headers, 'x-app-wallet': this.#wallet, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body }),
+    })
+    const text = await response.text()
+    if (!response.ok) {
+      if (notFoundIsAnswer && (response.status === 404 || text.toLowerCase().includes('key not found'))) return { found: false }
+      if (response.status >= 500 || response.status === 429) throw new KmsNodeExchangeError('unavailable', `node answered HTTP ${response.status}`)
+      const { code, message } = errorBody(text)
+      throw new KmsRequestRejectedError(response.status, code, message)
+    }
+    checkRecoveryId(response.headers.get('x-kms-response-signature'))
+    const answer = await client.openResponse(new Response(text, { status: response.status, headers: response.headers }), signatureSubject)
+    this.#refuseReplayedAnswer(node, text)
+    return { found: true, answer }
+  }
+
+  /** Called only after the answer opened, so a forged envelope cannot burn a pair. */
+  #refuseReplayedAnswer(node: DiscoveredKmsNode, text: string): void {
+    const envelope = JSON.parse(text) as Record<string, unknown>
+    const nonce = typeof envelope['nonce'] === 'string' ? parseHex(envelope['nonce']) : undefined
+    // openResponse has checked that the sender is this node's registry key.
+    const sender = parseP384PublicKey(node.teePubkeyDer)
+    if (nonce === undefined || sender === undefined) throw unverified('answer envelope is malformed')
+    if (!this.#answers.remember(sender.der, nonce)) throw unverified('answer envelope replayed')
+  }
+}
