@@ -72,6 +72,14 @@ function forcedTick(event: ScheduledEvent): TickName | undefined {
 }
 
 /**
+ * The scheduled handler alone, on the default node provider: with a function's own `fetch`
+ * it makes a one-function worker, `{ fetch: derive.fetch, scheduled: scheduledTick }`.
+ */
+export async function scheduledTick(event: ScheduledEvent, env?: unknown): Promise<void> {
+  await runDueTicks(await defaultNodeProvider(env), forcedTick(event))
+}
+
+/**
  * A module worker serving `functions`: `fetch` runs the pipeline, and `scheduled` runs the
  * due ticks (or the one a test forces), so the node becomes ready on its own.
  */

@@ -21,7 +21,7 @@ import { sync } from './sync'
 export { attestation, ca, data, derive, health, metrics, nodes, nonce, root, signCert, status, sync }
 export { defineFunction, type FunctionPolicy, type HttpMethod, type KmsFunction, type NodeView, type RouteSpec } from './_define'
 export { defineAppFunction, type AppFunctionPolicy, type AppRequest } from './_appRequest'
-export { createPipeline, serve, type ModuleWorker, type PipelineOptions, type ScheduledEvent } from './_serve'
+export { createPipeline, scheduledTick, serve, type ModuleWorker, type PipelineOptions, type ScheduledEvent } from './_serve'
 export { defaultNodeProvider, type NodeProvider } from './_nodeProvider'
 
 /** Every endpoint of Nova KMS, in PROTOCOL §2 order. */

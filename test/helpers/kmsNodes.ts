@@ -71,13 +71,16 @@ async function readStatus(fetcher: (path: string) => Promise<Response>): Promise
   return (await response.json()) as NodeStatus
 }
 
-/** `dist/kms.mjs` in Miniflare (workerd), listening on a loopback port so peers can reach it. */
-export async function startMiniflareNode(chain: DevChain, overrides: Record<string, string> = {}): Promise<TestNode> {
-  assertBundleBuilt()
+/**
+ * `dist/kms.mjs` (or another module worker under the repository, such as one function built
+ * alone) in Miniflare (workerd), listening on a loopback port so peers can reach it.
+ */
+export async function startMiniflareNode(chain: DevChain, overrides: Record<string, string> = {}, scriptPath: string = BUNDLE_PATH): Promise<TestNode> {
+  if (scriptPath === BUNDLE_PATH) assertBundleBuilt()
   const port = await findFreePort()
   const miniflare = new Miniflare({
     rootPath: ROOT,
-    scriptPath: BUNDLE_PATH,
+    scriptPath,
     modules: true,
     compatibilityDate: '2025-09-01',
     compatibilityFlags: ['nodejs_compat'],
