@@ -1,7 +1,7 @@
 import { sha1 } from '@noble/hashes/legacy.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, derBitString, derOid, derSequence, derTime } from '../encoding'
-import { assertBytes, assertSafeInteger } from './_assert'
+import { assertBytes, assertInteger } from '../_assert'
 import { serialFromBytes, signCertificate } from './_certificate'
 import { encodeCaExtensions } from './_extensions'
 import { encodeCaName } from './_names'
@@ -40,7 +40,7 @@ export interface CaCertificate {
  * @throws TypeError | RangeError on a malformed secret, key or app id (a caller bug).
  */
 export function buildCaCertificate(params: BuildCaCertificateParams): CaCertificate {
-  assertSafeInteger(params.kmsAppId, 'kmsAppId', 0)
+  assertInteger(params.kmsAppId, 'kmsAppId', 0)
   const caKey = 'caKey' in params ? params.caKey : deriveCaKey(params.masterSecret)
   assertBytes(caKey.privateKey, 'caKey.privateKey', 32)
   assertBytes(caKey.publicKey, 'caKey.publicKey', 65)

@@ -3,7 +3,7 @@ import { bytesToNumberBE, numberToBytesBE } from '@noble/curves/utils.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { utf8ToBytes } from '../encoding'
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 
 /** The cluster CA's P-256 key pair. */
 export interface CaKey {

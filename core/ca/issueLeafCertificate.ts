@@ -1,6 +1,6 @@
 import { sha1 } from '@noble/hashes/legacy.js'
 import { bytesToHex, derTime } from '../encoding'
-import { assertBytes, assertSafeInteger, assertString } from './_assert'
+import { assertBytes, assertInteger, assertString } from '../_assert'
 import { serialFromBytes, signCertificate } from './_certificate'
 import { dnsNameOfInstanceUrl } from './_dnsName'
 import { encodeLeafExtensions } from './_extensions'
@@ -58,11 +58,11 @@ export interface SignCertResponse {
  */
 export function issueLeafCertificate(params: IssueLeafCertificateParams): SignCertResponse {
   const { caKey, caCertificate, csr, identity, validitySeconds, nowSeconds } = params
-  assertSafeInteger(identity.appId, 'identity.appId', 0)
-  assertSafeInteger(identity.instanceId, 'identity.instanceId', 0)
+  assertInteger(identity.appId, 'identity.appId', 0)
+  assertInteger(identity.instanceId, 'identity.instanceId', 0)
   assertString(identity.instanceUrl, 'identity.instanceUrl')
-  assertSafeInteger(nowSeconds, 'nowSeconds', BACKDATE_SECONDS)
-  assertSafeInteger(validitySeconds, 'validitySeconds', 1, LAST_ENCODABLE_SECOND - nowSeconds)
+  assertInteger(nowSeconds, 'nowSeconds', BACKDATE_SECONDS)
+  assertInteger(validitySeconds, 'validitySeconds', 1, LAST_ENCODABLE_SECOND - nowSeconds)
   assertBytes(params.serial16, 'serial16', 16)
   assertBytes(caKey.privateKey, 'caKey.privateKey', 32)
 

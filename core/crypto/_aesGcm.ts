@@ -2,7 +2,7 @@
  * AES-256-GCM with a 12-byte nonce, a 16-byte tag and no AAD (PROTOCOL §5.1), shared by
  * records (§5.3), the envelope cipher (§10.2) and master-secret sealing (§5.5).
  */
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 import { bufferSource, subtle } from './_subtle'
 
 export const AES_GCM_NONCE_LENGTH = 12

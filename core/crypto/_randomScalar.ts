@@ -1,5 +1,5 @@
 import type { Random } from '../runtime'
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 
 const MAX_DRAWS = 64
 

@@ -1,5 +1,5 @@
 import { utf8ToBytes } from '../encoding'
-import { assertBytes, assertInteger, assertString } from './_assert'
+import { assertBytes, assertInteger, assertString } from '../_assert'
 import { hkdfSha256 } from './hkdfSha256'
 
 export interface DeriveAppKeyParams {

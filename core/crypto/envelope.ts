@@ -8,7 +8,7 @@
 import { KmsError } from '../errors'
 import { compareBytes, concatBytes, parseUtf8, utf8ToBytes } from '../encoding'
 import { AES_GCM_NONCE_LENGTH, AES_GCM_TAG_LENGTH, aesGcmOpen, aesGcmSeal, importAesGcmKey } from './_aesGcm'
-import { assertBytes, assertString } from './_assert'
+import { assertBytes, assertString } from '../_assert'
 import { computeP384SharedSecret } from './computeP384SharedSecret'
 import { hkdfSha256 } from './hkdfSha256'
 import type { P384PrivateKey } from './p384PrivateKey'

@@ -1,6 +1,6 @@
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { concatBytes, utf8ToBytes } from '../encoding'
-import { assertString } from './_assert'
+import { assertString } from '../_assert'
 
 /**
  * EIP-191 personal-message hash (PROTOCOL §3.1.1):

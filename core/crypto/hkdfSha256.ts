@@ -1,4 +1,4 @@
-import { assertBytes, assertInteger } from './_assert'
+import { assertBytes, assertInteger } from '../_assert'
 import { bufferSource, subtle } from './_subtle'
 
 export interface HkdfSha256Params {

@@ -1,4 +1,4 @@
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 import { bufferSource, subtle } from './_subtle'
 
 /**

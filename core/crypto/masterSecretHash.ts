@@ -1,5 +1,5 @@
 import { keccak_256 } from '@noble/hashes/sha3.js'
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 
 /**
  * `keccak256(master)`: the value KMSRegistry holds as `masterSecretHash`, the cluster's one

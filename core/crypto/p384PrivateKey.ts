@@ -6,7 +6,7 @@
 import { p384 } from '@noble/curves/nist.js'
 import { bytesToBase64 } from '../encoding'
 import type { Random } from '../runtime'
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 import { drawSecretScalar } from './_randomScalar'
 import { subtle } from './_subtle'
 import { encodeP384PublicKeyDer, type P384PublicKey } from './p384PublicKey'

@@ -5,7 +5,7 @@
  */
 import { p384 } from '@noble/curves/nist.js'
 import { bytesEqual, concatBytes, parseHex } from '../encoding'
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 
 /** A parsed, on-curve P-384 public key in both encodings. */
 export interface P384PublicKey {

@@ -3,7 +3,7 @@
  * wallet is always canonical and the timestamp is decimal without leading zeros.
  */
 import { isCanonicalWallet, type Wallet } from '../encoding'
-import { assertInteger, assertString } from './_assert'
+import { assertInteger, assertString } from '../_assert'
 
 const U64_MAX = (1n << 64n) - 1n
 

@@ -5,7 +5,7 @@
 import { KmsError } from '../errors'
 import { concatBytes } from '../encoding'
 import { AES_GCM_NONCE_LENGTH, AES_GCM_TAG_LENGTH, aesGcmOpen, aesGcmSeal, importAesGcmKey } from './_aesGcm'
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 
 /** An imported, non-extractable `data_key`. Import once per app and reuse it. */
 export type RecordKey = CryptoKey

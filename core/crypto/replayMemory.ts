@@ -1,5 +1,5 @@
 import { bytesToHex } from '../encoding'
-import { assertBytes, assertInteger } from './_assert'
+import { assertBytes, assertInteger } from '../_assert'
 
 /** The replay window of envelope cipher v1 (PROTOCOL §10.2). */
 export const REPLAY_MEMORY_CAPACITY = 4096

@@ -1,6 +1,6 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { bytesToHex } from '../encoding'
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 import { hashEip191Message } from './hashEip191Message'
 
 /**

@@ -3,7 +3,7 @@
  * over the wire envelope, as sent (§4.1 step 4) and as received (§4.2 step 7).
  */
 import { bytesToHex, canonicalJson, constantTimeEqual, parseHex, utf8ToBytes, type JsonValue } from '../encoding'
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 import { hmacSha256 } from './hmacSha256'
 
 /** Signs the wire envelope a requester is about to send. @returns 64 lowercase hex digits. */

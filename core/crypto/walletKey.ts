@@ -6,7 +6,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex, type Wallet } from '../encoding'
 import type { Random } from '../runtime'
-import { assertBytes } from './_assert'
+import { assertBytes } from '../_assert'
 import { drawSecretScalar } from './_randomScalar'
 
 /** The canonical wallet of a 65-byte uncompressed secp256k1 public key. */

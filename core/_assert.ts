@@ -1,7 +1,9 @@
 /**
- * noble-style precondition checks for core/crypto. A failure here is a caller bug (the
- * boundary should have parsed the input), so it throws a plain TypeError or RangeError that
- * the bundle turns into a 500. Messages name the parameter and the expectation, never the
+ * noble-style preconditions for the core's trusted inputs (keys, secrets, identities,
+ * clocks). Untrusted input never reaches these: the boundaries parse it first (`parseCsr`,
+ * `validateValiditySeconds`, the functions' request parsers). A failure is therefore a
+ * caller bug, a plain TypeError (wrong type) or RangeError (wrong length or range) that the
+ * pipeline turns into a 500. Messages name the parameter and the expectation, never the
  * content (STYLE "Validation at boundaries").
  */
 
@@ -12,7 +14,8 @@ export function assertBytes(value: unknown, field: string, length?: number): ass
   }
 }
 
-export function assertInteger(value: unknown, field: string, min: number, max: number): asserts value is number {
+/** An integer in `min..max`; `max` defaults to 2^53−1, so the value is always a safe integer. */
+export function assertInteger(value: unknown, field: string, min: number, max: number = Number.MAX_SAFE_INTEGER): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw new TypeError(`${field}: expected an integer, got ${typeof value}`)
   }
