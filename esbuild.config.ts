@@ -53,6 +53,17 @@ const artefacts: { name: string; options: BuildOptions }[] = [
       banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     },
   },
+  {
+    // The local Nova runtime (/v1/* for one app instance); never part of dist/kms.mjs.
+    name: 'dist/nova-runtime.mjs',
+    options: {
+      ...shared,
+      entryPoints: ['platform/main.ts'],
+      outfile: 'dist/nova-runtime.mjs',
+      platform: 'node',
+      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    },
+  },
 ]
 
 for (const { name, options } of artefacts) {

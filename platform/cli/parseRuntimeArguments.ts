@@ -1,0 +1,59 @@
+/**
+ * The command line of `node dist/nova-runtime.mjs` (a contract with the devnet launcher,
+ * which spawns it exactly so):
+ * `--devnet <path> --app-id <N> [--port <P>] [--host <H>]`, or `--help`.
+ */
+
+export const DEFAULT_PORT = 18000
+export const DEFAULT_HOST = '127.0.0.1'
+
+export const USAGE = `Usage: node dist/nova-runtime.mjs --devnet <devnet.json> --app-id <N> [--port <P>] [--host <H>]
+
+A local Nova runtime for one app instance: the app API (/v1/*) on <H>:<P>, backed by the
+KMS cluster that <devnet.json> describes, and the Aux API on <H>:<P+1>.
+
+  --devnet <path>  the devnet description (rpcUrl, kmsAppId, contracts, apps[])
+  --app-id <N>     the entry of apps[] whose appId is N
+  --port <P>       the app API port (default ${DEFAULT_PORT}); the Aux API listens on P+1
+  --host <H>       the listen address (default ${DEFAULT_HOST})
+  --help           print this text
+`
+
+export type RuntimeArguments =
+  | { command: 'help' }
+  | { command: 'run'; devnetPath: string; appId: number; port: number; host: string }
+
+/** A command line that does not follow the usage; the message says what is wrong. */
+export class RuntimeArgumentsError extends Error {
+  override readonly name = 'RuntimeArgumentsError'
+}
+
+function integer(text: string | undefined, flag: string, min: number, max: number): number {
+  const value = text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : Number.NaN
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new RuntimeArgumentsError(`${flag} expects an integer in ${min}..${max}`)
+  return value
+}
+
+/** @throws RuntimeArgumentsError for an unknown flag, a missing value or a missing required flag. */
+export function parseRuntimeArguments(argv: readonly string[]): RuntimeArguments {
+  if (argv.includes('--help') || argv.includes('-h')) return { command: 'help' }
+  const values = new Map<string, string>()
+  for (let index = 0; index < argv.length; index += 2) {
+    const flag = argv[index]!
+    if (!['--devnet', '--app-id', '--port', '--host'].includes(flag)) throw new RuntimeArgumentsError(`unknown argument ${flag}`)
+    const value = argv[index + 1]
+    if (value === undefined || value.startsWith('--')) throw new RuntimeArgumentsError(`${flag} needs a value`)
+    values.set(flag, value)
+  }
+  const devnetPath = values.get('--devnet')
+  if (devnetPath === undefined) throw new RuntimeArgumentsError('--devnet is required')
+  if (!values.has('--app-id')) throw new RuntimeArgumentsError('--app-id is required')
+  return {
+    command: 'run',
+    devnetPath,
+    appId: integer(values.get('--app-id'), '--app-id', 0, Number.MAX_SAFE_INTEGER),
+    // The Aux API takes port + 1, so the primary port stops one short of 65535.
+    port: values.has('--port') ? integer(values.get('--port'), '--port', 1, 65534) : DEFAULT_PORT,
+    host: values.get('--host') ?? DEFAULT_HOST,
+  }
+}

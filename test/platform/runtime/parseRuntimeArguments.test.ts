@@ -1,0 +1,25 @@
+/** The command line the devnet launcher relies on (`node dist/nova-runtime.mjs …`). */
+import { describe, expect, it } from 'vitest'
+import { parseRuntimeArguments, RuntimeArgumentsError } from '../../../platform/cli/parseRuntimeArguments'
+
+describe('parseRuntimeArguments', () => {
+  it('behavior: --devnet and --app-id, with port 18000 and host 127.0.0.1 by default', () => {
+    expect(parseRuntimeArguments(['--devnet', 'd.json', '--app-id', '7'])).toEqual({ command: 'run', devnetPath: 'd.json', appId: 7, port: 18000, host: '127.0.0.1' })
+    expect(parseRuntimeArguments(['--port', '19000', '--app-id', '0', '--devnet', 'd.json', '--host', '127.0.0.2'])).toEqual({ command: 'run', devnetPath: 'd.json', appId: 0, port: 19000, host: '127.0.0.2' })
+  })
+
+  it('behavior: --help wins over everything else', () => {
+    expect(parseRuntimeArguments(['--devnet', 'x', '--help'])).toEqual({ command: 'help' })
+  })
+
+  it.each([
+    [['--app-id', '1'], '--devnet is required'],
+    [['--devnet', 'd.json'], '--app-id is required'],
+    [['--devnet', 'd.json', '--app-id', 'one'], '--app-id expects an integer in 0..9007199254740991'],
+    [['--devnet', 'd.json', '--app-id', '1', '--port', '65535'], '--port expects an integer in 1..65534'],
+    [['--devnet', '--app-id', '1'], '--devnet needs a value'],
+    [['--devnet', 'd.json', '--app-id', '1', '--verbose'], 'unknown argument --verbose'],
+  ])('error: %j → %s', (argv, message) => {
+    expect(() => parseRuntimeArguments(argv)).toThrow(new RuntimeArgumentsError(message))
+  })
+})
