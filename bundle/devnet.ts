@@ -1,176 +1,668 @@
 /**
- * `npm start`: a working Nova KMS on an embedded local chain, with nothing to set up by hand.
- * It starts anvil, deploys the real contracts with the project's deploy script, starts KMS
- * nodes as `node dist/kms.mjs`, registers them on-chain, waits until they are ready, then
- * registers a demo app and runs an authenticated derive, put and get as that app.
+ * `npm start` (over 400 lines: one launcher a developer reads top to bottom, each step in order).
  *
- * Flags: `--nodes N` (default 1), `--exit` (stop after the demo: used by the tests).
+ * A working Nova KMS on an embedded local chain, with nothing to set up by hand: it builds
+ * `dist/` and the contracts, starts anvil, deploys the real contracts with the project's
+ * deploy code, starts KMS nodes as `node dist/kms.mjs`, registers them on-chain, waits until
+ * they are ready, registers a demo app (and any `--app`), runs an authenticated derive, put
+ * and get as the demo app, writes `.devnet/devnet.json`, starts a local runtime API
+ * (`dist/nova-runtime.mjs`) per app, and prints a summary. `--help` lists the flags.
+ *
+ * Everything it starts is stopped by PID on Ctrl-C, SIGTERM or SIGHUP (to this process or
+ * to the npm process that `exec`s it), when its launcher exits, and on a failure.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createTestClient, http, parseEther, type Address, type Hex } from 'viem'
-import { startAnvil } from '../contracts/deploy/anvil'
-import { connect } from '../contracts/deploy/clients'
-import { deployContracts } from '../contracts/deploy/deploy'
-import { enrollVersion, registerApp, registerInstance } from '../contracts/deploy/devRegistry'
-import { KmsClient } from '../core/client'
-import { generateWalletPrivateKey, importP384PrivateKey, privateKeyToWallet } from '../core/crypto'
+import { parseArgs } from 'node:util'
+import type { Address, Hex } from 'viem'
+import { startAnvil, type Anvil } from '../contracts/deploy/anvil'
+import type { DeployedContracts } from '../contracts/deploy/deploy'
+import type { RegistryTarget } from '../contracts/deploy/devRegistry'
 import { bytesToHex, parseHex, type Wallet } from '../core/encoding'
-import { systemClock, webCryptoRandom } from './runtime'
+import { forEachLine, hasExited, isPortFree, signal, spawnKmsNode, stopProcess, waitUntil } from './processes'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 /** anvil's first default account: the dev chain's deployer and registry owner. */
 const OWNER_KEY: Hex = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'
 const KMS_APP_ID = 49
 const DEMO_APP_ID = 1000
+const RUNTIME_BUNDLE = 'dist/nova-runtime.mjs'
 const READY_TIMEOUT_MS = 90_000
+const HEARTBEAT_MS = 5000
+/** The same lock test/helpers/devChain.ts takes: two forge builds must not rewrite the same artifacts at once. */
+const FORGE_LOCK = `${ROOT}contracts/cache/.vitest-build.lock`
+const STARTED = performance.now()
 
-interface RunningNode {
+const USAGE = `usage: npm start -- [flags]        (or: npx tsx bundle/devnet.ts [flags])
+
+Starts a local Nova KMS: anvil with the real contracts, KMS nodes (node dist/kms.mjs),
+a demo app, and a local runtime API (/v1/*) per app; prints a summary and writes
+<state-dir>/devnet.json. Ctrl-C, or SIGTERM/SIGHUP to npm or to this process, stops
+everything it started.
+
+  --nodes N               KMS nodes to start (default 3)
+  --port-base B           node i (0-based) listens on 127.0.0.1:B+i (default 8000)
+  --runtime-port-base R   app i's runtime API listens on R+2i, its Aux API on R+2i+1
+                          (default 18000: the demo app, apps[0], at 18000 and 18001)
+  --app ID                also register app ID, with a TEE wallet and P-384 key of its
+                          own that its runtime API holds (repeatable)
+  --state-dir DIR         where devnet.json and pids.json go (default .devnet)
+  --no-build              skip \`npm run build\` (dist/ must be built already)
+  --exit                  stop everything once the devnet is ready (a smoke test)
+  -h, --help              print this help
+
+A port that is taken stops the devnet before it starts anything: it never moves to
+another port. Example: npm start -- --nodes 1 --port-base 9000 --app 2000
+`
+
+interface Options {
+  nodes: number
+  portBase: number
+  runtimePortBase: number
+  extraApps: number[]
+  stateDir: string
+  build: boolean
+  exitWhenReady: boolean
+}
+
+interface Node {
+  index: number
   url: string
-  child: ChildProcess
+  pid: number
   wallet: Wallet
   teePubkey: string
+  stop(): Promise<void>
+}
+
+interface App {
+  appId: number
+  label: string
+  wallet: Wallet
+  walletKey: Uint8Array
+  teeScalar: Uint8Array
+  runtimeApi: { url: string; auxUrl: string }
+}
+
+type RuntimeState = { status: 'running'; pid: number } | { status: 'not built' }
+
+/** A process the devnet started, tracked by PID until it has exited. */
+interface Tracked {
+  what: 'build' | 'anvil' | 'node' | 'runtime'
+  pid: number
+  stop(): Promise<void>
+}
+
+class UsageError extends Error {}
+
+/**
+ * viem, the deploy code, the SDK and the crypto take seconds to load on a busy machine, so
+ * they load only once the flags, the pid file and the ports check out, while the builds run:
+ * `--help` and a taken port answer at once.
+ */
+async function loadChainModules() {
+  const [viem, clients, deploy, registry, client, crypto, runtime] = await Promise.all([
+    import('viem'),
+    import('../contracts/deploy/clients'),
+    import('../contracts/deploy/deploy'),
+    import('../contracts/deploy/devRegistry'),
+    import('../core/client'),
+    import('../core/crypto'),
+    import('./runtime'),
+  ])
+  return {
+    createTestClient: viem.createTestClient,
+    http: viem.http,
+    parseEther: viem.parseEther,
+    connect: clients.connect,
+    deployContracts: deploy.deployContracts,
+    registerApp: registry.registerApp,
+    enrollVersion: registry.enrollVersion,
+    registerInstance: registry.registerInstance,
+    KmsClient: client.KmsClient,
+    generateWalletPrivateKey: crypto.generateWalletPrivateKey,
+    importP384PrivateKey: crypto.importP384PrivateKey,
+    privateKeyToWallet: crypto.privateKeyToWallet,
+    systemClock: runtime.systemClock,
+    webCryptoRandom: runtime.webCryptoRandom,
+  }
+}
+type ChainModules = Awaited<ReturnType<typeof loadChainModules>>
+
+/** A path as a developer types it: relative inside the repository, absolute elsewhere. */
+function shown(path: string): string {
+  const inside = relative(ROOT, path)
+  return inside.startsWith('..') || inside === '' ? path : inside
 }
 
 function log(message: string): void {
   console.log(`[devnet] ${message}`)
 }
 
-async function portOrFree(preferred: number): Promise<number> {
-  const tryListen = (port: number): Promise<number | undefined> =>
-    new Promise((resolve) => {
-      const server = createServer()
-      server.once('error', () => resolve(undefined))
-      server.listen(port, '127.0.0.1', () => {
-        const address = server.address()
-        const bound = typeof address === 'object' && address !== null ? address.port : undefined
-        server.close(() => resolve(bound))
-      })
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`
+}
+
+/** Runs one step: a line when it starts, a heartbeat while it runs, a line with its duration when it ends. */
+async function step<T>(label: string, what: string, run: () => Promise<T>, done: (result: T) => string): Promise<T> {
+  const started = performance.now()
+  log(`${label}: ${what}…`)
+  const heartbeat = setInterval(() => log(`${label}: still working (${seconds(performance.now() - started)})`), HEARTBEAT_MS)
+  try {
+    const result = await run()
+    log(`${label}: ${done(result)} (${seconds(performance.now() - started)})`)
+    return result
+  } finally {
+    clearInterval(heartbeat)
+  }
+}
+
+function integer(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  const parsed = Number(value)
+  if (!/^\d+$/.test(value) || parsed < min || parsed > max) throw new UsageError(`--${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`)
+  return parsed
+}
+
+function parseOptions(argv: readonly string[]): Options | 'help' {
+  let values
+  try {
+    ;({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      options: {
+        nodes: { type: 'string' },
+        'port-base': { type: 'string' },
+        'runtime-port-base': { type: 'string' },
+        app: { type: 'string', multiple: true },
+        'state-dir': { type: 'string' },
+        'no-build': { type: 'boolean' },
+        exit: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error))
+  }
+  if (values.help === true) return 'help'
+  const nodes = integer(values.nodes, 'nodes', 3, 1, 16)
+  const extraApps = (values.app ?? []).map((value) => integer(value, 'app', 0, 0, Number.MAX_SAFE_INTEGER))
+  for (const [index, appId] of extraApps.entries()) {
+    if (appId === KMS_APP_ID || appId === DEMO_APP_ID) throw new UsageError(`--app ${appId}: taken by the ${appId === KMS_APP_ID ? 'KMS app' : 'demo app'}`)
+    if (extraApps.indexOf(appId) !== index) throw new UsageError(`--app ${appId}: given twice`)
+  }
+  return {
+    nodes,
+    portBase: integer(values['port-base'], 'port-base', 8000, 1024, 65535 - nodes),
+    runtimePortBase: integer(values['runtime-port-base'], 'runtime-port-base', 18000, 1024, 65534 - 2 * extraApps.length),
+    extraApps,
+    stateDir: resolve(ROOT, values['state-dir'] ?? '.devnet'),
+    build: values['no-build'] !== true,
+    exitWhenReady: values.exit === true,
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Process bookkeeping: the pid file, shutdown on signals, a stale run left by a SIGKILL.
+
+const tracked: Tracked[] = []
+const launchedAt = new Date().toISOString()
+let pidFile: string | undefined
+let stopping = false
+
+function track(entry: Tracked, child?: ChildProcess): void {
+  tracked.push(entry)
+  child?.once('exit', () => {
+    const index = tracked.indexOf(entry)
+    if (index >= 0) tracked.splice(index, 1)
+  })
+  writePidFile()
+}
+
+function writePidFile(): void {
+  if (pidFile === undefined) return
+  const children = tracked.map(({ what, pid }) => ({ what, pid }))
+  writeFileSync(pidFile, `${JSON.stringify({ launcher: process.pid, startedAt: launchedAt, children }, null, 2)}\n`)
+}
+
+function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Refuses to start beside a running devnet of the same state dir, and stops what a devnet
+ * that was killed (SIGKILL skips every cleanup) left behind: each PID only if its command
+ * line is still the one it started.
+ */
+async function checkPreviousRun(file: string): Promise<void> {
+  if (!existsSync(file)) return
+  let previous: { launcher: number; children: { what: Tracked['what']; pid: number }[] }
+  try {
+    previous = JSON.parse(readFileSync(file, 'utf8')) as typeof previous
+  } catch {
+    return
+  }
+  const launcher = commandLine(previous.launcher)
+  if (launcher?.includes('devnet') === true) {
+    throw new UsageError(`a devnet is already running from ${shown(file)} (pid ${previous.launcher}): stop it with \`kill ${previous.launcher}\`, or give this one its own --state-dir and --port-base`)
+  }
+  const marks = { build: 'forge', anvil: 'anvil', node: 'kms.mjs', runtime: 'nova-runtime' } as const
+  const stale = previous.children.filter(({ what, pid }) => commandLine(pid)?.includes(marks[what]) === true)
+  for (const { pid } of stale) signal(pid, 'SIGKILL')
+  // SIGKILL is delivered asynchronously: their ports are free only once they are gone.
+  await waitUntil('the stale processes to exit', () => stale.every(({ pid }) => commandLine(pid) === undefined), { timeoutMs: 10_000, intervalMs: 50 })
+  if (stale.length > 0) log(`stopped ${stale.length} process(es) that a previous devnet (pid ${previous.launcher}) left running: ${stale.map(({ what, pid }) => `${what} ${pid}`).join(', ')}`)
+}
+
+function describeTracked(): string {
+  const count = (what: Tracked['what']): number => tracked.filter((entry) => entry.what === what).length
+  const parts = [
+    count('runtime') > 0 ? `${count('runtime')} runtime API(s)` : '',
+    count('node') > 0 ? `${count('node')} KMS node(s)` : '',
+    count('anvil') > 0 ? 'anvil' : '',
+    count('build') > 0 ? `${count('build')} build(s)` : '',
+  ].filter((part) => part !== '')
+  return parts.length === 0 ? 'nothing left to stop' : parts.join(', ')
+}
+
+/** Stops the runtimes, then the nodes, then anvil, each by PID; removes the pid file; exits. */
+async function shutdown(reason: string, code: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  const started = performance.now()
+  const nothing = tracked.length === 0
+  if (!nothing) log(`${reason}: stopping ${describeTracked()}`)
+  for (const what of ['build', 'runtime', 'node', 'anvil'] as const) {
+    await Promise.all(tracked.filter((entry) => entry.what === what).map((entry) => entry.stop().catch(() => signal(entry.pid, 'SIGKILL'))))
+  }
+  tracked.length = 0
+  if (pidFile !== undefined) rmSync(pidFile, { force: true })
+  if (!nothing) log(`stopped everything it started in ${seconds(performance.now() - started)}`)
+  process.exit(code)
+}
+
+function installShutdownHooks(): void {
+  // A closed terminal (SIGHUP) must not turn the goodbye lines into an EPIPE crash.
+  process.stdout.on('error', () => undefined)
+  process.stderr.on('error', () => undefined)
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(name, () => {
+      if (!stopping) return void shutdown(name, 0)
+      log(`${name} again: killing everything now`)
+      for (const { pid } of tracked) signal(pid, 'SIGKILL')
+      process.exit(1)
     })
-  return (await tryListen(preferred)) ?? (await tryListen(0)) ?? preferred
+  }
+  // The launcher (npm, tsx, a shell) died without passing a signal on: we are orphaned.
+  const launcher = process.ppid
+  setInterval(() => process.ppid !== launcher && void shutdown(`the launcher (pid ${launcher}) exited`, 0), 500).unref()
+  process.on('exit', () => {
+    for (const { pid } of tracked) signal(pid, 'SIGKILL')
+  })
+}
+
+// ---------------------------------------------------------------------------------------
+// Builds
+
+/** Runs a command in the repo, passing each output line to `onLine`; rejects with its output on failure. */
+function run(command: string, args: readonly string[], cwd: string, onLine: (line: string) => void = () => undefined): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    track({ what: 'build', pid: child.pid ?? 0, stop: () => stopProcess(child) }, child)
+    let output = ''
+    const collect = (line: string): void => {
+      output = `${output}${line}\n`.slice(-4000)
+      onLine(line)
+    }
+    forEachLine(child.stdout, collect)
+    forEachLine(child.stderr, collect)
+    child.once('error', reject)
+    child.once('close', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${command} ${args.join(' ')} failed (${code}):\n${output.trim()}`))))
+  })
+}
+
+async function buildDist(): Promise<string[]> {
+  const built: string[] = []
+  await run('npm', ['run', '--silent', 'build'], ROOT, (line) => {
+    const artefact = /^(dist\/\S+):/.exec(line)
+    if (artefact !== null) built.push(artefact[1]!)
+  })
+  return built
+}
+
+async function buildContracts(): Promise<void> {
+  mkdirSync(`${ROOT}contracts/cache`, { recursive: true })
+  await waitUntil('the forge build lock', () => {
+    try {
+      mkdirSync(FORGE_LOCK) // atomic: fails while another build holds the lock
+      return true
+    } catch {
+      const lock = statSync(FORGE_LOCK, { throwIfNoEntry: false })
+      if (lock !== undefined && Date.now() - lock.mtimeMs > 180_000) rmSync(FORGE_LOCK, { recursive: true, force: true })
+      return false
+    }
+  }, { timeoutMs: 200_000, intervalMs: 200 })
+  try {
+    await run('npx', ['--no-install', 'forge', 'build'], `${ROOT}contracts`, (line) => {
+      if (/^(Compiling|Solc|Compiler run|No files changed)/.test(line)) log(`contracts: forge: ${line.trim()}`)
+    })
+  } finally {
+    rmSync(FORGE_LOCK, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Nodes, apps, runtimes
+
+interface NodeStatus {
+  node: { tee_wallet: Wallet; tee_pubkey: string; service_available: boolean; unavailable_reason: string }
 }
 
 async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url)
+  const response = await fetch(url, { signal: AbortSignal.timeout(5000) })
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`)
   return (await response.json()) as T
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 250))
-  }
-}
-
-async function main(): Promise<void> {
-  const args = process.argv.slice(2)
-  const nodeCount = Math.max(1, Number(args[args.indexOf('--nodes') + 1] ?? 1) || 1)
-  const exitAfterDemo = args.includes('--exit')
-  const children: ChildProcess[] = []
-  let stopChain: () => Promise<void> = async () => undefined
-  const shutdown = async (code: number): Promise<never> => {
-    for (const child of children) child.kill('SIGTERM')
-    await stopChain()
-    process.exit(code)
-  }
-  process.on('SIGINT', () => void shutdown(0))
-  process.on('SIGTERM', () => void shutdown(0))
-
-  try {
-    log('building the contracts (forge, offline)')
-    execFileSync('npx', ['forge', 'build'], { cwd: `${ROOT}contracts`, stdio: 'ignore' })
-    const anvil = await startAnvil()
-    stopChain = anvil.stop
-    log(`anvil listening on ${anvil.rpcUrl}`)
-    const addresses = await deployContracts({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY, kmsAppId: KMS_APP_ID })
-    log(`NovaAppRegistry ${addresses.novaAppRegistry}, KMSRegistry ${addresses.kmsRegistry}`)
-    const clients = connect({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY })
-    const target = { clients, novaAppRegistry: addresses.novaAppRegistry }
-    const testClient = createTestClient({ mode: 'anvil', transport: http(anvil.rpcUrl) })
-
-    const nodes: RunningNode[] = []
-    for (let index = 0; index < nodeCount; index++) {
-      const port = await portOrFree(8000 + index)
-      const child = spawn(process.execPath, ['dist/kms.mjs'], {
-        cwd: ROOT,
-        stdio: ['ignore', 'inherit', 'inherit'],
+async function startNodes(options: Options, chain: { rpcUrl: string; addresses: DeployedContracts }): Promise<Node[]> {
+  return Promise.all(
+    Array.from({ length: options.nodes }, async (_, index): Promise<Node> => {
+      const spawned = await spawnKmsNode({
+        port: options.portBase + index,
         env: {
           ...process.env,
           IN_ENCLAVE: 'false',
-          BIND_ADDR: `127.0.0.1:${port}`,
-          NODE_URL: anvil.rpcUrl,
-          NOVA_APP_REGISTRY_ADDRESS: addresses.novaAppRegistry,
-          KMS_REGISTRY_ADDRESS: addresses.kmsRegistry,
+          NODE_URL: chain.rpcUrl,
+          NOVA_APP_REGISTRY_ADDRESS: chain.addresses.novaAppRegistry,
+          KMS_REGISTRY_ADDRESS: chain.addresses.kmsRegistry,
           KMS_APP_ID: String(KMS_APP_ID),
-          KMS_NODE_TICK_SECONDS: '2',
+          KMS_NODE_TICK_SECONDS: '1',
           DATA_SYNC_INTERVAL_SECONDS: '2',
           LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'WARN',
         },
+        onSpawn: (child) => track({ what: 'node', pid: child.pid ?? 0, stop: () => stopProcess(child) }, child),
+        onOutput: (line) => printNodeLine(`[node ${index + 1}] ${line}`),
       })
-      children.push(child)
-      const url = `http://127.0.0.1:${port}`
-      await waitFor(`${url}/health`, async () => (await fetch(`${url}/health`)).ok)
-      const status = await getJson<{ node: { tee_wallet: Wallet; tee_pubkey: string } }>(`${url}/status`)
-      // The node's wallet pays for its own setMasterSecretHash transaction.
-      await testClient.setBalance({ address: status.node.tee_wallet as Address, value: parseEther('10') })
-      await registerInstance({
-        ...target,
-        appId: KMS_APP_ID,
-        versionId: 1,
-        operator: addresses.owner,
-        instanceUrl: url,
-        teePubkey: `0x${status.node.tee_pubkey}`,
-        teeWalletAddress: status.node.tee_wallet as Address,
-        zkVerified: true,
-      })
-      nodes.push({ url, child, wallet: status.node.tee_wallet, teePubkey: status.node.tee_pubkey })
-      log(`node ${index + 1}: ${url} wallet ${status.node.tee_wallet}`)
-    }
-    for (const node of nodes) {
-      await waitFor(`${node.url} to be ready`, async () => (await getJson<{ node: { service_available: boolean } }>(`${node.url}/status`)).node.service_available)
-    }
-    log(`${nodes.length} node(s) ready`)
+      const { node } = await getJson<NodeStatus>(`${spawned.url}/status`)
+      return { index, url: spawned.url, pid: spawned.pid, wallet: node.tee_wallet, teePubkey: node.tee_pubkey, stop: spawned.stop }
+    }),
+  )
+}
 
-    // A demo app, registered like any Nova app: its wallet and its P-384 teePubkey.
-    const walletKey = generateWalletPrivateKey(webCryptoRandom)
-    const teeScalar = webCryptoRandom.bytes(48)
-    const teeKey = await importP384PrivateKey(teeScalar)
-    const appWallet = privateKeyToWallet(walletKey)
-    await registerApp({ ...target, appId: DEMO_APP_ID, appOwner: addresses.owner, dappContract: '0x0000000000000000000000000000000000000000', teeArch: `0x${'00'.repeat(32)}`, metadataUri: 'devnet demo', appWallet: addresses.owner })
-    await enrollVersion({ ...target, appId: DEMO_APP_ID, versionId: 1, versionName: 'demo', codeMeasurement: `0x${'00'.repeat(32)}`, imageUri: '' })
-    await registerInstance({ ...target, appId: DEMO_APP_ID, versionId: 1, operator: addresses.owner, instanceUrl: 'https://demo.app.local', teePubkey: `0x${bytesToHex(teeKey.publicKey.der)}`, teeWalletAddress: appWallet as Address, zkVerified: true })
-    const first = nodes[0]!
-    const client = new KmsClient({
-      node: { url: first.url, wallet: first.wallet, teePubkeyDer: parseHex(first.teePubkey)! },
-      walletKey,
-      teeKey,
-      clock: systemClock,
-      random: webCryptoRandom,
-    })
-    const derived = await client.derive({ path: 'wallet/root' })
-    await client.putData('greeting', new TextEncoder().encode('hello from the devnet'))
-    const read = await client.getData('greeting')
-    log(`demo app ${DEMO_APP_ID} (${appWallet}) derived wallet/root = ${bytesToHex(derived.key)}`)
-    log(`demo app stored and read back: "${new TextDecoder().decode(read.value)}"`)
+/**
+ * Node log lines are held back while the cluster forms: until every node has the master
+ * secret, peers refuse each other (503, bad HMAC) and say so in warnings that mean nothing
+ * yet. They are printed if the cluster does not form, and pass through live afterwards (at
+ * once when LOG_LEVEL is set).
+ */
+const nodeOutput = { live: process.env['LOG_LEVEL'] !== undefined, held: [] as string[] }
 
-    mkdirSync(`${ROOT}.devnet`, { recursive: true })
-    const summary = {
-      rpcUrl: anvil.rpcUrl,
-      contracts: addresses,
-      nodes: nodes.map(({ url, wallet, teePubkey }) => ({ url, wallet, teePubkey })),
-      demoApp: { appId: DEMO_APP_ID, wallet: appWallet, walletKey: bytesToHex(walletKey), teeScalar: bytesToHex(teeScalar) },
-    }
-    writeFileSync(`${ROOT}.devnet/devnet.json`, JSON.stringify(summary, null, 2))
-    log('wrote .devnet/devnet.json (URLs, addresses, the demo app keys)')
-    if (exitAfterDemo) await shutdown(0)
-    log('running; press Ctrl-C to stop everything')
+function printNodeLine(line: string): void {
+  if (nodeOutput.live) console.log(line)
+  else nodeOutput.held.push(line)
+}
+
+/** Waits until every node serves, printing the nodes' readiness reasons when they change. */
+async function awaitReady(nodes: readonly Node[]): Promise<void> {
+  let last = ''
+  let printedAt = 0
+  const describe = (statuses: readonly (NodeStatus | undefined)[]): string =>
+    statuses.map((status, index) => `node ${index + 1} ${status === undefined ? 'not answering' : status.node.service_available ? 'ready' : status.node.unavailable_reason}`).join(', ')
+  try {
+    await waitUntil('every node to be ready', async () => {
+      const statuses = await Promise.all(nodes.map((node) => getJson<NodeStatus>(`${node.url}/status`).catch(() => undefined)))
+      const now = describe(statuses)
+      const ready = statuses.every((status) => status?.node.service_available === true)
+      if (!ready && now !== last && performance.now() - printedAt > 1000) {
+        log(`readiness: ${now}`)
+        printedAt = performance.now()
+      }
+      last = now
+      return ready
+    }, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 250 })
   } catch (error) {
-    console.error(`[devnet] failed: ${error instanceof Error ? error.message : String(error)}`)
-    await shutdown(1)
+    for (const line of nodeOutput.held.splice(0)) console.log(line)
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; last seen: ${last}`)
+  } finally {
+    if (nodeOutput.held.length > 0) log(`readiness: held back ${nodeOutput.held.length} node log line(s) written while the cluster formed (peers refuse each other until each has the secret)`)
+    nodeOutput.live = true
+    nodeOutput.held = []
   }
 }
 
-void main()
+/** Registers an app, its version 1 and one ACTIVE zkVerified instance holding a fresh wallet and P-384 key. */
+async function registerDevApp(m: ChainModules, target: RegistryTarget, owner: Address, appId: number, label: string, runtimeApi: App['runtimeApi']): Promise<App> {
+  const walletKey = m.generateWalletPrivateKey(m.webCryptoRandom)
+  const teeScalar = m.webCryptoRandom.bytes(48)
+  const teeKey = await m.importP384PrivateKey(teeScalar)
+  const wallet = m.privateKeyToWallet(walletKey)
+  const zero = `0x${'00'.repeat(32)}` as const
+  await m.registerApp({ ...target, appId, appOwner: owner, dappContract: '0x0000000000000000000000000000000000000000', teeArch: zero, metadataUri: `devnet app ${appId}`, appWallet: owner })
+  await m.enrollVersion({ ...target, appId, versionId: 1, versionName: 'v1', codeMeasurement: zero, imageUri: '' })
+  await m.registerInstance({ ...target, appId, versionId: 1, operator: owner, instanceUrl: `https://app-${appId}.devnet.local`, teePubkey: `0x${bytesToHex(teeKey.publicKey.der)}`, teeWalletAddress: wallet as Address, zkVerified: true })
+  return { appId, label, wallet, walletKey, teeScalar, runtimeApi }
+}
+
+/** The demo app's derive, put and get through the SDK, against node 1. */
+async function runDemo(m: ChainModules, node: Node, app: App): Promise<void> {
+  const client = new m.KmsClient({
+    node: { url: node.url, wallet: node.wallet, teePubkeyDer: parseHex(node.teePubkey)! },
+    walletKey: app.walletKey,
+    teeKey: await m.importP384PrivateKey(app.teeScalar),
+    clock: m.systemClock,
+    random: m.webCryptoRandom,
+  })
+  const derived = await client.derive({ path: 'wallet/root' })
+  log(`demo: app ${app.appId} (${app.wallet}) derived wallet/root = ${bytesToHex(derived.key)}`)
+  await client.putData('greeting', new TextEncoder().encode('hello from the devnet'))
+  const read = await client.getData('greeting')
+  log(`demo: app ${app.appId} stored and read back: "${new TextDecoder().decode(read.value)}"`)
+}
+
+/** The CA fingerprint every node serves (PROTOCOL §8.2: byte-identical across the cluster). */
+async function readCaFingerprint(nodes: readonly Node[]): Promise<string> {
+  const fingerprints = await Promise.all(nodes.map(async (node) => (await getJson<{ fingerprint_sha256: string }>(`${node.url}/kms/ca`)).fingerprint_sha256))
+  const distinct = [...new Set(fingerprints)]
+  if (distinct.length > 1) log(`WARNING: the nodes serve different CAs: ${fingerprints.map((fingerprint, index) => `node ${index + 1} ${fingerprint}`).join(', ')}`)
+  return distinct.join(' / ')
+}
+
+/** Spawns `node dist/nova-runtime.mjs` for one app and waits for its `nova-runtime app … api … aux …` line. */
+async function startRuntime(app: App, index: number, devnetJson: string, port: number): Promise<{ pid: number; url: string; auxUrl: string }> {
+  const child = spawn(process.execPath, [RUNTIME_BUNDLE, '--devnet', devnetJson, '--app-id', String(app.appId), '--port', String(port)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  track({ what: 'runtime', pid: child.pid ?? 0, stop: () => stopProcess(child) }, child)
+  let announced: { url: string; auxUrl: string } | undefined
+  let stderr = ''
+  const ready = new RegExp(`^nova-runtime app ${app.appId} api (\\S+) aux (\\S+)\\s*$`)
+  forEachLine(child.stdout, (line) => {
+    const match = ready.exec(line)
+    if (match !== null && announced === undefined) announced = { url: match[1]!, auxUrl: match[2]! }
+    else console.log(`[runtime ${index}] ${line}`)
+  })
+  forEachLine(child.stderr, (line) => {
+    stderr = `${stderr}${line}\n`.slice(-2000)
+    console.log(`[runtime ${index}] ${line}`)
+  })
+  const urls = await waitUntil(`the runtime API of app ${app.appId} on port ${port}`, () => announced, {
+    timeoutMs: 30_000,
+    abortIf: () => (hasExited(child) ? `it exited with ${child.exitCode ?? child.signalCode}${stderr === '' ? '' : `: ${stderr.trim()}`}` : undefined),
+  }).catch(async (error: unknown) => {
+    await stopProcess(child)
+    throw error
+  })
+  return { pid: child.pid!, ...urls }
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)))
+  return rows.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('   ').trimEnd()}`).join('\n')
+}
+
+function summary(parts: {
+  nodes: readonly Node[]
+  anvil: Anvil
+  chainId: number
+  addresses: DeployedContracts
+  caFingerprint: string
+  apps: readonly App[]
+  runtimes: readonly RuntimeState[]
+  devnetJson: string
+}): string {
+  const { nodes, anvil, chainId, addresses, caFingerprint, apps, runtimes, devnetJson } = parts
+  const nodeRows = [['node', 'url', 'pid', 'wallet', 'ready'], ...nodes.map((node) => [`${node.index + 1}`, node.url, String(node.pid), node.wallet, 'yes'])]
+  const appRows = [
+    ['app', 'id', 'wallet', 'runtime API', 'Aux API'],
+    ...apps.map((app, index) => {
+      const runtime = runtimes[index]!
+      return runtime.status === 'running'
+        ? [app.label, String(app.appId), app.wallet, app.runtimeApi.url, app.runtimeApi.auxUrl]
+        : [app.label, String(app.appId), app.wallet, `(not built: ${RUNTIME_BUNDLE})`, '']
+    }),
+  ]
+  const chainRows = [
+    ['chain', `${anvil.rpcUrl} (anvil, chain id ${chainId}, pid ${anvil.pid})`],
+    ['NovaAppRegistry', addresses.novaAppRegistry],
+    ['KMSRegistry', `${addresses.kmsRegistry} (KMS app id ${KMS_APP_ID})`],
+    ['CA SHA-256', caFingerprint],
+    ['devnet.json', `${shown(devnetJson)} (e.g. jq -r .apps[0].walletKey ${shown(devnetJson)})`],
+  ]
+  return `\n${table(nodeRows)}\n\n${table(appRows)}\n\n${table(chainRows)}\n`
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function main(options: Options): Promise<void> {
+  mkdirSync(options.stateDir, { recursive: true })
+  const file = `${options.stateDir}/pids.json`
+  await checkPreviousRun(file)
+  pidFile = file
+  writePidFile()
+
+  // Every port, before anything starts: a taken one is reported, never replaced.
+  const appCount = 1 + options.extraApps.length
+  const wanted = [
+    ...Array.from({ length: options.nodes }, (_, index) => ({ port: options.portBase + index, what: `node ${index + 1}: --port-base ${options.portBase} + ${index}` })),
+    ...Array.from({ length: appCount }, (_, index) => [
+      { port: options.runtimePortBase + 2 * index, what: `apps[${index}]'s runtime API: --runtime-port-base ${options.runtimePortBase} + ${2 * index}` },
+      { port: options.runtimePortBase + 2 * index + 1, what: `apps[${index}]'s Aux API: --runtime-port-base ${options.runtimePortBase} + ${2 * index + 1}` },
+    ]).flat(),
+  ]
+  const taken = (await Promise.all(wanted.map(async (entry) => ((await isPortFree(entry.port)) ? undefined : entry)))).filter((entry) => entry !== undefined)
+  if (taken.length > 0) {
+    throw new UsageError(
+      `${taken.map(({ port, what }) => `port ${port} is taken (${what})`).join('; ')}. Another devnet or server listens there: stop it, or choose other ports with --port-base (nodes) or --runtime-port-base (runtime APIs)`,
+    )
+  }
+
+  const modules = loadChainModules()
+  modules.catch(() => undefined) // awaited below; a failed build must not make it an unhandled rejection
+  const [, , anvil] = await Promise.all([
+    options.build ? step('dist', 'npm run build', buildDist, (built) => `built ${built.join(', ')}`) : Promise.resolve(log('dist: not rebuilt (--no-build)')),
+    step('contracts', 'forge build (solc-js, offline: ~10 s the first time, cached after)', buildContracts, () => 'built'),
+    step('anvil', 'starting the local chain', startAnvil, (started) => `${started.rpcUrl}, pid ${started.pid}`),
+  ])
+  track({ what: 'anvil', pid: anvil.pid, stop: anvil.stop })
+  if (!existsSync(`${ROOT}dist/kms.mjs`)) throw new Error('dist/kms.mjs is missing: run `npm run build` (or drop --no-build)')
+
+  const m = await modules
+  const addresses = await step('deploy', 'NovaAppRegistry and KMSRegistry', () => m.deployContracts({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY, kmsAppId: KMS_APP_ID }), (deployed) => `NovaAppRegistry ${deployed.novaAppRegistry}, KMSRegistry ${deployed.kmsRegistry}`)
+  const clients = m.connect({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY })
+  const chainId = await clients.publicClient.getChainId()
+  const target: RegistryTarget = { clients, novaAppRegistry: addresses.novaAppRegistry }
+  const testClient = m.createTestClient({ mode: 'anvil', transport: m.http(anvil.rpcUrl) })
+
+  const last = options.portBase + options.nodes - 1
+  const nodes = await step('nodes', `starting ${options.nodes} × node dist/kms.mjs on 127.0.0.1:${options.portBase}${last === options.portBase ? '' : `–${last}`}`, () => startNodes(options, { rpcUrl: anvil.rpcUrl, addresses }), (started) => `${started.length} answering /health`)
+  await step('nodes', 'funding the node wallets and registering them as KMS instances', async () => {
+    for (const node of nodes) {
+      // The node's wallet pays for its own setMasterSecretHash transaction.
+      await testClient.setBalance({ address: node.wallet as Address, value: m.parseEther('10') })
+      await m.registerInstance({ ...target, appId: KMS_APP_ID, versionId: 1, operator: addresses.owner, instanceUrl: node.url, teePubkey: `0x${node.teePubkey}`, teeWalletAddress: node.wallet as Address, zkVerified: true })
+      log(`nodes: node ${node.index + 1} ${node.url} wallet ${node.wallet}`)
+    }
+  }, () => 'registered')
+  await step('readiness', 'waiting for the master secret and every node to serve', () => awaitReady(nodes), () => `${nodes.length} node(s) ready`)
+
+  const runtimeApi = (index: number): App['runtimeApi'] => ({
+    url: `http://127.0.0.1:${options.runtimePortBase + 2 * index}`,
+    auxUrl: `http://127.0.0.1:${options.runtimePortBase + 2 * index + 1}`,
+  })
+  const apps = await step('apps', `registering ${[DEMO_APP_ID, ...options.extraApps].join(', ')}`, async () => {
+    const registered = [await registerDevApp(m, target, addresses.owner, DEMO_APP_ID, 'apps[0] (demo)', runtimeApi(0))]
+    for (const [index, appId] of options.extraApps.entries()) registered.push(await registerDevApp(m, target, addresses.owner, appId, `apps[${index + 1}]`, runtimeApi(index + 1)))
+    return registered
+  }, (registered) => `registered ${registered.map((app) => `${app.appId} (${app.wallet})`).join(', ')}`)
+  const demo = apps[0]!
+  await step('demo', `derive, put and get as app ${DEMO_APP_ID} through the SDK`, () => runDemo(m, nodes[0]!, demo), () => 'done')
+  const caFingerprint = await readCaFingerprint(nodes)
+
+  const devnetJson = `${options.stateDir}/devnet.json`
+  const hex = (bytes: Uint8Array): string => bytesToHex(bytes)
+  const description = {
+    rpcUrl: anvil.rpcUrl,
+    chainId,
+    kmsAppId: KMS_APP_ID,
+    contracts: addresses,
+    nodes: nodes.map(({ url, wallet, teePubkey }) => ({ url, wallet, teePubkey })),
+    caFingerprintSha256: caFingerprint,
+    // Kept for compatibility: apps[0] holds the same, and more.
+    demoApp: { appId: demo.appId, wallet: demo.wallet, walletKey: hex(demo.walletKey), teeScalar: hex(demo.teeScalar) },
+    apps: apps.map((app) => ({ appId: app.appId, wallet: app.wallet, walletKey: hex(app.walletKey), teeScalar: hex(app.teeScalar), runtimeApi: app.runtimeApi })),
+  }
+  // Written whole, then renamed: a runtime reading it never sees half a file.
+  writeFileSync(`${devnetJson}.tmp`, `${JSON.stringify(description, null, 2)}\n`)
+  renameSync(`${devnetJson}.tmp`, devnetJson)
+  log(`wrote ${shown(devnetJson)} (URLs, addresses, every app's keys)`)
+
+  let runtimes: RuntimeState[]
+  if (existsSync(`${ROOT}${RUNTIME_BUNDLE}`)) {
+    runtimes = await step('runtime', `starting ${apps.length} local runtime API(s) (node ${RUNTIME_BUNDLE})`, () =>
+      Promise.all(apps.map(async (app, index): Promise<RuntimeState> => {
+        const started = await startRuntime(app, index, devnetJson, options.runtimePortBase + 2 * index)
+        if (started.url !== app.runtimeApi.url || started.auxUrl !== app.runtimeApi.auxUrl) log(`WARNING: app ${app.appId}'s runtime announced ${started.url} / ${started.auxUrl}, not ${app.runtimeApi.url} / ${app.runtimeApi.auxUrl}`)
+        app.runtimeApi = { url: started.url, auxUrl: started.auxUrl }
+        return { status: 'running', pid: started.pid }
+      })),
+    (started) => `${started.length} answering`)
+  } else {
+    log(`runtime: the local runtime API is not built (${RUNTIME_BUNDLE} is missing), so apps get no /v1 API; the KMS nodes work without it`)
+    runtimes = apps.map(() => ({ status: 'not built' }))
+  }
+
+  log(`ready in ${seconds(performance.now() - STARTED)}`)
+  console.log(summary({ nodes, anvil, chainId, addresses, caFingerprint, apps, runtimes, devnetJson }))
+  if (options.exitWhenReady) return shutdown('--exit', 0)
+  log(`running (pid ${process.pid}): Ctrl-C, or \`kill ${process.pid}\`, stops everything`)
+}
+
+function start(): void {
+  let options: Options | 'help'
+  try {
+    options = parseOptions(process.argv.slice(2))
+  } catch (error) {
+    console.error(`[devnet] ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`)
+    process.exit(2)
+  }
+  if (options === 'help') {
+    process.stdout.write(USAGE)
+    return
+  }
+  installShutdownHooks()
+  main(options).catch((error: unknown) => {
+    console.error(`[devnet] FAILED: ${error instanceof Error ? error.message : String(error)}`)
+    void shutdown('failed', 1)
+  })
+}
+
+start()

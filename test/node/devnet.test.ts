@@ -1,24 +1,193 @@
 /**
- * The README's first command, `npm start`, on this machine: the devnet builds, deploys,
- * starts a node, makes it ready and runs the demo app's derive, put and get.
+ * The README's first command, `npm start` (bundle/devnet.ts), on this machine: the devnet
+ * deploys, starts the nodes, makes them ready, runs the demo app's derive, put and get,
+ * prints its summary and writes devnet.json; SIGTERM to the npm process stops every process
+ * it started. Every run uses ports this file picks and a state dir of its own, and the
+ * launcher's children are stopped by PID if a check fails.
  */
-import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
+import { hasExited, isPortFree, signal, waitUntil } from '../../bundle/processes'
+import { privateKeyToWallet } from '../../core/crypto'
+import { parseHex } from '../../core/encoding'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const DEVNET = ['--import', 'tsx', 'bundle/devnet.ts']
+const run = promisify(execFile)
+const cleanups: (() => Promise<void> | void)[] = []
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+function stateDir(): string {
+  return mkdtempSync(join(tmpdir(), 'nova-devnet-'))
+}
+
+/** `count` consecutive free loopback ports below Linux's ephemeral range (where anvil's port comes from). */
+async function freePortBlock(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + 2 * Math.floor(Math.random() * 6000)
+    const free = await Promise.all(Array.from({ length: count }, (_, index) => isPortFree(base + index)))
+    if (free.every(Boolean)) return base
+  }
+  throw new Error(`no ${count} consecutive free ports`)
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+interface PidFile {
+  launcher: number
+  children: { what: string; pid: number }[]
+}
+
+/** Stops, by PID, whatever a devnet run listed in its pid file and is still running. */
+function killListed(directory: string): void {
+  const file = join(directory, 'pids.json')
+  if (!existsSync(file)) return
+  const pids = JSON.parse(readFileSync(file, 'utf8')) as PidFile
+  for (const pid of [pids.launcher, ...pids.children.map((child) => child.pid)]) if (isAlive(pid)) signal(pid, 'SIGKILL')
+}
 
 describe('npm start (bundle/devnet.ts)', () => {
+  it('behavior: --help lists every flag and the port scheme', async () => {
+    const { stdout } = await run(process.execPath, [...DEVNET, '--help'], { cwd: ROOT, timeout: 30_000 })
+    for (const flag of ['--nodes N', '--port-base B', '--runtime-port-base R', '--app ID', '--state-dir DIR', '--no-build', '--exit', '--help']) expect(stdout).toContain(flag)
+    expect(stdout).toContain('(default 3)')
+    expect(stdout).toContain('127.0.0.1:B+i (default 8000)')
+    expect(stdout).toContain('R+2i, its Aux API on R+2i+1')
+  })
+
+  it('error: a taken port is reported before anything starts, never replaced', async () => {
+    const base = await freePortBlock(3)
+    const server: Server = createServer((socket) => socket.destroy())
+    await new Promise<void>((resolve) => server.listen(base + 1, '127.0.0.1', resolve))
+    cleanups.push(() => new Promise((resolve) => server.close(() => resolve())))
+    const directory = stateDir()
+    cleanups.push(() => killListed(directory))
+    const runtimeBase = await freePortBlock(2)
+    const result = await run(process.execPath, [...DEVNET, '--no-build', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--state-dir', directory], { cwd: ROOT, timeout: 60_000 }).then(
+      () => ({ code: 0, output: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, output: error.stdout + error.stderr }),
+    )
+    expect(result.code).toBe(1)
+    expect(result.output).toContain(`port ${base + 1} is taken (node 2: --port-base ${base} + 1)`)
+    expect(result.output).not.toContain('anvil:')
+    expect(existsSync(join(directory, 'pids.json'))).toBe(false)
+  })
+
   it('behavior: brings up a ready node and an authenticated demo app, then stops everything', async () => {
-    const { stdout } = await promisify(execFile)('npx', ['tsx', 'bundle/devnet.ts', '--exit'], { cwd: ROOT, timeout: 240_000 })
+    const directory = stateDir()
+    cleanups.push(() => killListed(directory))
+    const base = await freePortBlock(1)
+    const runtimeBase = await freePortBlock(2)
+    const { stdout } = await run(
+      process.execPath,
+      [...DEVNET, '--exit', '--no-build', '--nodes', '1', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--state-dir', directory],
+      { cwd: ROOT, timeout: 240_000 },
+    )
     expect(stdout).toContain('1 node(s) ready')
     expect(stdout).toMatch(/derived wallet\/root = [0-9a-f]{64}/)
     expect(stdout).toContain('stored and read back: "hello from the devnet"')
-    const summary = JSON.parse(readFileSync(`${ROOT}.devnet/devnet.json`, 'utf8')) as { nodes: { url: string }[] }
+    const summary = JSON.parse(readFileSync(join(directory, 'devnet.json'), 'utf8')) as { nodes: { url: string }[] }
     expect(summary.nodes).toHaveLength(1)
     // Everything it started is gone: the node no longer answers.
     await expect(fetch(`${summary.nodes[0]!.url}/health`)).rejects.toThrow()
-  })
+  }, 240_000)
+
+  it('behavior: by default 3 nodes, a summary table, devnet.json for every app; SIGTERM to npm stops every child', async () => {
+    const directory = stateDir()
+    cleanups.push(() => killListed(directory))
+    const base = await freePortBlock(3)
+    const runtimeBase = await freePortBlock(4)
+    const npm: ChildProcess = spawn('npm', ['start', '--', '--no-build', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--state-dir', directory, '--app', '4242'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    cleanups.push(() => {
+      if (!hasExited(npm)) signal(npm.pid!, 'SIGKILL')
+    })
+    let output = ''
+    npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    await waitUntil('the devnet to be ready', () => output.includes('[devnet] running (pid'), {
+      timeoutMs: 200_000,
+      intervalMs: 200,
+      abortIf: () => (hasExited(npm) ? `npm exited with ${npm.exitCode}:\n${output}` : undefined),
+    })
+
+    // The progress and the summary.
+    expect(output).toMatch(/\[devnet\] contracts: built \(\d+\.\d s\)/)
+    expect(output).toMatch(/\[devnet\] readiness: 3 node\(s\) ready \(\d+\.\d s\)/)
+    expect(output).toMatch(/\[devnet\] ready in \d+\.\d s/)
+    for (let index = 0; index < 3; index++) {
+      expect(output).toMatch(new RegExp(`^ +${index + 1} +http://127\\.0\\.0\\.1:${base + index} +\\d+ +0x[0-9a-f]{40} +yes$`, 'm'))
+    }
+    expect(output).toMatch(/^ +CA SHA-256 +[0-9a-f]{64}$/m)
+    expect(output).toMatch(/^ +NovaAppRegistry +0x[0-9a-f]{40}$/m)
+    expect(output).toContain(`devnet.json       ${join(directory, 'devnet.json')}`)
+
+    // devnet.json: the old fields, and kmsAppId, chainId and apps[] (the demo app first).
+    interface DevnetApp { appId: number; wallet: string; walletKey: string; teeScalar: string; runtimeApi: { url: string; auxUrl: string } }
+    const devnet = JSON.parse(readFileSync(join(directory, 'devnet.json'), 'utf8')) as {
+      rpcUrl: string
+      chainId: number
+      kmsAppId: number
+      contracts: { novaAppRegistry: string; kmsRegistry: string }
+      nodes: { url: string; wallet: string; teePubkey: string }[]
+      caFingerprintSha256: string
+      demoApp: Omit<DevnetApp, 'runtimeApi'>
+      apps: DevnetApp[]
+    }
+    expect(devnet).toMatchObject({ chainId: 31337, kmsAppId: 49 })
+    expect(devnet.nodes.map((node) => node.url)).toEqual([0, 1, 2].map((index) => `http://127.0.0.1:${base + index}`))
+    expect(devnet.apps.map((app) => app.appId)).toEqual([1000, 4242])
+    for (const [index, app] of devnet.apps.entries()) {
+      expect(app.walletKey).toMatch(/^[0-9a-f]{64}$/)
+      expect(app.teeScalar).toMatch(/^[0-9a-f]{96}$/)
+      expect(app.wallet).toBe(privateKeyToWallet(parseHex(app.walletKey)!))
+      expect(app.runtimeApi).toEqual({ url: `http://127.0.0.1:${runtimeBase + 2 * index}`, auxUrl: `http://127.0.0.1:${runtimeBase + 2 * index + 1}` })
+    }
+    const { runtimeApi, ...demo } = devnet.apps[0]!
+    expect(devnet.demoApp).toEqual(demo)
+    const ca = (await (await fetch(`${devnet.nodes[2]!.url}/kms/ca`)).json()) as { fingerprint_sha256: string }
+    expect(devnet.caFingerprintSha256).toBe(ca.fingerprint_sha256)
+
+    // The local runtime API, once dist/nova-runtime.mjs is built; a clear line until then.
+    if (existsSync(`${ROOT}dist/nova-runtime.mjs`)) {
+      expect(output).toMatch(/\[devnet\] runtime: 2 answering/)
+      expect((await fetch(`${runtimeApi.url}/v1/eth/address`)).status).toBe(200)
+    } else {
+      expect(output).toContain('the local runtime API is not built')
+    }
+
+    // SIGTERM to the npm process: every process the devnet started is gone.
+    const pids = JSON.parse(readFileSync(join(directory, 'pids.json'), 'utf8')) as PidFile
+    const children = pids.children.map((child) => child.pid)
+    expect(pids.children.filter((child) => child.what === 'node')).toHaveLength(3)
+    expect(pids.children.filter((child) => child.what === 'anvil')).toHaveLength(1)
+    expect([pids.launcher, ...children].every(isAlive)).toBe(true)
+    const exited = new Promise((resolve) => npm.once('exit', resolve))
+    signal(npm.pid!, 'SIGTERM')
+    await waitUntil('npm to exit', () => hasExited(npm), { timeoutMs: 20_000 })
+    await exited
+    await waitUntil('every child of the devnet to be gone', () => ![pids.launcher, ...children].some(isAlive), { timeoutMs: 10_000 })
+    expect(output).toContain('[devnet] SIGTERM: stopping')
+    expect(output).toContain('[devnet] stopped everything it started')
+    expect(existsSync(join(directory, 'pids.json'))).toBe(false)
+    await expect(fetch(`${devnet.nodes[0]!.url}/health`)).rejects.toThrow()
+  }, 240_000)
 })
