@@ -51,6 +51,22 @@ export interface NodeConfig {
   attestationMaxAgeSeconds: number
   caDefaultValiditySeconds: number
   caMaxValiditySeconds: number
+  /** §3.5: 2 refuses v1 app requests (`Request binding required`). */
+  minAppAuthVersion: 1 | 2
+  /** §3.6: 2 refuses v1 /sync from every peer (ends a rolling upgrade). */
+  minSyncVersion: 1 | 2
+  /** §6.4: live records and tombstones per app, the same on every node. */
+  maxRecordsPerApp: number
+  /** §8.5: DNS SANs are issued only under `app-<app_id>.<suffix>`; empty issues none. */
+  caDnsSuffix: string
+  /** §12.3: request bodies buffered at once, over all requests (503 beyond). */
+  maxInflightBodyBytes: number
+  /** §12.3: requests in progress at once (503 beyond). */
+  maxConcurrentRequests: number
+  /** §12.3 (Node): header and whole-request timeouts of the HTTP server. */
+  requestTimeoutSeconds: number
+  /** §12.2: nonces (and /attestation documents) issued per minute by the whole node; 0 = off. */
+  nodeNonceRateLimitPerMinute: number
 }
 
 export type ConfigEnvironment = Readonly<Record<string, unknown>>
@@ -86,6 +102,26 @@ function httpUrl(env: ConfigEnvironment, name: string, fallback: string): string
   if (!URL.canParse(value)) throw invalid(name, 'an http(s) URL')
   const url = new URL(value)
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(name, 'an http(s) URL')
+  return value
+}
+
+/** 127.0.0.0/8, `localhost` and `[::1]`: hosts that never leave the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  return /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/.test(hostname)
+}
+
+function version(env: ConfigEnvironment, name: string): 1 | 2 {
+  const value = (text(env, name) ?? '1').trim()
+  if (value !== '1' && value !== '2') throw invalid(name, '1 or 2')
+  return value === '2' ? 2 : 1
+}
+
+/** Lowercase DNS labels joined by dots (RFC 1035 §2.3.1), or empty. */
+function dnsSuffix(env: ConfigEnvironment, name: string): string {
+  const value = (text(env, name) ?? '').trim().toLowerCase().replace(/\.$/, '')
+  if (value === '') return ''
+  const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+  if (value.length > 200 || !value.split('.').every((part) => label.test(part))) throw invalid(name, 'a DNS name such as kms.example.com, or empty')
   return value
 }
 
@@ -130,8 +166,15 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
   const odynUrl = httpUrl(env, 'ODYN_URL', 'http://127.0.0.1:18000')
   // The helper is local to the enclave: plain http to a loopback host, never the network.
   const odynHost = new URL(odynUrl).hostname
-  if (mode === 'enclave' && (new URL(odynUrl).protocol !== 'http:' || !/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(odynHost))) {
+  if (mode === 'enclave' && (new URL(odynUrl).protocol !== 'http:' || !isLoopbackHost(odynHost))) {
     throw invalid('ODYN_URL', 'http on a loopback host in enclave mode')
+  }
+  // Over plain http to another host, the host could forge the registry and collect the
+  // secret (M4): in enclave mode the chain is Helios on loopback, or https.
+  const chainRpcUrl = httpUrl(env, 'NODE_URL', 'http://127.0.0.1:18545')
+  const chainUrl = new URL(chainRpcUrl)
+  if (mode === 'enclave' && chainUrl.protocol !== 'https:' && !isLoopbackHost(chainUrl.hostname)) {
+    throw invalid('NODE_URL', 'https, or http on a loopback host, in enclave mode')
   }
   const caMaxValiditySeconds = integer(env, 'CA_MAX_VALIDITY_SECONDS', 2_592_000, 1)
   const caDefaultValiditySeconds = integer(env, 'CA_DEFAULT_VALIDITY_SECONDS', 604_800, 1)
@@ -152,7 +195,7 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
     novaAppRegistryAddress: address(env, 'NOVA_APP_REGISTRY_ADDRESS', '0x0f68E6e699f2E972998a1EcC000c7ce103E64cc8'),
     kmsRegistryAddress: address(env, 'KMS_REGISTRY_ADDRESS', '0x6a28D24c9AEcdceC9B021ee6960FdDE592796af7'),
     kmsAppId,
-    chainRpcUrl: httpUrl(env, 'NODE_URL', 'http://127.0.0.1:18545'),
+    chainRpcUrl,
     nodeInstanceUrl,
     odynUrl,
     nodePrivateKey: mode === 'dev' ? fixedBytes(env, 'NODE_PRIVATE_KEY', 32) : undefined,
@@ -180,5 +223,13 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
     attestationMaxAgeSeconds: integer(env, 'ATTESTATION_MAX_AGE_SECONDS', 300, 1),
     caDefaultValiditySeconds,
     caMaxValiditySeconds,
+    minAppAuthVersion: version(env, 'MIN_APP_AUTH_VERSION'),
+    minSyncVersion: version(env, 'MIN_SYNC_VERSION'),
+    maxRecordsPerApp: integer(env, 'MAX_RECORDS_PER_APP', 50_000, 1),
+    caDnsSuffix: dnsSuffix(env, 'CA_DNS_SUFFIX'),
+    maxInflightBodyBytes: integer(env, 'MAX_INFLIGHT_BODY_BYTES', 100_663_296, 1),
+    maxConcurrentRequests: integer(env, 'MAX_CONCURRENT_REQUESTS', 256, 1),
+    requestTimeoutSeconds: integer(env, 'REQUEST_TIMEOUT_SECONDS', 30, 1),
+    nodeNonceRateLimitPerMinute: integer(env, 'NODE_NONCE_RATE_LIMIT_PER_MINUTE', 1800),
   }
 }

@@ -54,8 +54,14 @@ export { recoverMessageSigner } from './recoverMessageSigner'
 export { publicKeyToWallet, privateKeyToWallet, generateWalletPrivateKey } from './walletKey'
 export {
   buildAppAuthMessage,
+  buildAppAuthMessageV2,
   buildPeerAuthMessage,
+  buildPeerAuthMessageV2,
+  buildResponseBindingMessage,
   buildResponseMessage,
   type AuthMessageParams,
+  type AuthMessageV2Params,
+  type ResponseBindingParams,
   type ResponseMessageParams,
 } from './popMessages'
+export { computeContentSha256, computeRequestDigest, type RequestDigestParams } from './requestDigest'

@@ -29,6 +29,26 @@ export interface ResponseMessageParams {
   wallet: Wallet
 }
 
+export interface AuthMessageV2Params extends AuthMessageParams {
+  /** `request_digest` of §3.5: 64 lowercase hex digits. */
+  requestDigest: string
+}
+
+export interface ResponseBindingParams {
+  /** `X-App-Signature` / `X-KMS-Signature` verbatim, or the attestation's SHA-256 hex (§3.5). */
+  subject: string
+  /** The responding node's canonical wallet. */
+  wallet: Wallet
+  /** The HTTP status of the answer. */
+  status: number
+  /** sha256hex of the exact response body bytes. */
+  bodySha256: string
+}
+
+function assertDigest(value: string, field: string): void {
+  if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) throw new TypeError(`${field}: expected 64 lowercase hex digits`)
+}
+
 function assertWallet(wallet: string): void {
   if (!isCanonicalWallet(wallet)) throw new TypeError('wallet: expected canonical 0x + 40 lowercase hex')
 }
@@ -58,4 +78,28 @@ export function buildResponseMessage({ signature, wallet }: ResponseMessageParam
   assertString(signature, 'signature')
   assertWallet(wallet)
   return `NovaKMS:Response:${signature}:${wallet}`
+}
+
+/** App PoP, binding v2 (§3.5): `NovaKMS:AppAuth:v2:<nonce>:<kms_wallet>:<ts>:<request_digest>`. */
+export function buildAppAuthMessageV2(params: AuthMessageV2Params): string {
+  assertDigest(params.requestDigest, 'requestDigest')
+  return `${authMessage('AppAuth', params).replace('NovaKMS:AppAuth:', 'NovaKMS:AppAuth:v2:')}:${params.requestDigest}`
+}
+
+/** Peer PoP, sync binding v2 (§3.6): `NovaKMS:Auth:v2:<nonce>:<peer wallet>:<ts>:<request_digest>`. */
+export function buildPeerAuthMessageV2(params: AuthMessageV2Params): string {
+  assertDigest(params.requestDigest, 'requestDigest')
+  return `${authMessage('Auth', params).replace('NovaKMS:Auth:', 'NovaKMS:Auth:v2:')}:${params.requestDigest}`
+}
+
+/**
+ * The v2 response binding (§3.5, §3.6):
+ * `NovaKMS:Response:v2:<subject>:<own wallet>:<status>:<sha256hex(body)>`.
+ */
+export function buildResponseBindingMessage({ subject, wallet, status, bodySha256 }: ResponseBindingParams): string {
+  assertString(subject, 'subject')
+  assertWallet(wallet)
+  assertInteger(status, 'status', 100, 599)
+  assertDigest(bodySha256, 'bodySha256')
+  return `NovaKMS:Response:v2:${subject}:${wallet}:${status}:${bodySha256}`
 }

@@ -153,16 +153,20 @@ export class KeyRing {
     )
   }
 
-  /** `X-Sync-Signature` over a wire envelope (§5.4); `undefined` without a secret (§4.1 step 4). */
-  async signSyncBody(envelope: JsonValue): Promise<string | undefined> {
+  /**
+   * `X-Sync-Signature` over a wire envelope (§5.4); with `nonce`, the v2 MAC of §3.6.
+   * `undefined` without a secret (§4.1 step 4).
+   */
+  async signSyncBody(envelope: JsonValue, nonce?: string): Promise<string | undefined> {
     const epoch = this.#epochs.get(CURRENT_EPOCH)
-    return epoch === undefined ? undefined : computeSyncSignature(epoch.syncKey, envelope)
+    return epoch === undefined ? undefined : computeSyncSignature(epoch.syncKey, envelope, nonce)
   }
 
-  /** Checks a received `X-Sync-Signature` (§4.2 step 7); false without a secret. */
-  async verifySyncBody(body: unknown, signature: string): Promise<boolean> {
+  /** Checks a received `X-Sync-Signature` (§4.2 step 7), v2 when `nonce` is given; false without a secret. */
+  async verifySyncBody(body: unknown, signature: string, nonce?: string): Promise<boolean> {
     const epoch = this.#epochs.get(CURRENT_EPOCH)
-    return epoch === undefined ? false : verifySyncSignature({ syncKey: epoch.syncKey, body, signature })
+    if (epoch === undefined) return false
+    return verifySyncSignature({ syncKey: epoch.syncKey, body, signature, ...(nonce === undefined ? {} : { nonce }) })
   }
 
   /**

@@ -48,3 +48,29 @@ describe('configuration (PROTOCOL §11)', () => {
     expect(config.bindPort).toBe(0)
   })
 })
+
+describe('configuration for a hostile host (issue 12)', () => {
+  it('error: enclave mode refuses a plain-http chain RPC that is not on loopback (M4)', () => {
+    expect(failure({ IN_ENCLAVE: 'true', NODE_URL: 'http://rpc.example.com:8545' })).toBe(
+      'internal_error: Invalid configuration: NODE_URL must be https, or http on a loopback host, in enclave mode',
+    )
+    expect(failure({ IN_ENCLAVE: 'true', NODE_URL: 'http://10.0.0.7:8545' })).toContain('NODE_URL')
+    expect(readConfig({ IN_ENCLAVE: 'true', NODE_URL: 'https://base.example.com' }).chainRpcUrl).toBe('https://base.example.com')
+    expect(readConfig({ IN_ENCLAVE: 'true', NODE_URL: 'http://127.0.0.1:18545' }).chainRpcUrl).toBe('http://127.0.0.1:18545')
+    // Dev mode keeps accepting any http(s) RPC (anvil on another host, say).
+    expect(readConfig({ IN_ENCLAVE: 'false', NODE_URL: 'http://rpc.example.com:8545' }).chainRpcUrl).toBe('http://rpc.example.com:8545')
+  })
+  it('behavior: binding versions, record cap, DNS suffix and request bounds have defaults and are validated', () => {
+    expect(readConfig({})).toMatchObject({
+      minAppAuthVersion: 1, minSyncVersion: 1, caDnsSuffix: '', maxConcurrentRequests: 256, requestTimeoutSeconds: 30, nodeNonceRateLimitPerMinute: 1800,
+    })
+    expect(readConfig({ MIN_APP_AUTH_VERSION: '2', MIN_SYNC_VERSION: '2', CA_DNS_SUFFIX: 'Apps.Example.com.' })).toMatchObject({
+      minAppAuthVersion: 2, minSyncVersion: 2, caDnsSuffix: 'apps.example.com',
+    })
+    expect(failure({ MIN_APP_AUTH_VERSION: '3' })).toContain('MIN_APP_AUTH_VERSION must be 1 or 2')
+    expect(failure({ MIN_SYNC_VERSION: 'v2' })).toContain('MIN_SYNC_VERSION')
+    expect(failure({ CA_DNS_SUFFIX: '*.example.com' })).toContain('CA_DNS_SUFFIX')
+    expect(failure({ CA_DNS_SUFFIX: 'bad_label.com' })).toContain('CA_DNS_SUFFIX')
+    expect(failure({ MAX_RECORDS_PER_APP: '0' })).toContain('MAX_RECORDS_PER_APP')
+  })
+})
