@@ -5,7 +5,8 @@
  *
  * Run `cd contracts && npx forge build` first: the commands read forge's artifacts. Every
  * command prints one JSON object on stdout; a failure prints `{"error": …}` on stderr and
- * exits with status 1. Writes need `--private-key` or `DEPLOYER_PRIVATE_KEY`.
+ * exits with status 1. Writes need `--private-key` or `DEPLOYER_PRIVATE_KEY`. `--help`
+ * lists the commands; `<command> --help` lists one command's flags with their defaults.
  */
 import { parseArgs } from 'node:util'
 import { BaseError, ContractFunctionRevertedError, isAddress, zeroAddress } from 'viem'
@@ -21,53 +22,7 @@ import {
   setVersionStatus,
 } from './devRegistry'
 import { readStatus, resetMasterSecretHash } from './kmsRegistry'
-import { type Flags, address, bool, bytes32, hex, id, status, text } from './flags'
-
-const USAGE = `usage: npx tsx contracts/deploy/cli.ts <command> [--flags]
-
-common flags: --rpc-url <url> (default http://127.0.0.1:8545)
-              --private-key <0x…> (or DEPLOYER_PRIVATE_KEY; every command but status)
-
-deploy                    [--kms-app-id 49] [--nova-app-registry <addr>]
-                          [--version-id 1] [--version-name dev] [--code-measurement <bytes32>]
-                          [--image-uri ""]
-register-app              --nova-app-registry --app-id [--app-owner] [--dapp-contract]
-                          [--tee-arch nitro] [--metadata-uri] [--app-wallet]
-enroll-version            --nova-app-registry --app-id --version-id [--version-name]
-                          [--code-measurement] [--image-uri]
-register-instance         --nova-app-registry --app-id --version-id --tee-wallet
-                          [--operator] [--instance-url] [--tee-pubkey <hex>] [--zk-verified true]
-set-instance-status       --nova-app-registry --instance-id --status ACTIVE|STOPPED|FAILED
-set-version-status        --nova-app-registry --app-id --version-id --status ENROLLED|DEPRECATED|REVOKED
-set-app-status            --nova-app-registry --app-id --status ACTIVE|INACTIVE|REVOKED
-set-zk-verified           --nova-app-registry --instance-id --zk-verified true|false
-reset-master-secret-hash  --kms-registry
-status                    --kms-registry`
-
-const FLAG_NAMES = [
-  'rpc-url',
-  'private-key',
-  'kms-app-id',
-  'nova-app-registry',
-  'kms-registry',
-  'app-id',
-  'app-owner',
-  'dapp-contract',
-  'tee-arch',
-  'metadata-uri',
-  'app-wallet',
-  'version-id',
-  'version-name',
-  'code-measurement',
-  'image-uri',
-  'instance-id',
-  'operator',
-  'instance-url',
-  'tee-pubkey',
-  'tee-wallet',
-  'zk-verified',
-  'status',
-] as const
+import { FLAG_HELP, type FlagName, type Flags, address, bool, bytes32, hex, id, status, text } from './flags'
 
 type Command = (flags: Flags, rpcUrl: string) => Promise<unknown>
 
@@ -80,7 +35,7 @@ function registryTarget(flags: Flags, rpcUrl: string) {
   return { clients: connect({ rpcUrl, privateKey: privateKey(flags) }), novaAppRegistry: address(flags, 'nova-app-registry') }
 }
 
-const COMMANDS: Record<string, Command> = {
+const COMMANDS = {
   deploy: (flags, rpcUrl) =>
     deployContracts({
       rpcUrl,
@@ -155,6 +110,125 @@ const COMMANDS: Record<string, Command> = {
       kmsRegistry: address(flags, 'kms-registry'),
     }),
   status: (flags, rpcUrl) => readStatus({ rpcUrl, kmsRegistry: address(flags, 'kms-registry') }),
+} satisfies Record<string, Command>
+
+type CommandName = keyof typeof COMMANDS
+
+const REQUIRED = 'required'
+const SENDER = 'default: the sender'
+
+/** What each command does, and its own flags: `required`, or the default it falls back to. */
+const COMMAND_HELP: Record<CommandName, { summary: string; flags: Partial<Record<FlagName, string>> }> = {
+  deploy: {
+    summary: 'Deploys KMSRegistry and calls setKmsAppId. Without --nova-app-registry (a dev chain) it also deploys the development NovaAppRegistry, creates the KMS app with KMSRegistry as its dappContract, and enrolls its first version.',
+    flags: {
+      'kms-app-id': 'default 49',
+      'nova-app-registry': 'omitted: deploy the development registry',
+      'version-id': `default ${DEFAULT_KMS_VERSION.versionId}; dev registry only`,
+      'version-name': `default ${DEFAULT_KMS_VERSION.versionName}; dev registry only`,
+      'code-measurement': 'default the dev measurement (PCRs zero); dev registry only',
+      'image-uri': 'default ""; dev registry only',
+    },
+  },
+  'register-app': {
+    summary: 'Creates an app in the development NovaAppRegistry (owner only).',
+    flags: { 'nova-app-registry': REQUIRED, 'app-id': REQUIRED, 'app-owner': SENDER, 'dapp-contract': 'default: none (the zero address)', 'tee-arch': 'default nitro', 'metadata-uri': 'default ""', 'app-wallet': 'default: the zero address' },
+  },
+  'enroll-version': {
+    summary: "Enrolls a version of an app (status ENROLLED): the code measurement its instances' attestations must match.",
+    flags: { 'nova-app-registry': REQUIRED, 'app-id': REQUIRED, 'version-id': REQUIRED, 'version-name': 'default ""', 'code-measurement': 'default the dev measurement (PCRs zero)', 'image-uri': 'default ""' },
+  },
+  'register-instance': {
+    summary: "Registers an ACTIVE instance of an app version with its TEE wallet, teePubkey and URL; prints its instanceId. For the KMS app, the registry's callback makes the wallet a KMSRegistry operator.",
+    flags: { 'nova-app-registry': REQUIRED, 'app-id': REQUIRED, 'version-id': REQUIRED, 'tee-wallet': REQUIRED, operator: SENDER, 'instance-url': 'default ""', 'tee-pubkey': 'default 0x: none', 'zk-verified': 'default true' },
+  },
+  'set-instance-status': {
+    summary: 'Sets an instance ACTIVE, STOPPED or FAILED (a STOPPED KMS node leaves the peer cache).',
+    flags: { 'nova-app-registry': REQUIRED, 'instance-id': REQUIRED, status: 'required: ACTIVE|STOPPED|FAILED' },
+  },
+  'set-version-status': {
+    summary: 'Sets a version ENROLLED, DEPRECATED or REVOKED.',
+    flags: { 'nova-app-registry': REQUIRED, 'app-id': REQUIRED, 'version-id': REQUIRED, status: 'required: ENROLLED|DEPRECATED|REVOKED' },
+  },
+  'set-app-status': {
+    summary: 'Sets an app ACTIVE, INACTIVE or REVOKED.',
+    flags: { 'nova-app-registry': REQUIRED, 'app-id': REQUIRED, status: 'required: ACTIVE|INACTIVE|REVOKED' },
+  },
+  'set-zk-verified': {
+    summary: "Sets an instance's zkVerified flag.",
+    flags: { 'nova-app-registry': REQUIRED, 'instance-id': REQUIRED, 'zk-verified': REQUIRED },
+  },
+  'reset-master-secret-hash': {
+    summary: "Puts KMSRegistry's masterSecretHash back to zero (owner only); the nodes re-commit the secret they hold.",
+    flags: { 'kms-registry': REQUIRED },
+  },
+  status: {
+    summary: 'Reads KMSRegistry and the KMS app in the NovaAppRegistry it points at (no key needed).',
+    flags: { 'kms-registry': REQUIRED },
+  },
+}
+
+const CLI = 'npx tsx contracts/deploy/cli.ts'
+const WIDTH = 96
+const COMMON_FLAGS: Partial<Record<FlagName, string>> = { 'rpc-url': 'default http://127.0.0.1:8545', 'private-key': '', help: '' }
+
+/** Breaks `text` into lines of at most WIDTH columns after `first`; later lines are indented to `indent`. */
+function wrap(text: string, indent: number, first = ''): string[] {
+  const lines: string[] = []
+  let line = first
+  for (const [index, word] of text.split(' ').entries()) {
+    if (index > 0 && line.length + 1 + word.length > WIDTH) {
+      lines.push(line)
+      line = `${' '.repeat(indent)}${word}`
+    } else line = index === 0 ? `${line}${word}` : `${line} ${word}`
+  }
+  lines.push(line)
+  return lines
+}
+
+function flagLines(flags: Partial<Record<FlagName, string>>): string[] {
+  const entries = Object.entries(flags) as [FlagName, string][]
+  const left = entries.map(([name]) => `--${name}${name === 'help' ? ', -h' : ''} ${FLAG_HELP[name].value}`.trimEnd())
+  const width = Math.max(...left.map((text) => text.length))
+  return entries.flatMap(([name, note], index) => wrap(`${FLAG_HELP[name].meaning}${note === '' ? '' : `; ${note}`}`, width + 4, `  ${left[index]!.padEnd(width)}  `))
+}
+
+/** `--flag <value>` for required flags, `[--flag]` for the others: the one-line form of a command. */
+function synopsis(name: CommandName): string {
+  const flags = Object.entries(COMMAND_HELP[name].flags) as [FlagName, string][]
+  return flags.map(([flag, note]) => (note.startsWith(REQUIRED) ? `--${flag} ${FLAG_HELP[flag].value}` : `[--${flag}]`)).join(' ')
+}
+
+function usage(): string {
+  const names = Object.keys(COMMAND_HELP) as CommandName[]
+  const width = Math.max(...names.map((name) => name.length))
+  return [
+    `usage: ${CLI} <command> [--flags]`,
+    `       ${CLI} <command> --help    (the command's flags, what they mean, their defaults)`,
+    '',
+    'Deploy and ops commands for KMSRegistry and the development NovaAppRegistry. Run',
+    '`cd contracts && npx forge build` first. Each command prints one JSON object on stdout;',
+    'a failure prints {"error": …} on stderr and exits with status 1.',
+    '',
+    'commands:',
+    ...names.flatMap((name) => wrap(synopsis(name), width + 4, `  ${name.padEnd(width)}  `)),
+    '',
+    'common flags:',
+    ...flagLines(COMMON_FLAGS),
+  ].join('\n')
+}
+
+function commandUsage(name: CommandName): string {
+  return [
+    `usage: ${CLI} ${name} [--flags]`,
+    '',
+    ...wrap(COMMAND_HELP[name].summary, 0),
+    '',
+    ...flagLines(COMMAND_HELP[name].flags),
+    '',
+    'common flags:',
+    ...flagLines(COMMON_FLAGS),
+  ].join('\n')
 }
 
 /** A revert's contract error, e.g. `NovaAppRegistryWalletAlreadyRegistered(0x…)`, else the message. */
@@ -173,16 +247,23 @@ async function main(): Promise<void> {
   try {
     const { positionals, values } = parseArgs({
       allowPositionals: true,
-      options: Object.fromEntries(FLAG_NAMES.map((name) => [name, { type: 'string' }] as const)),
+      options: {
+        ...Object.fromEntries(Object.keys(FLAG_HELP).map((name) => [name, { type: 'string' }] as const)),
+        help: { type: 'boolean', short: 'h' },
+      },
     })
     const name = positionals.length === 1 ? positionals[0]! : ''
-    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
-    if (command === undefined) {
-      process.stderr.write(`${USAGE}\n`)
+    const known = Object.hasOwn(COMMANDS, name) ? (name as CommandName) : undefined
+    if (values.help === true && (known !== undefined || positionals.length === 0)) {
+      process.stdout.write(`${known === undefined ? usage() : commandUsage(known)}\n`)
+      return
+    }
+    if (known === undefined) {
+      process.stderr.write(`${usage()}\n`)
       throw new Error(`unknown command ${JSON.stringify(positionals.join(' '))}`)
     }
     const flags = values as Flags
-    const result = await command(flags, text(flags, 'rpc-url', 'http://127.0.0.1:8545'))
+    const result = await COMMANDS[known](flags, text(flags, 'rpc-url', 'http://127.0.0.1:8545'))
     process.stdout.write(`${JSON.stringify(result)}\n`)
   } catch (error) {
     process.stderr.write(`${JSON.stringify({ error: describe(error) })}\n`)

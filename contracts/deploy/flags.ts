@@ -3,6 +3,35 @@ import { getAddress, isAddress, isHex, size, stringToHex, type Address, type Hex
 
 export type Flags = Readonly<Record<string, string | undefined>>
 
+/** Every flag the CLI accepts, with the value it takes and what it means (for `--help`). */
+export const FLAG_HELP = {
+  'rpc-url': { value: '<url>', meaning: "the chain's JSON-RPC" },
+  'private-key': { value: '<0x…>', meaning: "the sender's key, or DEPLOYER_PRIVATE_KEY (every command but status)" },
+  'kms-app-id': { value: '<id>', meaning: "the KMS app's id in NovaAppRegistry" },
+  'nova-app-registry': { value: '<address>', meaning: 'NovaAppRegistry' },
+  'kms-registry': { value: '<address>', meaning: 'KMSRegistry' },
+  'app-id': { value: '<id>', meaning: "the app's id" },
+  'app-owner': { value: '<address>', meaning: "the app's owner" },
+  'dapp-contract': { value: '<address>', meaning: 'receives addOperator/removeOperator callbacks' },
+  'tee-arch': { value: '<bytes32|label>', meaning: 'TEE architecture: 32 bytes of hex, or a label of at most 32 bytes' },
+  'metadata-uri': { value: '<text>', meaning: "the app's metadata URI" },
+  'app-wallet': { value: '<address>', meaning: "the app wallet, which the runtime anchors the app's wallet to" },
+  'version-id': { value: '<id>', meaning: 'the version number within the app' },
+  'version-name': { value: '<text>', meaning: 'a name for the version' },
+  'code-measurement': { value: '<bytes32>', meaning: 'keccak256(PCR0‖PCR1‖PCR2) of the enclave image' },
+  'image-uri': { value: '<text>', meaning: 'where the enclave image is' },
+  'instance-id': { value: '<id>', meaning: "the instance's id (register-instance prints it)" },
+  operator: { value: '<address>', meaning: "the instance's operator" },
+  'instance-url': { value: '<url>', meaning: "the instance's public URL (https in enclave mode)" },
+  'tee-pubkey': { value: '<0x hex>', meaning: "the instance's P-384 teePubkey, DER; for a KMS node, its /status tee_pubkey" },
+  'tee-wallet': { value: '<address>', meaning: "the instance's TEE wallet; for a KMS node, its /status tee_wallet" },
+  'zk-verified': { value: 'true|false', meaning: 'whether the instance counts as zkVerified' },
+  status: { value: '<name|number>', meaning: 'the new status (PROTOCOL §9.2)' },
+  help: { value: '', meaning: 'print the usage, or one command\'s flags with their defaults' },
+} as const satisfies Record<string, { value: string; meaning: string }>
+
+export type FlagName = keyof typeof FLAG_HELP
+
 const STATUS_NAMES = {
   app: ['ACTIVE', 'INACTIVE', 'REVOKED'],
   version: ['ENROLLED', 'DEPRECATED', 'REVOKED'],
