@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { parseHex } from '../../../core/encoding'
 import { KmsError } from '../../../core/errors'
 import { KmsNode } from '../../../core/node'
-import { ca, defaultNodeProvider, health, nonce, status } from '../../../functions'
+import { ALL_FUNCTIONS, ca, defaultNodeProvider, health, nonce, status } from '../../../functions'
 import { createPipeline } from '../../../functions/_serve'
 import { buildRouteTable } from '../../../functions/_routeTable'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
@@ -78,6 +78,7 @@ describe('the request pipeline (PROTOCOL §2)', () => {
     // 3 per minute: a token every 20 s.
     expect(refused.headers.get('retry-after')).toBe('20')
     expectCors(refused)
+    expect(refused.headers.get('x-request-id')).not.toBeNull()
     // Another client's preflight is unaffected.
     expect((await send('/status', { from: client(), method: 'OPTIONS' })).status).toBe(204)
   })
@@ -89,6 +90,7 @@ describe('the request pipeline (PROTOCOL §2)', () => {
       expect(response.status).toBe(204)
       expect(response.headers.get('access-control-allow-methods')).toBe('GET, POST, PUT, DELETE, OPTIONS')
       expectCors(response)
+      expect(response.headers.get('x-request-id')).not.toBeNull()
     }
   })
 
@@ -250,6 +252,30 @@ describe('the request pipeline (PROTOCOL §2)', () => {
     expect(response.status).toBe(429)
     expect(response.headers.get('retry-after')).toBe('9')
     expectCors(response)
+  })
+})
+
+describe('the route policies of every function (PROTOCOL §2, §12.1, §12.2)', () => {
+  it('behavior: each route has the §2 gate, the §12.2 limiter and the §12.1 body limit', () => {
+    const table = Object.fromEntries(
+      ALL_FUNCTIONS.flatMap((fn) => fn.policy.routes.map((route) => [route.path, { methods: route.methods, gate: fn.policy.gate, limiter: fn.policy.limiter, bodyLimit: fn.policy.bodyLimit }])),
+    )
+    expect(table).toEqual({
+      '/': { methods: ['GET', 'HEAD'], gate: 'none', limiter: 'client', bodyLimit: 'request' },
+      '/health': { methods: ['GET', 'HEAD'], gate: 'none', limiter: 'exempt', bodyLimit: 'request' },
+      '/status': { methods: ['GET', 'HEAD'], gate: 'none', limiter: 'client', bodyLimit: 'request' },
+      '/nonce': { methods: ['GET'], gate: 'none', limiter: 'nonce', bodyLimit: 'request' },
+      '/nodes': { methods: ['GET', 'HEAD'], gate: 'none', limiter: 'client', bodyLimit: 'request' },
+      '/attestation': { methods: ['GET'], gate: 'none', limiter: 'nonce', bodyLimit: 'request' },
+      '/metrics': { methods: ['GET', 'HEAD'], gate: 'none', limiter: 'exempt', bodyLimit: 'request' },
+      '/kms/derive': { methods: ['POST'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
+      '/kms/data': { methods: ['GET', 'PUT', 'DELETE'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
+      '/kms/data/*': { methods: ['GET'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
+      '/kms/sign_cert': { methods: ['POST'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
+      '/kms/ca': { methods: ['GET', 'HEAD'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
+      '/sync': { methods: ['POST'], gate: 'none', limiter: 'exempt', bodyLimit: 'sync' },
+    })
+    expect(() => createPipeline(ALL_FUNCTIONS)).not.toThrow()
   })
 })
 
