@@ -34,19 +34,25 @@ async function setup() {
   const nonces = new NonceStore({ clock, random: seededRandom(23), ttlSeconds: 120, capacity: 64 })
   const registry = await MemoryRegistry.standard()
   let attestationChecks = 0
-  const authenticate = (headers: Partial<AppAuthHeaders>) =>
-    authenticateApp({
+  const authenticate = (headers: Partial<AppAuthHeaders>) => {
+    // v1 requests (no request digest) from an app that is not the KMS app; built apart from
+    // the call so that the suite also compiles where these v2 fields are not declared yet.
+    const v1 = { requestDigest: undefined, minAppAuthVersion: 1 as const, kmsAppId: 49 }
+    const params = {
+      ...v1,
       headers: { ...NONE, ...headers },
       ownWallet: NODE_WALLET,
       nonces,
       clock,
       popTimeoutSeconds: 120,
       registry,
-      verifyAttestation: (header, popNonce) => {
+      verifyAttestation: (header: string, popNonce: string | undefined) => {
         attestationChecks++
         return verifyAppAttestation({ header, popNonce, nonces, clock, maxAgeSeconds: 300, allowDebugMode: false, trustedRoot: devRootCertificateDer() })
       },
-    })
+    }
+    return authenticateApp(params)
+  }
   const attest = (nonce: string, options: { wallet?: string; pcrs?: ReadonlyMap<number, Uint8Array> } = {}) =>
     attestationHeader({ nonce, nowMs: clock.nowMs(), ...options })
   return { clock, nonces, registry, authenticate, attest, attestationChecks: () => attestationChecks }

@@ -19,10 +19,11 @@ function app(options: { global?: number; nonce?: number; hops?: number; socket?:
   const clock = new FakeClock(T0_MS)
   const limiter = (ratePerMinute: number) => new RateLimiter({ clock, ratePerMinute, maxBuckets: 100 })
   const metrics = new Metrics()
-  // The node fields clientLimits reads: the hop count, the two per-client limiters, metrics.
+  // The node fields clientLimits reads: the hop count, the per-client limiters, metrics.
+  // `nodeNonce` (a node-wide nonce bucket being added alongside) is kept out of the way.
   const node = {
     config: { trustedProxyHops: options.hops ?? 0 },
-    limiters: { global: limiter(options.global ?? 2), nonce: limiter(options.nonce ?? 100) },
+    limiters: { global: limiter(options.global ?? 2), nonce: limiter(options.nonce ?? 100), nodeNonce: limiter(100_000) },
     metrics,
   }
   const functions = [
