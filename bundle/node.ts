@@ -27,7 +27,13 @@ export async function startNodeServer(worker: ModuleWorker): Promise<void> {
     fetch: (request, nodeServerEnv) => worker.fetch(request, nodeServerEnv),
     hostname: node.config.bindHost,
     port: node.config.bindPort,
-    serverOptions: { maxHeaderSize: MAX_HEADER_BYTES },
+    // A slow client cannot hold a connection and its buffers open for Node's default 300 s
+    // (§12.3): headers and the whole request must arrive within REQUEST_TIMEOUT_SECONDS.
+    serverOptions: {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: node.config.requestTimeoutSeconds * 1000,
+      requestTimeout: node.config.requestTimeoutSeconds * 1000,
+    },
   })
   server.on('listening', () => {
     const address = server.address()

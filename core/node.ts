@@ -7,7 +7,7 @@
  * @module
  */
 import { awsNitroRootG1Der, loadTrustedRoot } from './attestation'
-import { NonceStore, RateLimiter } from './auth'
+import { NonceStore, RateLimiter, RequestAdmission } from './auth'
 import { createCachedRegistry, createChainReaders, type CachedRegistry, type ChainReaders } from './chain'
 import { PeerCache, PeerWatermarks, Readiness, SyncClient, TickSchedule, type Sleep } from './cluster'
 import { readConfig, type ConfigEnvironment, type NodeConfig } from './config'
@@ -39,6 +39,8 @@ export interface NodeLimiters {
   global: RateLimiter
   nonce: RateLimiter
   app: RateLimiter
+  /** One bucket for the whole node: nonces issued faster than the store holds them would evict live ones. */
+  nodeNonce: RateLimiter
 }
 
 export class KmsNode {
@@ -55,6 +57,8 @@ export class KmsNode {
   readonly registry: CachedRegistry
   readonly nonces: NonceStore
   readonly limiters: NodeLimiters
+  /** Requests in progress and body bytes buffered, over all callers (§12.3). */
+  readonly admission: RequestAdmission
   /** The only holder of the master secret and of every key derived from it. */
   readonly keys: KeyRing
   readonly store: KvStore
@@ -97,7 +101,9 @@ export class KmsNode {
       global: limiter(config.rateLimitPerMinute),
       nonce: limiter(config.nonceRateLimitPerMinute),
       app: limiter(config.appRateLimitPerMinute),
+      nodeNonce: limiter(config.nodeNonceRateLimitPerMinute),
     }
+    this.admission = new RequestAdmission({ maxConcurrentRequests: config.maxConcurrentRequests, maxInflightBodyBytes: config.maxInflightBodyBytes })
     this.keys = new KeyRing({ kmsAppId: config.kmsAppId })
     this.store = new KvStore({
       clock,
@@ -108,6 +114,7 @@ export class KmsNode {
         tombstoneRetentionMs: config.tombstoneRetentionMs,
         maxTombstonesPerApp: config.maxTombstonesPerApp,
         maxClockSkewMs: config.maxClockSkewMs,
+        maxRecordsPerApp: config.maxRecordsPerApp,
       },
     })
     this.appValues = createAppValues({ store: this.store, cipher: this.keys, random })

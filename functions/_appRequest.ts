@@ -1,21 +1,31 @@
 /**
  * `defineAppFunction`: an authenticated `/kms/*` function (PROTOCOL §3, §5.6, §12.2). The
  * route logic sees only the decrypted inner request of an authorized app; around it, every
- * app function runs the same steps: authenticate (PoP and/or attestation), authorize
- * against the registry, charge the per-app limiter by the policy's weight, open the
- * envelope, counter-sign, run the route, seal the answer.
+ * app function runs the same steps:
+ *
+ * 1. the binding version, and for v2 the request digest, from the headers (§3.5);
+ * 2. authentication (PoP and/or attestation) and registry authorization, from the headers
+ *    alone, **before a byte of the body is read** (M2: a stranger cannot make the node
+ *    buffer its body);
+ * 3. the body, within the limit, checked against `X-App-Content-SHA256` in v2;
+ * 4. the per-app limiter, by the policy's weight;
+ * 5. the envelope opened, the route run, the answer sealed;
+ * 6. v1: the counter-signature over the request signature, made before the route runs, so a
+ *    signing failure (503) changes nothing (§3.4). v2: every answer after authentication,
+ *    errors included, carries `X-KMS-Response-Binding` over its status and exact body.
  */
-import { authenticateApp, verifyAppAttestation, type AppIdentity, type AuthenticatedApp } from '../core/auth'
-import { buildResponseMessage } from '../core/crypto'
+import { authenticateApp, readRequestBinding, verifyAppAttestation, type AppIdentity, type AuthenticatedApp, type RequestBinding } from '../core/auth'
+import { buildResponseBindingMessage, buildResponseMessage, computeContentSha256 } from '../core/crypto'
 import type { Wallet } from '../core/encoding'
 import { openEnvelope, sealEnvelope } from '../core/envelope'
 import { KmsError } from '../core/errors'
 import type { KmsNode } from '../core/node'
 import { defineFunction, type FunctionPolicy, type KmsFunction, type NodeView } from './_define'
-import { jsonResponse, readJsonBody, requireEnvelope } from './_http'
+import { jsonResponse, parseJsonText, readBodyBytes, requireEnvelope } from './_http'
+import { errorResponse } from './_stages/errorMapper'
 
 /** What authenticating, opening and sealing read from the node. */
-export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee'
+export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee' | 'log' | 'admission'
 
 export interface AppRequest {
   request: Request
@@ -29,11 +39,22 @@ export type AppFunctionPolicy = Omit<FunctionPolicy, 'gate' | 'limiter' | 'bodyL
 
 export type AppRoute<K extends keyof KmsNode> = (appRequest: AppRequest, node: NodeView<K | AppAuthKeys>) => Promise<unknown>
 
-/** Authenticates and authorizes the caller of an app route (§3.1–§3.3). */
-export async function authenticateAppRequest(request: Request, node: NodeView<AppAuthKeys>): Promise<AuthenticatedApp & { ownWallet: Wallet }> {
+interface AuthenticatedRequest extends AuthenticatedApp {
+  ownWallet: Wallet
+  binding: RequestBinding
+}
+
+/** Authenticates and authorizes the caller of an app route from its headers (§3.1–§3.3, §3.5). */
+export async function authenticateAppRequest(request: Request, node: NodeView<AppAuthKeys>): Promise<AuthenticatedRequest> {
   const ownWallet = node.identity.wallet
   if (ownWallet === undefined) throw new KmsError('service_unavailable', 'cannot read node wallet')
   const { config } = node
+  const binding = readRequestBinding({
+    request,
+    versionHeader: 'x-app-auth-version',
+    instanceUrl: node.identity.instanceUrl,
+    minVersion: config.minAppAuthVersion,
+  })
   const header = (name: string): string | null => request.headers.get(name)
   const authenticated = await authenticateApp({
     headers: {
@@ -48,6 +69,9 @@ export async function authenticateAppRequest(request: Request, node: NodeView<Ap
     clock: node.clock,
     popTimeoutSeconds: config.popTimeoutSeconds,
     registry: node.registry,
+    requestDigest: binding.v2?.requestDigest,
+    minAppAuthVersion: config.minAppAuthVersion,
+    kmsAppId: config.kmsAppId,
     verifyAttestation: (attestation, popNonce) =>
       verifyAppAttestation({
         header: attestation,
@@ -59,7 +83,7 @@ export async function authenticateAppRequest(request: Request, node: NodeView<Ap
         trustedRoot: node.trustedAttestationRoot,
       }),
   })
-  return { ...authenticated, ownWallet }
+  return { ...authenticated, ownWallet, binding }
 }
 
 function weightOf(policy: AppFunctionPolicy, node: NodeView<'config'>): number {
@@ -67,35 +91,70 @@ function weightOf(policy: AppFunctionPolicy, node: NodeView<'config'>): number {
   return typeof weight === 'function' ? weight(node.config) : weight
 }
 
+/** Step 3: the body within the limit; in v2 it must be the one the PoP covers. */
+async function readBoundBody(request: Request, node: NodeView<'config' | 'admission'>, binding: RequestBinding): Promise<unknown> {
+  const bytes = await readBodyBytes(request, node.config.maxRequestBodyBytes, node.admission)
+  if (binding.v2 !== undefined && computeContentSha256(bytes) !== binding.v2.contentSha256) {
+    throw new KmsError('unauthorized', 'Request binding mismatch')
+  }
+  if (request.method === 'GET') {
+    // A GET has no body; in v2 one would be bytes the route ignores but the PoP covered.
+    if (binding.version === 2 && bytes.length > 0) throw new KmsError('bad_request', 'Unexpected body')
+    return undefined
+  }
+  return parseJsonText(new TextDecoder('utf-8', { fatal: false }).decode(bytes), 'Invalid JSON body')
+}
+
+/** Maps an error after authentication to its answer, as the pipeline's mapper would. */
+function answerForError(error: unknown, node: NodeView<'log'>): Response {
+  if (error instanceof KmsError && error.status !== 500) return errorResponse(error)
+  node.log('error', 'unhandled error', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
+  return errorResponse(error instanceof KmsError ? error : new KmsError('internal_error', 'Internal server error'))
+}
+
 /**
- * Defines an app function. The counter-signature is made before `route` runs, so a signing
- * failure (503) leaves nothing changed (§3.4).
+ * Binding v2 (§3.5): the answer, whatever its status, signed over its status and exact body.
+ * @throws KmsError 503 when the helper cannot sign: the answer would be unbound.
  */
+async function bindResponse(response: Response, subject: string, ownWallet: Wallet, node: NodeView<'tee'>): Promise<Response> {
+  const body = new Uint8Array(await response.arrayBuffer())
+  const message = buildResponseBindingMessage({ subject, wallet: ownWallet, status: response.status, bodySha256: computeContentSha256(body) })
+  const binding = await node.tee.signMessage(message)
+  const headers = new Headers(response.headers)
+  headers.set('x-kms-response-binding', binding)
+  return new Response(body, { status: response.status, headers })
+}
+
+/** Defines an app function. */
 export function defineAppFunction<K extends keyof KmsNode>(policy: AppFunctionPolicy, route: AppRoute<K>): KmsFunction {
   return defineFunction<K | AppAuthKeys>(
     { ...policy, gate: 'ready', limiter: 'client', bodyLimit: 'request' },
     async (request, node) => {
-      const hasBody = request.method !== 'GET'
-      const body = hasBody ? await readJsonBody(request, node.config.maxRequestBodyBytes) : undefined
-      const { identity, responseSignatureSubject, ownWallet } = await authenticateAppRequest(request, node)
-
-      const decision = node.limiters.app.take(identity.wallet, weightOf(policy, node))
-      if (!decision.allowed) {
-        throw new KmsError('rate_limited', 'Rate limit exceeded', { headers: { 'retry-after': String(decision.retryAfterSeconds) } })
+      const { identity, responseSignatureSubject, ownWallet, binding } = await authenticateAppRequest(request, node)
+      const run = async (): Promise<Response> => {
+        const body = await readBoundBody(request, node, binding)
+        const decision = node.limiters.app.take(identity.wallet, weightOf(policy, node))
+        if (!decision.allowed) {
+          throw new KmsError('rate_limited', 'Rate limit exceeded', { headers: { 'retry-after': String(decision.retryAfterSeconds) } })
+        }
+        const payload =
+          body === undefined
+            ? {}
+            : await openEnvelope({
+                tee: node.tee,
+                envelope: requireEnvelope(body),
+                expectedSenderDer: identity.teePubkeyDer,
+                invalidPayloadMessage: 'Invalid JSON body',
+              })
+        const counterSignature =
+          binding.version === 1 ? await node.tee.signMessage(buildResponseMessage({ signature: responseSignatureSubject, wallet: ownWallet })) : undefined
+        const inner = await route({ request, identity, payload }, node)
+        const envelope = await sealEnvelope(node.tee, inner, identity.teePubkeyDer)
+        return jsonResponse(envelope, counterSignature === undefined ? {} : { headers: { 'x-kms-response-signature': counterSignature } })
       }
-
-      const payload = hasBody
-        ? await openEnvelope({
-            tee: node.tee,
-            envelope: requireEnvelope(body),
-            expectedSenderDer: identity.teePubkeyDer,
-            invalidPayloadMessage: 'Invalid JSON body',
-          })
-        : {}
-      const signature = await node.tee.signMessage(buildResponseMessage({ signature: responseSignatureSubject, wallet: ownWallet }))
-      const inner = await route({ request, identity, payload }, node)
-      const envelope = await sealEnvelope(node.tee, inner, identity.teePubkeyDer)
-      return jsonResponse(envelope, { headers: { 'x-kms-response-signature': signature } })
+      if (binding.version === 1) return run()
+      const response = await run().catch((error: unknown) => answerForError(error, node))
+      return bindResponse(response, responseSignatureSubject, ownWallet, node)
     },
   )
 }

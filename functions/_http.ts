@@ -2,6 +2,7 @@
  * HTTP plumbing shared by every function: JSON responses, bounded body reading, and the E2E
  * envelope (PROTOCOL §0, §5.6, §12.1). Handlers throw `KmsError`; the pipeline maps errors.
  */
+import type { RequestAdmission } from '../core/auth'
 import { isEnvelope, type openEnvelope } from '../core/envelope'
 import { KmsError } from '../core/errors'
 
@@ -16,12 +17,16 @@ function tooLarge(): KmsError {
   return new KmsError('payload_too_large', 'Request body too large')
 }
 
+/** The node-wide budget of buffered body bytes (§12.3); each chunk is charged as it arrives. */
+export type BodyBudget = Pick<RequestAdmission, 'holdBody'>
+
 /**
  * Reads the body, refusing more than `limit` bytes. A declared Content-Length above the
  * limit is refused before reading; a streamed body is counted and reading stops at the limit.
- * @throws KmsError 413 `payload_too_large`
+ * With a `budget`, every chunk is charged to the node-wide budget first.
+ * @throws KmsError 413 `payload_too_large`; 503 when the budget is spent.
  */
-export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array> {
+export async function readBodyBytes(request: Request, limit: number, budget?: BodyBudget): Promise<Uint8Array> {
   const declared = request.headers.get('content-length')
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) throw tooLarge()
   if (request.body === null) return new Uint8Array(0)
@@ -35,6 +40,12 @@ export async function readBodyBytes(request: Request, limit: number): Promise<Ui
     if (total > limit) {
       await reader.cancel().catch(() => undefined)
       throw tooLarge()
+    }
+    try {
+      budget?.holdBody(request, value.byteLength)
+    } catch (error) {
+      await reader.cancel().catch(() => undefined)
+      throw error
     }
     chunks.push(value)
   }
@@ -52,8 +63,8 @@ export async function readBodyBytes(request: Request, limit: number): Promise<Ui
  * Reads a JSON body whatever its Content-Type (PROTOCOL §0).
  * @throws KmsError 413, or 400 `Invalid JSON body`
  */
-export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
-  const bytes = await readBodyBytes(request, limit)
+export async function readJsonBody(request: Request, limit: number, budget?: BodyBudget): Promise<unknown> {
+  const bytes = await readBodyBytes(request, limit, budget)
   return parseJsonText(new TextDecoder('utf-8', { fatal: false }).decode(bytes), 'Invalid JSON body')
 }
 

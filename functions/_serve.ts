@@ -1,7 +1,7 @@
 /**
  * The request pipeline of PROTOCOL §2 as named hono stages, around any set of functions:
  *
- *   requestId → cors → provideNode → observe → resolveRoute
+ *   requestId → cors → provideNode → observe → resolveRoute → admission (§12.3)
  *     → clientLimits (§2 step 1) → bodyLimit (step 2) → preflight, routeGuard (step 3)
  *     → readinessGate (step 4) → the function (step 5)
  *
@@ -17,6 +17,7 @@ import type { KmsFunction } from './_define'
 import { defaultNodeProvider, type NodeProvider } from './_nodeProvider'
 import { buildRouteTable } from './_routeTable'
 import type { PipelineEnv } from './_stages/_env'
+import { admission } from './_stages/admission'
 import { bodyLimit } from './_stages/bodyLimit'
 import { clientLimits, nodeServerSocketAddress } from './_stages/clientLimits'
 import { cors } from './_stages/cors'
@@ -45,6 +46,7 @@ export function createPipeline(functions: readonly KmsFunction[], options: Pipel
   app.use(provideNode(options.nodeProvider ?? defaultNodeProvider))
   app.use(observe())
   app.use(resolveRoute(table))
+  app.use(admission())
   app.use(clientLimits(options.socketAddress ?? nodeServerSocketAddress))
   app.use(bodyLimit())
   app.use(preflight())

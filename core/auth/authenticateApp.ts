@@ -24,9 +24,15 @@ export interface AuthenticatedApp {
   responseSignatureSubject: string
 }
 
-export interface AuthenticateAppParams extends Omit<VerifyPopParams, 'purpose' | 'headers'> {
+export interface AuthenticateAppParams extends Omit<VerifyPopParams, 'purpose' | 'headers' | 'requestDigest'> {
   headers: AppAuthHeaders
   registry: AppRegistryView
+  /** v2 (§3.5): the digest of this request; PoP and attestation must both cover it. */
+  requestDigest: string | undefined
+  /** `MIN_APP_AUTH_VERSION`: at 2, an attestation without `nova_kms` is refused. */
+  minAppAuthVersion: 1 | 2
+  /** KMS instances are peers, never apps (L2): their documents must not open `/kms/*`. */
+  kmsAppId: number
   /**
    * Verifies `X-Nitro-Attestation` through §3.2.2 steps 1–3. `popNonce` is the nonce the PoP
    * check already consumed, which satisfies step 2 when the document carries the same one.
@@ -36,6 +42,26 @@ export interface AuthenticateAppParams extends Omit<VerifyPopParams, 'purpose' |
 
 function missingHeaders(): KmsError {
   return new KmsError('unauthorized', 'Missing PoP authentication headers')
+}
+
+/**
+ * `user_data.nova_kms` (§3.5): a document names the node it is for, so a document made for
+ * one node (or a node's public /attestation document, which has no `nova_kms`) cannot open
+ * another. When the document alone authenticates a v2 request, it must also carry the
+ * request's digest.
+ */
+function checkAttestationBinding(attested: AttestedWallet, params: AuthenticateAppParams, attestationOnly: boolean): void {
+  const binding = attested.novaKms
+  if (binding === undefined) {
+    if (attestationOnly && (params.requestDigest !== undefined || params.minAppAuthVersion === 2)) {
+      throw new KmsError('unauthorized', 'Attestation rejected: missing nova_kms binding')
+    }
+    return
+  }
+  if (binding.kmsWallet !== params.ownWallet) throw new KmsError('unauthorized', 'Attestation rejected: nova_kms is for another node')
+  if (attestationOnly && params.requestDigest !== undefined && (binding.v !== 2 || binding.requestDigest !== params.requestDigest)) {
+    throw new KmsError('unauthorized', 'Request binding mismatch')
+  }
 }
 
 /**
@@ -54,6 +80,7 @@ export async function authenticateApp(params: AuthenticateAppParams): Promise<Au
       ...params,
       purpose: 'AppAuth',
       headers: { signature: headers.signature!, nonce: headers.nonce!, timestamp: headers.timestamp!, wallet: headers.wallet },
+      ...(params.requestDigest === undefined ? {} : { requestDigest: params.requestDigest }),
     })
   }
   let attested: AttestedWallet | undefined
@@ -62,9 +89,11 @@ export async function authenticateApp(params: AuthenticateAppParams): Promise<Au
     if (popWallet !== undefined && attested.wallet !== popWallet) {
       throw new KmsError('unauthorized', 'Attestation wallet does not match PoP signer')
     }
+    checkAttestationBinding(attested, params, popWallet === undefined)
   }
   const wallet = popWallet ?? attested!.wallet
   const identity = await authorizeApp(wallet, registry)
+  if (identity.appId === params.kmsAppId) throw new KmsError('forbidden', 'KMS instances cannot call /kms/*')
   if (attested !== undefined && bytesToHex(attested.codeMeasurement) !== bytesToHex(identity.codeMeasurement)) {
     throw new KmsError('measurement_mismatch', 'Code measurement does not match registry')
   }

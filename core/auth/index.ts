@@ -18,3 +18,12 @@ export {
   type AppAuthHeaders,
 } from './authenticateApp'
 export { authenticatePeer, type AuthenticatePeerParams, type AuthenticatedPeer, type PeerAuthHeaders } from './authenticatePeer'
+export {
+  parseAuthVersion,
+  parseContentSha256,
+  readRequestBinding,
+  requestTarget,
+  type AuthVersion,
+  type RequestBinding,
+} from './requestBinding'
+export { RequestAdmission, type RequestAdmissionOptions } from './requestAdmission'

@@ -14,6 +14,18 @@ export interface AttestedWallet {
   codeMeasurement: Uint8Array
   /** The decoded COSE_Sign1 bytes: attestation-only responses are signed over their SHA-256. */
   document: Uint8Array
+  /**
+   * `user_data.nova_kms` (§3.5): which node the document is for and, in v2, which request.
+   * `undefined` when the document has none (a node's public /attestation document, say).
+   */
+  novaKms: NovaKmsBinding | undefined
+}
+
+export interface NovaKmsBinding {
+  v: number
+  /** Canonical, or `undefined` when absent or not a wallet. */
+  kmsWallet: Wallet | undefined
+  requestDigest: string | undefined
 }
 
 export interface VerifyAppAttestationParams {
@@ -56,23 +68,38 @@ export async function verifyAppAttestation(params: VerifyAppAttestationParams): 
   if (!consumedByPop && !nonces.consume(nonceText)) throw rejected('invalid or expired nonce')
 
   // Step 3. The wallet comes from user_data.eth_addr.
-  const wallet = walletFromUserData(attestation.userData)
+  const userData = parseUserData(attestation.userData)
+  const ethAddress = userData?.['eth_addr']
+  const wallet = typeof ethAddress === 'string' ? parseWallet(ethAddress) : undefined
   if (wallet === undefined) throw rejected('missing eth_addr')
-  return { wallet, codeMeasurement: codeMeasurement(attestation.pcrs), document: document.slice() }
+  return { wallet, codeMeasurement: codeMeasurement(attestation.pcrs), document: document.slice(), novaKms: novaKmsOf(userData) }
 }
 
-function walletFromUserData(userData: Uint8Array | null): Wallet | undefined {
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** `user_data` as a JSON object; anything else (absent, not UTF-8, not JSON) is `undefined`. */
+function parseUserData(userData: Uint8Array | null): Record<string, unknown> | undefined {
   if (userData === null) return undefined
   const text = parseUtf8(userData)
   if (text === undefined) return undefined
-  let parsed: unknown
   try {
-    parsed = JSON.parse(text)
+    const parsed: unknown = JSON.parse(text)
+    return isObject(parsed) ? parsed : undefined
   } catch {
     return undefined // not JSON: the same outcome as a JSON object without eth_addr
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined
-  const ethAddress: unknown = (parsed as Record<string, unknown>)['eth_addr']
-  return typeof ethAddress === 'string' ? parseWallet(ethAddress) : undefined
+}
+
+function novaKmsOf(userData: Record<string, unknown> | undefined): NovaKmsBinding | undefined {
+  const binding = userData?.['nova_kms']
+  if (!isObject(binding)) return undefined
+  const { v, kms_wallet: kmsWallet, request_digest: requestDigest } = binding
+  return {
+    v: typeof v === 'number' ? v : 0,
+    kmsWallet: typeof kmsWallet === 'string' ? parseWallet(kmsWallet) : undefined,
+    requestDigest: typeof requestDigest === 'string' ? requestDigest.toLowerCase() : undefined,
+  }
 }
 

@@ -3,7 +3,7 @@
  * (§4.2 step 2). The check order is part of the contract: the timestamp is checked before
  * the nonce is consumed, so a stale request never burns a valid nonce (fix).
  */
-import { recoverMessageSigner } from '../crypto'
+import { buildAppAuthMessage, buildAppAuthMessageV2, buildPeerAuthMessage, buildPeerAuthMessageV2, recoverMessageSigner } from '../crypto'
 import { parseBase64, parseWallet, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import { nowSeconds, type Clock } from '../runtime'
@@ -28,6 +28,11 @@ export interface VerifyPopParams {
   nonces: NonceStore
   clock: Clock
   popTimeoutSeconds: number
+  /**
+   * Binding v2 (§3.5, §3.6): the request digest the signature must cover. With it, the
+   * wallet header is required and a signer other than it is `Request binding mismatch`.
+   */
+  requestDigest?: string
 }
 
 function unauthorized(message: string): KmsError {
@@ -58,7 +63,19 @@ export function verifyPop(params: VerifyPopParams): Wallet {
   if (parseBase64(headers.nonce) === undefined) throw unauthorized('Invalid nonce encoding')
   if (!nonces.consume(headers.nonce)) throw unauthorized('Invalid or expired nonce')
   // `<ts>` is the parsed value in decimal, not the header text (§3.1.2 step 5, as in (c)).
-  const message = `NovaKMS:${purpose}:${headers.nonce}:${ownWallet}:${timestamp.toString()}`
+  const signed = { nonce: headers.nonce, wallet: ownWallet, timestamp }
+  const { requestDigest } = params
+  if (requestDigest !== undefined) {
+    if (headers.wallet === null) throw unauthorized(`Missing ${headerPrefix}-wallet`)
+    const message = purpose === 'AppAuth' ? buildAppAuthMessageV2({ ...signed, requestDigest }) : buildPeerAuthMessageV2({ ...signed, requestDigest })
+    const signer = recoverMessageSigner(message, headers.signature)
+    const claimed = parseWallet(headers.wallet)
+    if (claimed === undefined) throw unauthorized('Invalid wallet address')
+    // Any change to method, target or body changes the digest, hence the recovered signer.
+    if (claimed !== signer) throw unauthorized('Request binding mismatch')
+    return signer
+  }
+  const message = purpose === 'AppAuth' ? buildAppAuthMessage(signed) : buildPeerAuthMessage(signed)
   const signer = recoverMessageSigner(message, headers.signature)
   if (headers.wallet !== null) {
     const claimed = parseWallet(headers.wallet)

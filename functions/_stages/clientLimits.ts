@@ -2,7 +2,9 @@
  * Stage: the per-client limiters (PROTOCOL §2 step 1, §12.2). Every route but the exempt
  * ones (/health, /metrics, /sync) takes a token from the global bucket; /nonce and
  * /attestation also from the nonce bucket. Loopback and unknown callers are not limited by
- * client (behind the enclave's L4 ingress every caller is loopback).
+ * client (behind the enclave's L4 ingress every caller is loopback), so nonces also come from
+ * one node-wide bucket (`NODE_NONCE_RATE_LIMIT_PER_MINUTE`): issued faster than the store
+ * holds them (`MAX_NONCES` per `POP_TIMEOUT_SECONDS`), they would evict live ones.
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { identifiesClient, resolveClientKey, type RateLimiter } from '../../core/auth'
@@ -14,6 +16,9 @@ export function nodeServerSocketAddress(c: Context): string | undefined {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined
   return env?.incoming?.socket?.remoteAddress
 }
+
+/** The key of the node-wide bucket. */
+const NODE_BUCKET = 'node'
 
 export function clientLimits(socketAddress: (c: Context) => string | undefined = nodeServerSocketAddress): MiddlewareHandler<PipelineEnv> {
   return async function clientLimitsStage(c, next) {
@@ -29,6 +34,8 @@ export function clientLimits(socketAddress: (c: Context) => string | undefined =
         take(node.limiters.global, 'global', clientKey, node.metrics)
         if (limiter === 'nonce') take(node.limiters.nonce, 'nonce', clientKey, node.metrics)
       }
+      // Whoever the caller is (loopback included): one node-wide bucket for nonces.
+      if (limiter === 'nonce') take(node.limiters.nodeNonce, 'nonce', NODE_BUCKET, node.metrics)
     }
     await next()
   }

@@ -22,6 +22,9 @@ export const CORS_ALLOW_HEADERS = [
   'x-kms-timestamp',
   'x-kms-wallet',
   'x-sync-signature',
+  'x-app-auth-version',
+  'x-app-content-sha256',
+  'x-sync-version',
 ].join(', ')
 
 export function preflight(): MiddlewareHandler<PipelineEnv> {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { KmsClient } from '../../core/client'
 import { generateWalletPrivateKey } from '../../core/crypto'
+import { answerForDeclaredLength } from '../helpers/declaredBody'
 import { startDevChain, type DevChain } from '../helpers/devChain'
 import { cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, tickUntil, type TestApp, type TestNode, refusal } from '../helpers/kmsNodes'
 
@@ -115,7 +116,7 @@ describe('/kms/data over dist/kms.mjs', () => {
 
   it('error: a body over the limit is 413 and changes nothing', async () => {
     const keys = await clientA.listData()
-    const response = await node.fetch('/kms/data', { method: 'PUT', body: 'x'.repeat(3 * MIB + 1) })
+    const response = await answerForDeclaredLength(`${node.url}/kms/data`, { method: 'PUT', length: 3 * MIB + 1 })
     expect(response.status).toBe(413)
     expect(await clientA.listData()).toEqual(keys)
   })

@@ -48,13 +48,19 @@ describe('derive in Miniflare over dist/kms.mjs', () => {
     expect((await client.derive({ path: 'x', length: 16 })).key).toHaveLength(16)
   })
 
-  it('vector: derive over HTTP reproduces the §5.7 values for app 49 (conformance 55)', async () => {
-    // An extra instance of app 49 with an unusable URL: authorized as an app, never a peer.
+  it('error: an instance of the KMS app itself cannot call /kms/* (L2: a node's documents never open app routes)', async () => {
+    // The §5.7 derive vectors are for app 49, the KMS app; they are checked in process
+    // (test/unit/crypto/deriveAppKey.test.ts), since no KMS instance may derive over HTTP.
     const kmsApp = await registerTestApp(chain, { appId: 49, instanceUrl: 'not a url', existingApp: true })
     const client = await kmsApp.client(node)
-    expect(bytesToHex((await client.derive({ path: 'wallet/root' })).key)).toBe('56bc3d5270b0d62355e87f685999950f112c293b3e5dae7e80528761e8741165')
-    expect(bytesToHex((await client.derive({ path: 'wallet/root', context: 'session-a' })).key)).toBe('51964edd04f9db9101734eff51df94176c34be12a6b01bdae5ea9c406c6b0c01')
-    expect(bytesToHex((await client.derive({ path: 'x', length: 16 })).key)).toBe('0896d368e0cf08816c7db4ed1461a0db')
+    expect(await refusal(() => client.derive({ path: 'wallet/root' }))).toEqual({ status: 403, code: 'forbidden', message: 'KMS instances cannot call /kms/*' })
+  })
+
+  it('error: a path and context over 1024 bytes together are 400, never 500 (L1)', async () => {
+    const client = await app.client(node)
+    const refused = await refusal(() => client.derive({ path: 'p'.repeat(600), context: 'c'.repeat(600) }))
+    expect(refused).toEqual({ status: 400, code: 'bad_request', message: "'path' and 'context' must be at most 1024 bytes together" })
+    expect((await client.derive({ path: 'p'.repeat(512), context: 'c'.repeat(511) })).key).toHaveLength(32)
   })
 
   it('error: derive input checks (conformance 56)', async () => {

@@ -3,10 +3,10 @@
  * CORS, error bodies, body and rate limits, readiness gate, /status, /nonce, /metrics.
  * These need no chain: the node is never ticked, so it stays `initializing`.
  */
-import { request as httpRequest } from 'node:http'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DevChain } from '../helpers/devChain'
+import { answerForDeclaredLength as declaredBody } from '../helpers/declaredBody'
 import { startMiniflareNode, type TestNode } from '../helpers/kmsNodes'
 
 const NO_CHAIN = {
@@ -28,24 +28,8 @@ afterAll(async () => {
 })
 
 /** Sends only the headers of a POST that declares `length` bytes, and reads the status. */
-/**
- * Sends only the headers of a POST that declares `length` bytes, and reads the answer. A
- * node that answers before reading the body (limits, gates, auth from headers) may reset a
- * client still writing a large body, so large bodies are declared, never sent.
- */
 function answerForDeclaredLength(path: string, length: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(`${node.url}${path}`, { method: 'POST', headers: { 'content-length': String(length) } }, (response) => {
-      const chunks: Buffer[] = []
-      response.on('data', (chunk: Buffer) => chunks.push(chunk))
-      response.on('end', () => {
-        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') })
-        request.destroy()
-      })
-    })
-    request.on('error', reject)
-    request.flushHeaders()
-  })
+  return declaredBody(`${node.url}${path}`, { length })
 }
 
 async function statusForDeclaredLength(path: string, length: number): Promise<number> {
@@ -111,7 +95,7 @@ describe('pipeline (PROTOCOL §2)', () => {
     for (const path of ['/health', '/nope', '/kms/derive']) {
       const response = await node.fetch(path)
       expect(response.headers.get('access-control-allow-origin')).toBe('*')
-      expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, retry-after')
+      expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, retry-after')
       expect(response.headers.get('access-control-allow-credentials')).toBeNull()
     }
     const preflight = await node.fetch('/kms/anything', { method: 'OPTIONS' })

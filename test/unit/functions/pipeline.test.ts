@@ -40,7 +40,7 @@ async function pipeline() {
 
 function expectCors(response: Response): void {
   expect(response.headers.get('access-control-allow-origin')).toBe('*')
-  expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, retry-after')
+  expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, retry-after')
 }
 
 afterEach(() => {

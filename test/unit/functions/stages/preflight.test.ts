@@ -10,7 +10,7 @@ import { stageApp } from '../_helpers'
 const ALLOW_METHODS = 'GET, POST, PUT, DELETE, OPTIONS'
 const ALLOW_HEADERS =
   'content-type, x-app-signature, x-app-nonce, x-app-timestamp, x-app-wallet, x-nitro-attestation, ' +
-  'x-kms-signature, x-kms-nonce, x-kms-timestamp, x-kms-wallet, x-sync-signature'
+  'x-kms-signature, x-kms-nonce, x-kms-timestamp, x-kms-wallet, x-sync-signature, x-app-auth-version, x-app-content-sha256, x-sync-version'
 
 function app() {
   let handled = 0
@@ -42,7 +42,7 @@ describe('preflight stage', () => {
     expect(response.headers.get('access-control-max-age')).toBe('600')
     // From the cors stage around it: the same three exposed headers, origin *.
     expect(response.headers.get('access-control-allow-origin')).toBe('*')
-    expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, retry-after')
+    expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, retry-after')
     expect(response.headers.get('access-control-allow-credentials')).toBeNull()
     expect(response.headers.get('vary')).toBeNull()
     expect(await response.text()).toBe('')
