@@ -270,8 +270,12 @@ function describeTracked(): string {
   return parts.length === 0 ? 'nothing left to stop' : parts.join(', ')
 }
 
-/** Stops the runtimes, then the nodes, then anvil, each by PID; removes the pid file; exits. */
-async function shutdown(reason: string, code: number): Promise<void> {
+/**
+ * Stops the runtimes, then the nodes, then anvil, each by PID; removes the pid file; exits
+ * with `code`, or dies of `reraise`. After SIGHUP the terminal is gone, and Node's own exit
+ * would abort restoring it (nodejs/node#51519): dying of the signal skips that.
+ */
+async function shutdown(reason: string, code: number, reraise?: NodeJS.Signals): Promise<void> {
   if (stopping) return
   stopping = true
   const started = performance.now()
@@ -283,6 +287,10 @@ async function shutdown(reason: string, code: number): Promise<void> {
   tracked.length = 0
   if (pidFile !== undefined) rmSync(pidFile, { force: true })
   if (!nothing) log(`stopped everything it started in ${seconds(performance.now() - started)}`)
+  if (reraise !== undefined) {
+    process.removeAllListeners(reraise)
+    process.kill(process.pid, reraise)
+  }
   process.exit(code)
 }
 
@@ -292,7 +300,7 @@ function installShutdownHooks(): void {
   process.stderr.on('error', () => undefined)
   for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(name, () => {
-      if (!stopping) return void shutdown(name, 0)
+      if (!stopping) return void shutdown(name, 0, name === 'SIGHUP' ? name : undefined)
       log(`${name} again: killing everything now`)
       for (const { pid } of tracked) signal(pid, 'SIGKILL')
       process.exit(1)
