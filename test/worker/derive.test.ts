@@ -48,7 +48,7 @@ describe('derive in Miniflare over dist/kms.mjs', () => {
     expect((await client.derive({ path: 'x', length: 16 })).key).toHaveLength(16)
   })
 
-  it('error: an instance of the KMS app itself cannot call /kms/* (L2: a node's documents never open app routes)', async () => {
+  it('error: an instance of the KMS app itself cannot call /kms/* (L2: a node document never opens app routes)', async () => {
     // The §5.7 derive vectors are for app 49, the KMS app; they are checked in process
     // (test/unit/crypto/deriveAppKey.test.ts), since no KMS instance may derive over HTTP.
     const kmsApp = await registerTestApp(chain, { appId: 49, instanceUrl: 'not a url', existingApp: true })
