@@ -3,10 +3,13 @@ import { compareCodePoints } from '../encoding'
 import { MinHeap } from './_heap'
 import { RecencyList } from './_recencyList'
 import { isSkipReason, mergeRecord, type MergeReason } from './mergeRecord'
-import { isExpired, type StoreRecord } from './storeRecord'
+import { chargedBytes, isExpired, type StoreRecord } from './storeRecord'
 
 export interface NamespaceLimits {
+  /** §6.4: charged bytes, tombstones included. */
   readonly maxAppStorageBytes: number
+  /** §6.4: records held, tombstones included. */
+  readonly maxRecordsPerApp: number
   readonly tombstoneRetentionMs: number
   readonly maxTombstonesPerApp: number
 }
@@ -61,7 +64,7 @@ export class Namespace {
     return this.#records.size - this.#tombstoneCount
   }
 
-  /** §6.4 `total_bytes`: the ciphertext bytes of the non-tombstone records. */
+  /** §6.4 `total_bytes`: the charged bytes (`chargedBytes`) of every record held, tombstones included. */
   get totalBytes(): number {
     return this.#totalBytes
   }
@@ -80,16 +83,16 @@ export class Namespace {
     return this.#records.values()
   }
 
-  /** Stores `record` as the most recently used, then evicts down to the limit (§6.4). */
+  /** Stores `record` as the most recently used, then evicts down to the limits (§6.4). */
   write(record: StoreRecord): void {
     const previous = this.#records.get(record.key)
     if (previous !== undefined) this.#forget(previous)
     this.#records.set(record.key, record)
+    this.#totalBytes += chargedBytes(record)
     if (record.tombstone) {
       this.#tombstoneCount++
       this.#tombstones.push(entryOf(record))
     } else {
-      this.#totalBytes += record.ciphertext.length
       this.#recency.add(record.key)
     }
     if (record.ttlMs > 0) this.#expiries.push(entryOf(record))
@@ -126,13 +129,34 @@ export class Namespace {
     }
   }
 
-  /** §6.4: least recently used non-tombstones go first, without a tombstone; `kept` never goes. */
+  #overLimits(): boolean {
+    return this.#totalBytes > this.#limits.maxAppStorageBytes || this.#records.size > this.#limits.maxRecordsPerApp
+  }
+
+  /**
+   * §6.4: while over either limit, the least recently used non-tombstone goes, without a
+   * tombstone; once only tombstones are left, the oldest tombstone by (updated_at_ms, key),
+   * as §6.3 orders them. `kept`, the record just written, never goes.
+   */
   #evictExcept(kept: string): void {
-    while (this.#totalBytes > this.#limits.maxAppStorageBytes) {
+    while (this.#overLimits()) {
       const key = this.#recency.oldest()
-      if (key === undefined || key === kept) return
+      if (key === undefined || key === kept) break
       this.#remove(this.#records.get(key)!)
     }
+    if (!this.#overLimits()) return
+    // Only tombstones are left besides `kept`. Its own queue entry (if `kept` is the oldest
+    // tombstone) is set aside and pushed back, so that the next oldest goes instead.
+    const setAside: QueueEntry[] = []
+    while (this.#overLimits()) {
+      const top = this.#tombstones.pop()
+      if (top === undefined) break
+      const record = this.#records.get(top.key)
+      if (record === undefined || !record.tombstone || record.updatedAtMs !== top.updatedAtMs) continue // stale
+      if (top.key === kept) setAside.push(top)
+      else this.#remove(record)
+    }
+    for (const entry of setAside) this.#tombstones.push(entry)
   }
 
   #remove(record: StoreRecord): void {
@@ -141,11 +165,9 @@ export class Namespace {
   }
 
   #forget(record: StoreRecord): void {
+    this.#totalBytes -= chargedBytes(record)
     if (record.tombstone) this.#tombstoneCount--
-    else {
-      this.#totalBytes -= record.ciphertext.length
-      this.#recency.delete(record.key)
-    }
+    else this.#recency.delete(record.key)
   }
 
   #compactQueues(): void {

@@ -4,15 +4,24 @@ import { KmsError } from '../errors'
 import type { Clock } from '../runtime'
 import { Namespace } from './_namespace'
 import { ingestWireData, type CanDecrypt, type IngestResult } from './_ingest'
+import { snapshotPage as readSnapshotPage, type SnapshotCursor, type SnapshotPage } from './snapshotPage'
 import type { MergeReason } from './mergeRecord'
-import { CIPHERTEXT_OVERHEAD, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
-import { incrementClock } from './vectorClock'
+import { CIPHERTEXT_OVERHEAD, isWellFormedKey, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
+import { canIncrement, incrementClock, type VectorClock } from './vectorClock'
 import { toWireRecord, type WireData } from './wireRecord'
+
+/** The §11 default of MAX_RECORDS_PER_APP, for stores built without it. */
+export const DEFAULT_MAX_RECORDS_PER_APP = 50_000
 
 /** The §11 knobs the store enforces. */
 export interface KvStoreLimits {
-  /** MAX_APP_STORAGE_BYTES: ciphertext bytes per namespace before LRU eviction (§6.4). */
+  /** MAX_APP_STORAGE_BYTES: charged bytes per namespace (§6.4, `chargedBytes`) before LRU eviction. */
   readonly maxAppStorageBytes: number
+  /**
+   * MAX_RECORDS_PER_APP: records per namespace, tombstones included, before LRU eviction
+   * (§6.4); at least 1. Absent: DEFAULT_MAX_RECORDS_PER_APP.
+   */
+  readonly maxRecordsPerApp?: number
   /** MAX_KV_VALUE_SIZE_BYTES: plaintext bytes; a ciphertext is 28 bytes longer (§5.3). */
   readonly maxValueSizeBytes: number
   /** TOMBSTONE_RETENTION_MS (§6.3). */
@@ -48,25 +57,33 @@ export interface StoreStats {
 export class KvStore {
   readonly #clock: Clock
   readonly #nodeWallet: () => Wallet | undefined
-  readonly #limits: KvStoreLimits
+  readonly #limits: Required<KvStoreLimits>
   readonly #namespaces = new Map<number, Namespace>()
 
-  /** @throws RangeError when a limit is not a safe integer ≥ 0, or one maximal value cannot fit a namespace. */
+  /**
+   * @throws RangeError when a limit is not a safe integer ≥ 0 (`maxRecordsPerApp` ≥ 1), or one
+   *   maximal ciphertext cannot fit a namespace.
+   */
   constructor(options: KvStoreOptions) {
-    assertLimits(options.limits)
+    const limits = { ...options.limits, maxRecordsPerApp: options.limits.maxRecordsPerApp ?? DEFAULT_MAX_RECORDS_PER_APP }
+    assertLimits(limits)
     this.#clock = options.clock
     this.#nodeWallet = options.nodeWallet
-    this.#limits = options.limits
+    this.#limits = limits
   }
 
   /**
    * Local put (§6.2): the stored clock (even a tombstone's or an unpurged expired record's)
-   * with the own entry incremented. The caller has checked the key and the plaintext size.
-   * @throws KmsError `service_unavailable` while the node has no wallet; RangeError for an
-   *   invalid app id, key or TTL, or a ciphertext outside 28..max+28 bytes.
+   * with the own entry incremented. The caller has checked the key's length and the
+   * plaintext size.
+   * @throws KmsError 400 `Invalid 'key'` for a key with a lone surrogate (§2.5); 400
+   *   `Key version limit reached` when the own clock entry is at 2^32 (§6.5);
+   *   `service_unavailable` while the node has no wallet; RangeError for an invalid app id,
+   *   key length or TTL, or a ciphertext outside 28..max+28 bytes.
    */
   put(appId: number, key: string, ciphertext: Uint8Array, ttlMs: number): StoreRecord {
     if (key.length === 0 || utf8Length(key) > MAX_KEY_BYTES) throw new RangeError('put: key must be 1..1024 UTF-8 bytes')
+    checkWellFormed(key)
     if (!Number.isSafeInteger(ttlMs) || ttlMs < 0) throw new RangeError('put: ttlMs must be a safe integer >= 0')
     // The caller checks the plaintext (§2.5); this keeps an oversized value out regardless.
     const maxLength = this.#limits.maxValueSizeBytes + CIPHERTEXT_OVERHEAD
@@ -76,7 +93,7 @@ export class KvStore {
     const wallet = this.#writer()
     const namespace = this.#namespace(appId, true)
     const previous = namespace.find(key) // no purge here: §6.2 counts an expired record's clock
-    const clock = incrementClock(previous?.clock ?? new Map(), wallet)
+    const clock = nextClock(previous?.clock ?? new Map(), wallet)
     const record = { key, ciphertext, clock, updatedAtMs: successorTime(previous, this.#clock.nowMs()), tombstone: false, ttlMs }
     namespace.write(record)
     return record
@@ -84,17 +101,19 @@ export class KvStore {
 
   /**
    * Local delete (§6.2): purge, then replace the live record with a tombstone.
-   * @throws KmsError `not_found` if the key is absent, a tombstone or expired;
+   * @throws KmsError 400 `Invalid 'key'` for a key with a lone surrogate; `not_found` if the
+   *   key is absent, a tombstone or expired; 400 `Key version limit reached` (see `put`);
    *   `service_unavailable` while the node has no wallet.
    */
   delete(appId: number, key: string): StoreRecord {
+    checkWellFormed(key)
     const wallet = this.#writer()
     const namespace = this.#namespace(appId, false)
     const nowMs = this.#clock.nowMs()
     namespace?.purge(nowMs)
     const previous = namespace?.find(key)
     if (namespace === undefined || previous === undefined || previous.tombstone) throw notFound(key)
-    const clock = incrementClock(previous.clock, wallet)
+    const clock = nextClock(previous.clock, wallet)
     const tombstone = { key, ciphertext: new Uint8Array(0), clock, updatedAtMs: successorTime(previous, nowMs), tombstone: true, ttlMs: 0 }
     namespace.write(tombstone)
     return tombstone
@@ -102,9 +121,11 @@ export class KvStore {
 
   /**
    * The live record under `key`, which becomes the most recently used (§6.3, §6.4).
-   * @throws KmsError `not_found` if the key is absent, a tombstone or expired.
+   * @throws KmsError 400 `Invalid 'key'` for a key with a lone surrogate; `not_found` if the
+   *   key is absent, a tombstone or expired.
    */
   get(appId: number, key: string): StoreRecord {
+    checkWellFormed(key)
     const namespace = this.#namespace(appId, false)
     namespace?.purge(this.#clock.nowMs())
     const record = namespace?.find(key)
@@ -159,14 +180,20 @@ export class KvStore {
     return this.#export(() => true)
   }
 
+  /** One bounded page of the snapshot, after `after`, once purged (§4.3 paginated `snapshot_request`). */
+  snapshotPage(after: SnapshotCursor | null, maxBytes: number): SnapshotPage {
+    this.#purgeAll()
+    return readSnapshotPage(this.#namespaces, after, maxBytes)
+  }
+
   /**
    * Validates (§6.7) and merges (§6.6) the `data` of a delta or snapshot, record by record,
    * and returns the §4.3 answer counts. Never throws on any `data`: a non-object, or a group
    * that is not an array, counts nothing. `canDecrypt` must resolve `false` on failure.
    */
   async ingest(data: unknown, canDecrypt: CanDecrypt): Promise<IngestResult> {
-    const { maxClockSkewMs, maxValueSizeBytes } = this.#limits
-    const rules = { nowMs: this.#clock.nowMs(), maxClockSkewMs, maxValueSizeBytes }
+    const { maxClockSkewMs, maxValueSizeBytes, maxAppStorageBytes } = this.#limits
+    const rules = { nowMs: this.#clock.nowMs(), maxClockSkewMs, maxValueSizeBytes, maxAppStorageBytes }
     return ingestWireData(data, { rules, canDecrypt, merge: (appId, record) => this.merge(appId, record) })
   }
 
@@ -222,14 +249,26 @@ function successorTime(previous: StoreRecord | undefined, nowMs: number): number
   return previous === undefined ? nowMs : Math.max(nowMs, previous.updatedAtMs + 1)
 }
 
+/** §2.5: a key with a lone surrogate has no UTF-8 form, so replicas could not agree on it. */
+function checkWellFormed(key: string): void {
+  if (!isWellFormedKey(key)) throw new KmsError('bad_request', "Invalid 'key'")
+}
+
+/** The clock of a local write (§6.2), refused with a 400 once the own entry is at 2^32 (§6.5). */
+function nextClock(clock: VectorClock, wallet: Wallet): VectorClock {
+  if (!canIncrement(clock, wallet)) throw new KmsError('bad_request', 'Key version limit reached')
+  return incrementClock(clock, wallet)
+}
+
 function notFound(key: string): KmsError {
   return new KmsError('not_found', `Key not found: ${key}`)
 }
 
-function assertLimits(limits: KvStoreLimits): void {
+function assertLimits(limits: Required<KvStoreLimits>): void {
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`KvStore: ${name} must be a safe integer >= 0`)
   }
+  if (limits.maxRecordsPerApp < 1) throw new RangeError('KvStore: maxRecordsPerApp must be >= 1')
   // The record just written is never evicted (§6.4), so it alone must fit.
   if (limits.maxAppStorageBytes < limits.maxValueSizeBytes + CIPHERTEXT_OVERHEAD) {
     throw new RangeError('KvStore: maxAppStorageBytes must hold one maximal ciphertext (maxValueSizeBytes + 28)')

@@ -4,8 +4,8 @@
  * `__proto__` member is just another key that fails validation.
  */
 import { isCanonicalWallet, parseHex, utf8Length, type Wallet } from '../encoding'
-import { CIPHERTEXT_OVERHEAD, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
-import type { VectorClock } from './vectorClock'
+import { CIPHERTEXT_OVERHEAD, chargedBytes, CLOCK_ENTRY_BYTES, isWellFormedKey, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
+import { MAX_CLOCK_ENTRY, type VectorClock } from './vectorClock'
 
 /** The §6.7 bounds that depend on the node: its time and its configuration (§11). */
 export interface WireRecordRules {
@@ -14,6 +14,8 @@ export interface WireRecordRules {
   readonly maxClockSkewMs: number
   /** MAX_KV_VALUE_SIZE_BYTES: a value may hold up to this plus 28 bytes (§5.3). */
   readonly maxValueSizeBytes: number
+  /** MAX_APP_STORAGE_BYTES: a record charged more (§6.4) could never be held beside another. */
+  readonly maxAppStorageBytes: number
 }
 
 const APP_ID = /^[1-9][0-9]*$/
@@ -39,17 +41,18 @@ export function parseWireRecord(raw: unknown, rules: WireRecordRules): StoreReco
   const key = own(raw, 'key')
   // A UTF-16 unit is at least one UTF-8 byte, so the length bounds the scan.
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_BYTES) return undefined
-  if (utf8Length(key) > MAX_KEY_BYTES) return undefined
+  if (utf8Length(key) > MAX_KEY_BYTES || !isWellFormedKey(key)) return undefined
   const tombstone = own(raw, 'tombstone')
   if (tombstone !== undefined && typeof tombstone !== 'boolean') return undefined
-  const clock = parseClock(own(raw, 'version'))
+  const clock = parseClock(own(raw, 'version'), rules.maxAppStorageBytes)
   const updatedAtMs = parseMillis(own(raw, 'updated_at_ms'))
   const ttlMs = parseMillis(own(raw, 'ttl_ms'))
   if (clock === undefined || updatedAtMs === undefined || ttlMs === undefined) return undefined
   if (updatedAtMs > rules.nowMs + rules.maxClockSkewMs) return undefined
   const ciphertext = tombstone === true ? new Uint8Array(0) : parseValue(own(raw, 'value'), rules.maxValueSizeBytes)
   if (ciphertext === undefined) return undefined
-  return { key, ciphertext, clock, updatedAtMs, tombstone: tombstone === true, ttlMs }
+  const record = { key, ciphertext, clock, updatedAtMs, tombstone: tombstone === true, ttlMs }
+  return chargedBytes(record) > rules.maxAppStorageBytes ? undefined : record
 }
 
 function isObject(value: unknown): value is object {
@@ -67,13 +70,19 @@ function parseMillis(value: unknown): number | undefined {
   return value + 0 // a JSON `-0` is stored and sent as 0
 }
 
-/** Keys must already be canonical wallets: other spellings are rejected, never rewritten. */
-function parseClock(value: unknown): VectorClock | undefined {
+/**
+ * Keys must already be canonical wallets: other spellings are rejected, never rewritten.
+ * Entries are integers in [1, 2^32] (MAX_CLOCK_ENTRY). A clock whose entries alone would be
+ * charged more than a namespace holds (§6.4) is refused before any map is built.
+ */
+function parseClock(value: unknown, maxAppStorageBytes: number): VectorClock | undefined {
   if (!isObject(value)) return undefined
+  const wallets = Object.keys(value)
+  if (wallets.length * CLOCK_ENTRY_BYTES > maxAppStorageBytes) return undefined
   const clock = new Map<Wallet, number>()
-  for (const wallet of Object.keys(value)) {
+  for (const wallet of wallets) {
     const entry = (value as Record<string, unknown>)[wallet]
-    if (!isCanonicalWallet(wallet) || typeof entry !== 'number' || !Number.isSafeInteger(entry) || entry < 1) {
+    if (!isCanonicalWallet(wallet) || typeof entry !== 'number' || !Number.isInteger(entry) || entry < 1 || entry > MAX_CLOCK_ENTRY) {
       return undefined
     }
     clock.set(wallet, entry)

@@ -1,4 +1,5 @@
 /** The stored record (PROTOCOL §6.1). The store holds ciphertexts only (§5.3). */
+import { utf8Length } from '../encoding'
 import type { VectorClock } from './vectorClock'
 
 /** §5.3: nonce (12) ‖ AES-GCM ciphertext ‖ tag (16), so a stored value is ≥ 28 bytes. */
@@ -6,6 +7,23 @@ export const CIPHERTEXT_OVERHEAD = 28
 
 /** §12.3: keys are 1..1024 UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024
+
+/**
+ * §6.4: the bytes charged for holding one record besides its key, its ciphertext and its
+ * clock entries: the record object, its clock map, its entries in the namespace's map and
+ * recency list, its purge-queue entries. A protocol constant, so that every node charges
+ * alike. bench/recordOverhead.ts measured at most 764 bytes of heap + array buffers per
+ * record beyond those (Node 20, 131,073 records, a TTL and a stale queue entry each), and
+ * 604–654 without a TTL; rounded up.
+ */
+export const RECORD_OVERHEAD_BYTES = 768
+
+/**
+ * §6.4: the bytes charged for each entry of a record's clock. Measured: 117 bytes per entry
+ * when every wallet is a string of its own (a hostile peer's clocks), 49 when wallets are
+ * shared, just past a doubling of the map's table; rounded up.
+ */
+export const CLOCK_ENTRY_BYTES = 128
 
 /** One key's record. A tombstone has an empty ciphertext (§6.2, §6.6). */
 export interface StoreRecord {
@@ -22,4 +40,42 @@ export interface StoreRecord {
 export function isExpired(record: StoreRecord, nowMs: number): boolean {
   // Subtracting keeps the comparison exact even when updated_at_ms + ttl_ms passes 2^53.
   return record.ttlMs > 0 && nowMs - record.updatedAtMs > record.ttlMs
+}
+
+/**
+ * §6.4: what holding `record` counts against MAX_APP_STORAGE_BYTES, tombstones included:
+ * `keyBytes(key) + |ciphertext| + RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES × |version|`.
+ * It depends on the record alone, so every node charges the same record alike.
+ */
+export function chargedBytes(record: StoreRecord): number {
+  return keyBytes(record.key) + record.ciphertext.length + RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES * record.clock.size
+}
+
+/**
+ * §6.4: a key's charged bytes: its UTF-8 length, or twice its UTF-16 length when that is
+ * larger and the key has a character above U+00FF (engines then hold the whole key as
+ * UTF-16: one such character among 1022 ASCII ones is 1024 UTF-8 bytes but 2046 in memory).
+ */
+export function keyBytes(key: string): number {
+  let wide = false
+  for (let index = 0; index < key.length && !wide; index++) wide = key.charCodeAt(index) > 0xff
+  const utf8 = utf8Length(key)
+  return wide ? Math.max(utf8, 2 * key.length) : utf8
+}
+
+/**
+ * Whether `key` is well-formed UTF-16: no lone surrogate (§2.5, §6.7). A lone surrogate has
+ * no UTF-8 form, so two such keys would become one U+FFFD key on a replica.
+ * (`String.prototype.isWellFormed`, which ES2022 typings do not have.)
+ */
+export function isWellFormedKey(key: string): boolean {
+  for (let index = 0; index < key.length; index++) {
+    const code = key.charCodeAt(index)
+    if (code < 0xd800 || code > 0xdfff) continue
+    if (code > 0xdbff) return false // a low surrogate without its high one
+    const next = key.charCodeAt(index + 1) // NaN past the end
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return false
+    index++
+  }
+  return true
 }

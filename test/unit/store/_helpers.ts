@@ -1,7 +1,7 @@
 /** Shared fixtures for the store suites: a settable clock, wallets, ciphertexts and stores. */
 import type { Wallet } from '../../../core/encoding'
 import type { Clock } from '../../../core/runtime'
-import { KvStore, type KvStoreLimits, type StoreRecord, type VectorClock } from '../../../core/store'
+import { CLOCK_ENTRY_BYTES, KvStore, RECORD_OVERHEAD_BYTES, type KvStoreLimits, type StoreRecord, type VectorClock } from '../../../core/store'
 
 export const A = `0x${'a'.repeat(40)}` as Wallet
 export const B = `0x${'b'.repeat(40)}` as Wallet
@@ -27,6 +27,15 @@ export const DEFAULT_LIMITS: KvStoreLimits = {
   tombstoneRetentionMs: 86_400_000,
   maxTombstonesPerApp: 10_000,
   maxClockSkewMs: 15_000,
+  maxRecordsPerApp: 50_000,
+}
+
+/**
+ * The §6.4 charge of a record, written out: key bytes + ciphertext bytes + the per-record
+ * overhead + the per-clock-entry charge (one entry by default, as a first local write has).
+ */
+export function charge(keyBytes: number, ciphertextBytes: number, clockEntries = 1): number {
+  return keyBytes + ciphertextBytes + RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES * clockEntries
 }
 
 export function makeStore(options: { wallet?: Wallet; limits?: Partial<KvStoreLimits>; clock?: FakeClock } = {}) {

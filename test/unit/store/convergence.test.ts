@@ -303,7 +303,7 @@ describe('same-millisecond writes on three nodes (both README deviations)', () =
 })
 
 describe('merge laws in the values kept (conformance 69)', () => {
-  const RULES = { nowMs: Number.MAX_SAFE_INTEGER - 15_000, maxClockSkewMs: 15_000, maxValueSizeBytes: 1024 }
+  const RULES = { nowMs: Number.MAX_SAFE_INTEGER - 15_000, maxClockSkewMs: 15_000, maxValueSizeBytes: 1024, maxAppStorageBytes: 10_485_760 }
   const parsed = (writes: WireRecord[]) => writes.map((w) => parseWireRecord(w, RULES)!)
   const kept = (stored: StoreRecord, incoming: StoreRecord) => mergeRecord(stored, incoming).record
   const value = (record: StoreRecord) => ({ ...view(record), clock: undefined })

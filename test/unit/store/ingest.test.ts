@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { parseAppId, parseWireRecord } from '../../../core/store'
 import { B, T0, UNDECRYPTABLE, canDecrypt, makeStore, view } from './_helpers'
 
-const RULES = { nowMs: T0, maxClockSkewMs: 15_000, maxValueSizeBytes: 100 }
+const RULES = { nowMs: T0, maxClockSkewMs: 15_000, maxValueSizeBytes: 100, maxAppStorageBytes: 10_485_760 }
 const hexOf = (bytes: number, fill = '01') => fill.repeat(bytes)
 
 /** A valid §4.3 record; each rejection test breaks exactly one field of it. */
@@ -106,7 +106,7 @@ describe('parseAppId (§6.7)', () => {
 
 describe('KvStore.ingest: counts (§4.3, conformance 78 and 79)', () => {
   test('behavior: bad records are rejected while the others merge, and total is the sum', async () => {
-    const { store } = makeStore({ limits: { maxValueSizeBytes: 100, maxAppStorageBytes: 1000 } })
+    const { store } = makeStore({ limits: { maxValueSizeBytes: 100, maxAppStorageBytes: 10_000 } })
     const data = {
       '1': [
         wire({ key: 'good' }),

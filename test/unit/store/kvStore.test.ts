@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { KmsError } from '../../../core/errors'
 import { KvStore } from '../../../core/store'
-import { A, B, DEFAULT_LIMITS, FakeClock, T0, ciphertext, makeStore, record, vclock, view } from './_helpers'
+import { A, B, DEFAULT_LIMITS, FakeClock, T0, charge, ciphertext, makeStore, record, vclock, view } from './_helpers'
 
 function notFound(run: () => unknown) {
   try {
@@ -19,7 +19,7 @@ describe('KvStore: local put and get (§6.2)', () => {
     const stored = Uint8Array.from({ length: 28 + 5 }, (_, i) => i) // a 5-byte plaintext sealed (§5.3)
     store.put(7, 'k', stored, 0)
     expect([...store.get(7, 'k').ciphertext]).toEqual([...stored])
-    expect(store.stats().total_bytes).toBe(33)
+    expect(store.stats().total_bytes).toBe(charge(1, 33)) // §6.4: key + ciphertext + overhead + one clock entry
   })
 
   test('behavior: put starts the clock at {self:1}, stamps now_ms and keeps the TTL', () => {
@@ -199,7 +199,7 @@ describe('KvStore: TTL (§6.1)', () => {
     expect(store.snapshot()['1']?.map((r) => r.key)).toEqual(['long', 'short'])
     clock.advance(11)
     expect(store.snapshot()['1']?.map((r) => r.key)).toEqual(['long'])
-    expect(store.stats()).toEqual({ namespaces: 1, total_keys: 1, total_bytes: 28 })
+    expect(store.stats()).toEqual({ namespaces: 1, total_keys: 1, total_bytes: charge(4, 28) })
   })
 
   test('behavior: ttl_ms 0 never expires', () => {
@@ -242,13 +242,13 @@ describe('KvStore: delete (§6.2)', () => {
 })
 
 describe('KvStore: statistics and clear', () => {
-  test('behavior: stats count namespaces, live keys and non-tombstone ciphertext bytes (§6.4)', () => {
+  test('behavior: stats count namespaces, live keys and the charged bytes of every record, tombstones included (§6.4)', () => {
     const { store } = makeStore()
     store.put(1, 'a', ciphertext(1, 30), 0)
     store.put(1, 'b', ciphertext(1, 40), 0)
     store.put(2, 'a', ciphertext(1, 50), 0)
     store.delete(1, 'b')
-    expect(store.stats()).toEqual({ namespaces: 2, total_keys: 2, total_bytes: 80 })
+    expect(store.stats()).toEqual({ namespaces: 2, total_keys: 2, total_bytes: charge(1, 30) + charge(1, 0) + charge(1, 50) })
   })
 
   test('behavior: a namespace whose records are all purged is no longer counted', () => {

@@ -1,9 +1,12 @@
 import { describe, expect, test } from 'vitest'
 import type { KvStore } from '../../../core/store'
-import { A, B, T0, canDecrypt, ciphertext, makeStore, record, vclock, view } from './_helpers'
+import { A, B, T0, canDecrypt, charge, ciphertext, makeStore, record, vclock, view } from './_helpers'
 
-// Three 100-byte values fit in 300 bytes; a fourth forces one eviction (§6.4).
-const small = () => makeStore({ limits: { maxValueSizeBytes: 72, maxAppStorageBytes: 300 } })
+// Three 100-byte values under one-character keys, and one tombstone, fit; a fourth value forces
+// one eviction (§6.4: a record is charged key + ciphertext + overhead + clock entries).
+const VALUE = charge(1, 100)
+const TOMBSTONE = charge(1, 0)
+const small = () => makeStore({ limits: { maxValueSizeBytes: 72, maxAppStorageBytes: 3 * VALUE + TOMBSTONE } })
 const value = (fill: number) => ciphertext(fill, 100)
 const held = (store: KvStore) => (store.snapshot()['1'] ?? []).map((r) => r.key)
 
@@ -16,7 +19,7 @@ describe('true LRU (§6.4, conformance 64)', () => {
     const { store } = small()
     fill(store, ['a', 'b', 'c', 'd'])
     expect(held(store)).toEqual(['b', 'c', 'd'])
-    expect(store.stats()).toEqual({ namespaces: 1, total_keys: 3, total_bytes: 300 })
+    expect(store.stats()).toEqual({ namespaces: 1, total_keys: 3, total_bytes: 3 * VALUE })
     expect(view(store.put(1, 'a', value(2), 0))?.clock).toEqual({ [A]: 1 }) // no clock survives
   })
 
@@ -74,7 +77,7 @@ describe('true LRU (§6.4, conformance 64)', () => {
     expect(held(store)).toEqual(['c', 'd', 'm'])
   })
 
-  test('behavior: tombstones are never evicted and hold no bytes', () => {
+  test('behavior: a tombstone is not evicted while a live record can go, and is charged its key and overhead', () => {
     const { store } = small()
     fill(store, ['a', 'b', 'c'])
     store.delete(1, 'a') // a delete is the newest write, but its tombstone is not a candidate
@@ -82,14 +85,17 @@ describe('true LRU (§6.4, conformance 64)', () => {
     expect(held(store)).toEqual(['a', 'b', 'c', 'd'])
     fill(store, ['e'])
     expect(held(store)).toEqual(['a', 'c', 'd', 'e'])
-    expect(store.stats()).toEqual({ namespaces: 1, total_keys: 3, total_bytes: 300 })
+    expect(store.stats()).toEqual({ namespaces: 1, total_keys: 3, total_bytes: 3 * VALUE + TOMBSTONE })
   })
 
   test('behavior: a larger write evicts as many records as it needs, oldest first', () => {
-    const { store } = makeStore({ limits: { maxValueSizeBytes: 72, maxAppStorageBytes: 120 } })
+    // Four small records fill the namespace; 'big' alone fits, but not beside any of them.
+    const { store } = makeStore({ limits: { maxValueSizeBytes: 2800, maxAppStorageBytes: 4 * charge(1, 30) } })
+    expect(charge(3, 2800)).toBeLessThanOrEqual(4 * charge(1, 30))
+    expect(charge(3, 2800) + charge(1, 30)).toBeGreaterThan(4 * charge(1, 30))
     for (const key of ['a', 'b', 'c', 'd']) store.put(1, key, ciphertext(1, 30), 0)
     store.get(1, 'a')
-    store.put(1, 'big', ciphertext(1, 100), 0)
+    store.put(1, 'big', ciphertext(1, 2800), 0)
     expect(held(store)).toEqual(['big'])
     store.put(1, 'e', ciphertext(1, 30), 0) // 'big' is now the least recently used
     expect(held(store)).toEqual(['e'])
@@ -99,7 +105,7 @@ describe('true LRU (§6.4, conformance 64)', () => {
     const { store } = small()
     fill(store, ['a', 'b', 'c'])
     store.put(2, 'x', value(1), 0)
-    expect(store.stats()).toEqual({ namespaces: 2, total_keys: 4, total_bytes: 400 })
+    expect(store.stats()).toEqual({ namespaces: 2, total_keys: 4, total_bytes: 4 * VALUE })
   })
 
   test('behavior: past 10 MiB the least recently read or written record goes (§11 defaults)', () => {

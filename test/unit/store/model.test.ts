@@ -7,11 +7,19 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { bytesToHex, compareCodePoints, type Wallet } from '../../../core/encoding'
 import { KmsError } from '../../../core/errors'
-import { incrementClock, isExpired, isSkipReason, type KvStoreLimits, type MergeOutcome, type StoreRecord } from '../../../core/store'
+import { CLOCK_ENTRY_BYTES, incrementClock, isExpired, isSkipReason, RECORD_OVERHEAD_BYTES, type KvStoreLimits, type MergeOutcome, type StoreRecord } from '../../../core/store'
 import { A, B, C, FakeClock, ciphertext, makeStore, vclock, view } from './_helpers'
 
-const LIMITS: Partial<KvStoreLimits> = { maxValueSizeBytes: 60, maxAppStorageBytes: 250, tombstoneRetentionMs: 60, maxTombstonesPerApp: 3 }
-const MAX_BYTES = 250
+// About three records (each is charged 925..1244 bytes here), and at most three records.
+const MAX_BYTES = 3 * (RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES) + 250
+const MAX_RECORDS = 3
+const LIMITS: Partial<KvStoreLimits> = { maxValueSizeBytes: 60, maxAppStorageBytes: MAX_BYTES, maxRecordsPerApp: MAX_RECORDS, tombstoneRetentionMs: 60, maxTombstonesPerApp: 3 }
+
+/** §6.4 written out: UTF-8 key bytes (the test keys are ASCII or one astral character) + ciphertext + overhead + entries. */
+const referenceCharge = (r: StoreRecord) =>
+  new TextEncoder().encode(r.key).length + r.ciphertext.length + RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES * r.clock.size
+
+const olderTombstone = (x: StoreRecord, y: StoreRecord) => x.updatedAtMs - y.updatedAtMs || compareCodePoints(x.key, y.key)
 
 class ReferenceNamespace {
   records = new Map<string, StoreRecord>()
@@ -19,7 +27,7 @@ class ReferenceNamespace {
 
   bytes(): number {
     let total = 0
-    for (const r of this.records.values()) if (!r.tombstone) total += r.ciphertext.length
+    for (const r of this.records.values()) total += referenceCharge(r)
     return total
   }
 
@@ -27,11 +35,12 @@ class ReferenceNamespace {
     this.records.set(record.key, record)
     this.recency = this.recency.filter((key) => key !== record.key)
     if (!record.tombstone) this.recency.push(record.key)
-    while (this.bytes() > MAX_BYTES) {
-      const victim = this.recency.find((key) => key !== record.key)
+    while (this.bytes() > MAX_BYTES || this.records.size > MAX_RECORDS) {
+      // The least recently used live record; once none is left, the oldest tombstone.
+      const tombstones = [...this.records.values()].filter((r) => r.tombstone && r.key !== record.key).sort(olderTombstone)
+      const victim = this.recency.find((key) => key !== record.key) ?? tombstones[0]?.key
       if (victim === undefined) break
-      this.records.delete(victim)
-      this.recency = this.recency.filter((key) => key !== victim)
+      this.drop(victim)
     }
   }
 
@@ -39,7 +48,7 @@ class ReferenceNamespace {
     for (const r of [...this.records.values()]) if (isExpired(r, now) || (r.tombstone && now - r.updatedAtMs >= 60)) this.drop(r.key)
     const tombstones = [...this.records.values()]
       .filter((r) => r.tombstone)
-      .sort((x, y) => x.updatedAtMs - y.updatedAtMs || compareCodePoints(x.key, y.key))
+      .sort(olderTombstone)
     while (tombstones.length > 3) this.drop(tombstones.shift()!.key)
   }
 
@@ -194,6 +203,7 @@ describe('namespace against a reference model (§6.2–§6.6)', () => {
             }
           }
           expect(model.bytes()).toBeLessThanOrEqual(MAX_BYTES)
+          expect(model.records.size).toBeLessThanOrEqual(MAX_RECORDS)
         }
         model.purge(clock.now)
         expect((store.snapshot()['1'] ?? []).map((r) => r.key)).toEqual([...model.records.keys()].sort(compareCodePoints))
@@ -227,7 +237,10 @@ describe('limits under any sequence of operations (§6.4)', () => {
           } else store.put(write.app, write.key, bytes, 0)
           const held = store.snapshot()[String(write.app)] ?? []
           expect(held.map((r) => r.key)).toContain(write.key)
-          expect(held.reduce((sum, r) => sum + (r.value === null ? 0 : r.value.length / 2), 0)).toBeLessThanOrEqual(MAX_BYTES)
+          const charged = (r: (typeof held)[number]) =>
+            new TextEncoder().encode(r.key).length + (r.value === null ? 0 : r.value.length / 2) + RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES * Object.keys(r.version).length
+          expect(held.reduce((sum, r) => sum + charged(r), 0)).toBeLessThanOrEqual(MAX_BYTES)
+          expect(held.length).toBeLessThanOrEqual(MAX_RECORDS)
         }
       }),
       { numRuns: 300 },

@@ -1,0 +1,211 @@
+/**
+ * What one stored record costs in memory, to choose PROTOCOL §6.4's RECORD_OVERHEAD_BYTES
+ * and CLOCK_ENTRY_BYTES (core/store/storeRecord.ts) from a measurement:
+ *
+ *   node --expose-gc --import tsx bench/recordOverhead.ts [--records N]
+ *
+ * Each scenario runs in a child process of its own (so that RSS is not the previous
+ * scenario's leftovers): it fills one `KvStore` namespace with N records the way the node
+ * does (local puts with keys from JSON.parse and fresh ciphertexts, or `ingest` of parsed
+ * delta bodies), collects garbage, and reports per record the growth of heapUsed +
+ * arrayBuffers ("live") and of RSS. `overhead` is live minus the key's UTF-8 bytes, the
+ * ciphertext bytes and the charged clock entries: what RECORD_OVERHEAD_BYTES must cover.
+ * Prints one JSON object on stdout.
+ */
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Wallet } from '../core/encoding'
+import { CLOCK_ENTRY_BYTES, KvStore, RECORD_OVERHEAD_BYTES, type WireRecord } from '../core/store'
+
+const WALLET = `0x${'a'.repeat(40)}` as Wallet
+const PEER = `0x${'b'.repeat(40)}` as Wallet
+const NOW = 1_767_225_600_000
+/** A delta body's worth of records per ingest call, as sync_tick sends them. */
+const CHUNK = 5_000
+
+interface Scenario {
+  /** What is stored: the key length in characters, the ciphertext bytes, the clock. */
+  readonly keyChars: number
+  readonly ciphertextBytes: number
+  readonly via: 'put' | 'ingest'
+  readonly tombstone?: boolean
+  readonly ttlMs?: number
+  /** Clock entries per record; `unique` gives every record its own wallets (a hostile peer). */
+  readonly clockEntries?: number
+  readonly unique?: boolean
+  /** Writes per key: the purge queues hold stale entries until they are compacted. */
+  readonly rewrites?: number
+  /** The key starts with U+0101 (2 UTF-8 bytes), so V8 holds it as UTF-16. */
+  readonly twoByte?: boolean
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  put_small: { keyChars: 6, ciphertextBytes: 28, via: 'put' },
+  put_small_ttl_rewritten: { keyChars: 6, ciphertextBytes: 28, via: 'put', ttlMs: 86_400_000, rewrites: 2 },
+  put_value_100: { keyChars: 6, ciphertextBytes: 100, via: 'put' },
+  put_tombstone: { keyChars: 6, ciphertextBytes: 28, via: 'put', tombstone: true },
+  ingest_small: { keyChars: 6, ciphertextBytes: 28, via: 'ingest' },
+  ingest_value_100: { keyChars: 6, ciphertextBytes: 100, via: 'ingest' },
+  ingest_tombstone: { keyChars: 6, ciphertextBytes: 0, via: 'ingest', tombstone: true },
+  ingest_key_1024: { keyChars: 1024, ciphertextBytes: 28, via: 'ingest' },
+  put_key_1024: { keyChars: 1024, ciphertextBytes: 28, via: 'put' },
+  // A key with one character above U+00FF is held as UTF-16: 1023 units, 2046 bytes in memory.
+  ingest_key_1024_two_byte: { keyChars: 1023, ciphertextBytes: 28, via: 'ingest', twoByte: true },
+  // 17 entries: just past a doubling of the clock map's table, the worst case per entry.
+  ingest_clock_17_shared: { keyChars: 6, ciphertextBytes: 28, via: 'ingest', clockEntries: 17 },
+  ingest_clock_17_unique: { keyChars: 6, ciphertextBytes: 28, via: 'ingest', clockEntries: 17, unique: true },
+}
+
+interface Usage {
+  live: number
+  rss: number
+}
+
+function usage(): Usage {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('run with node --expose-gc')
+  for (let round = 0; round < 3; round++) gc()
+  const { heapUsed, arrayBuffers } = process.memoryUsage()
+  // /proc's VmRSS is what the host sees; process.memoryUsage().rss is the same figure.
+  const status = readFileSync('/proc/self/status', 'utf8')
+  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) * 1024
+  return { live: heapUsed + arrayBuffers, rss }
+}
+
+/** A key of exactly `chars` characters (ASCII, or U+0101 then ASCII), unique per index. */
+function keyText(index: number, chars: number, twoByte = false): string {
+  return `${twoByte ? '\u0101' : 'k'}${index.toString(36)}`.padEnd(chars, '.').slice(0, chars)
+}
+
+function randomWallet(): Wallet {
+  const bytes = crypto.getRandomValues(new Uint8Array(20))
+  return `0x${Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')}` as Wallet
+}
+
+function wireRecord(index: number, scenario: Scenario): WireRecord {
+  const entries = scenario.clockEntries ?? 1
+  const version: Record<Wallet, number> = {}
+  for (let entry = 0; entry < entries; entry++) {
+    const wallet = scenario.unique ? randomWallet() : entry === 0 ? PEER : (`0x${entry.toString(16).padStart(40, 'c')}` as Wallet)
+    version[wallet] = 1
+  }
+  return {
+    key: keyText(index, scenario.keyChars, scenario.twoByte),
+    value: scenario.tombstone ? null : 'ab'.repeat(scenario.ciphertextBytes),
+    version,
+    updated_at_ms: NOW,
+    tombstone: scenario.tombstone === true,
+    ttl_ms: scenario.ttlMs ?? 0,
+  }
+}
+
+async function fill(store: KvStore, records: number, scenario: Scenario): Promise<void> {
+  for (let start = 0; start < records; start += CHUNK) {
+    const count = Math.min(CHUNK, records - start)
+    if (scenario.via === 'ingest') {
+      // The text travels and is parsed, as a /sync body is: keys and hex are fresh strings.
+      const text = JSON.stringify({ 1: Array.from({ length: count }, (_, offset) => wireRecord(start + offset, scenario)) })
+      const result = await store.ingest(JSON.parse(text), async () => true)
+      if (result.merged !== count) throw new Error(`ingest merged ${result.merged} of ${count}`)
+      continue
+    }
+    // PUT bodies are parsed JSON too, so the key is a flat string of its own.
+    const keys = JSON.parse(JSON.stringify(Array.from({ length: count }, (_, offset) => keyText(start + offset, scenario.keyChars, scenario.twoByte)))) as string[]
+    for (const key of keys) {
+      for (let write = 0; write < (scenario.rewrites ?? 1); write++) {
+        // As encryptRecord's concatBytes: one fresh array per value.
+        store.put(1, key, crypto.getRandomValues(new Uint8Array(scenario.ciphertextBytes)), scenario.ttlMs ?? 0)
+      }
+      if (scenario.tombstone) store.delete(1, key)
+    }
+  }
+}
+
+async function runScenario(name: string, records: number): Promise<void> {
+  const scenario = SCENARIOS[name]
+  if (scenario === undefined) throw new Error(`unknown scenario ${name}`)
+  const store = new KvStore({
+    clock: { nowMs: () => NOW },
+    nodeWallet: () => WALLET,
+    limits: {
+      // Large enough that nothing is evicted: this measures what is held.
+      maxAppStorageBytes: Number.MAX_SAFE_INTEGER,
+      maxRecordsPerApp: Number.MAX_SAFE_INTEGER,
+      maxValueSizeBytes: 1_048_576,
+      tombstoneRetentionMs: 86_400_000,
+      maxTombstonesPerApp: Number.MAX_SAFE_INTEGER,
+      maxClockSkewMs: 15_000,
+    },
+  })
+  // Warm up the code paths (and their allocations) on another app, then drop it.
+  await fill(new KvStore({ clock: { nowMs: () => NOW }, nodeWallet: () => WALLET, limits: { maxAppStorageBytes: 1e12, maxValueSizeBytes: 1_048_576, tombstoneRetentionMs: 1, maxTombstonesPerApp: 1e9, maxClockSkewMs: 0 } }), 2 * CHUNK, scenario)
+  const before = usage()
+  await fill(store, records, scenario)
+  const after = usage()
+  const stats = store.stats()
+  const held = store.snapshot()['1']?.length ?? 0
+  if (held !== records) throw new Error(`${name}: ${held} records held, expected ${records}`)
+  const live = (after.live - before.live) / records
+  const clockEntries = scenario.clockEntries ?? 1
+  const ciphertext = scenario.tombstone ? 0 : scenario.ciphertextBytes
+  const charged = stats.total_bytes / records
+  const keyBytes = scenario.twoByte ? scenario.keyChars + 1 : scenario.keyChars // UTF-8
+  process.stdout.write(
+    JSON.stringify({
+      name,
+      records,
+      key_utf8_bytes: keyBytes,
+      ciphertext_bytes: ciphertext,
+      clock_entries: clockEntries,
+      live_bytes_per_record: Math.round(live),
+      rss_bytes_per_record: Math.round((after.rss - before.rss) / records),
+      overhead_live: Math.round(live - keyBytes - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
+      overhead_rss: Math.round((after.rss - before.rss) / records - keyBytes - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
+      charged_bytes_per_record: charged,
+      charged_over_live: Math.round((charged / live) * 100) / 100,
+      charged_minus_live: Math.round(charged - live),
+    }) + '\n',
+  )
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2)
+  const option = (name: string): string | undefined => {
+    const index = argv.indexOf(name)
+    return index < 0 ? undefined : argv[index + 1]
+  }
+  // Just past a power of two, where V8's hash tables have just doubled: the worst case.
+  const records = Number(option('--records') ?? 131_073)
+  const scenario = option('--scenario')
+  if (scenario !== undefined) return runScenario(scenario, records)
+  const self = fileURLToPath(import.meta.url)
+  const results: unknown[] = []
+  for (const name of Object.keys(SCENARIOS)) {
+    process.stderr.write(`[recordOverhead] ${name}\n`)
+    const output = execFileSync(process.execPath, [...process.execArgv, self, '--scenario', name, '--records', String(records)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    results.push(JSON.parse(output))
+  }
+  const clock = results.filter((r): r is { name: string; live_bytes_per_record: number; rss_bytes_per_record: number } => typeof r === 'object' && r !== null)
+  const one = clock.find((r) => r.name === 'ingest_small')
+  const unique = clock.find((r) => r.name === 'ingest_clock_17_unique')
+  const perEntry = one && unique ? { live: (unique.live_bytes_per_record - one.live_bytes_per_record) / 16, rss: (unique.rss_bytes_per_record - one.rss_bytes_per_record) / 16 } : undefined
+  process.stdout.write(
+    JSON.stringify(
+      {
+        node: process.version,
+        records,
+        constants: { RECORD_OVERHEAD_BYTES, CLOCK_ENTRY_BYTES },
+        clock_entry_bytes_measured: perEntry && { live: Math.round(perEntry.live), rss: Math.round(perEntry.rss) },
+        scenarios: results,
+      },
+      null,
+      2,
+    ) + '\n',
+  )
+}
+
+await main()
