@@ -15,7 +15,7 @@ export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE'
 export interface RouteSpec {
   /** An exact path, or a prefix ending in `/*` (keys in the path of `/kms/data/<key>`). */
   path: string
-  /** `HEAD` is listed only where answering it consumes nothing (§2; never /nonce or /kms/*). */
+  /** `HEAD` is listed only on public reads that consume nothing (never /nonce, /attestation or the authenticated /kms/* routes). */
   methods: readonly HttpMethod[]
 }
 

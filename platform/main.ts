@@ -50,7 +50,7 @@ async function main(argv: readonly string[]): Promise<void> {
     return
   }
   const config = readConfig(parsed.devnetPath, parsed.appId)
-  const instance = await createAppInstance(config, { clock: systemClock, random: webCryptoRandom, sleep: timerSleep })
+  const instance = await createAppInstance(config, { clock: systemClock, random: webCryptoRandom, sleep: timerSleep, bindingVersion: parsed.bindingVersion })
   let running
   try {
     running = await serveRuntime(instance, { host: parsed.host, port: parsed.port })

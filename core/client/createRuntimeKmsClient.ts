@@ -21,6 +21,8 @@ export interface CreateRuntimeKmsClientParameters {
   random: Random
   sleep: Sleep
   fetch?: FetchFunction
+  /** PROTOCOL §3.5; 1 (the real runtime's protocol) by default. */
+  bindingVersion?: 1 | 2
 }
 
 export interface RuntimeKmsConnection {
@@ -31,7 +33,7 @@ export interface RuntimeKmsConnection {
 
 /** Builds the client; nothing touches the network until a call. */
 export function createRuntimeKmsClient(parameters: CreateRuntimeKmsClientParameters): RuntimeKmsConnection {
-  const { registry, kmsAppId, appId, walletKey, teeKey, clock, random, sleep, fetch } = parameters
+  const { registry, kmsAppId, appId, walletKey, teeKey, clock, random, sleep, fetch, bindingVersion } = parameters
   const wallet = privateKeyToWallet(walletKey)
   const directory = new NodeDirectory({ discover: () => discoverKmsNodes({ registry, kmsAppId }), clock, ...(fetch === undefined ? {} : { fetch }) })
   const client = new RuntimeKmsClient({
@@ -42,6 +44,7 @@ export function createRuntimeKmsClient(parameters: CreateRuntimeKmsClientParamet
     random,
     sleep,
     ...(fetch === undefined ? {} : { fetch }),
+    ...(bindingVersion === undefined ? {} : { bindingVersion }),
     authorize: () => authorizeRuntimeInstance({ registry, wallet, appId }),
   })
   return { client, directory }

@@ -3,9 +3,16 @@
  * MUST make on every answer (PROTOCOL §3.4): the counter-signature recovers to the node's
  * registry wallet, and the envelope comes from the node's registry teePubkey.
  */
+import { requestTarget } from '../auth/requestBinding'
 import {
   buildAppAuthMessage,
+  buildAppAuthMessageV2,
+  buildResponseBindingMessage,
   buildResponseMessage,
+  computeContentSha256,
+  computeRequestDigest,
+  privateKeyToWallet,
+  ReplayMemory,
   decryptEnvelope,
   encryptEnvelope,
   ENVELOPE_INFO_CURRENT,
@@ -15,7 +22,7 @@ import {
   signMessageWithKey,
   type P384PrivateKey,
 } from '../crypto'
-import { bytesToBase64, bytesToHex, canonicalJson, parseBase64, parseHex, type Wallet } from '../encoding'
+import { bytesToBase64, bytesToHex, canonicalJson, parseBase64, parseHex, utf8ToBytes, type JsonValue, type Wallet } from '../encoding'
 import { nowSeconds, type Clock, type Random } from '../runtime'
 import { sha256 } from '@noble/hashes/sha2.js'
 
@@ -42,10 +49,16 @@ export interface KmsClientOptions {
    */
   envelopeInfo?: string
   /**
-   * Attestation auth (§3.2.1): given a fresh KMS nonce (base64), the app's own helper returns
-   * a COSE_Sign1 document that embeds it. With it, `auth` picks the method.
+   * Attestation auth (§3.2.1): given a fresh KMS nonce (base64) and the `user_data` the
+   * document must carry (`nova_kms`, §3.5), the app's own helper returns a COSE_Sign1
+   * document that embeds both. With it, `auth` picks the method.
    */
-  attest?: (nonce: string) => Promise<Uint8Array>
+  attest?: (nonce: string, userData: Readonly<Record<string, JsonValue>>) => Promise<Uint8Array>
+  /**
+   * Request/response binding (§3.5): 2 (the default) signs method, target and body and
+   * verifies a binding over every answer; 1 is the runtime's protocol, kept for old nodes.
+   */
+  bindingVersion?: 1 | 2
   /** `pop` (default), `attestation`, or `both`. */
   auth?: 'pop' | 'attestation' | 'both'
 }
@@ -57,9 +70,30 @@ export class KmsClientError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /**
+     * For an unbound v2 answer (`unbound_response`): what it claimed, which nothing
+     * verifies. Refusals before authentication (a bad PoP, an unregistered wallet) can only
+     * be unbound, since the node does not yet know whom it answers; they are shown here for
+     * diagnosis and must never be acted on as an answer (§3.5).
+     */
+    readonly unverified?: { status: number; code: string; message: string },
   ) {
     super(message)
   }
+}
+
+function claimOf(status: number, bytes: Uint8Array): { status: number; code: string; message: string } {
+  try {
+    const body = JSON.parse(new TextDecoder().decode(bytes)) as { code?: unknown; message?: unknown }
+    return { status, code: String(body.code ?? 'unknown'), message: String(body.message ?? '') }
+  } catch {
+    return { status, code: 'bad_response', message: 'answer is not JSON' }
+  }
+}
+
+/** An answer that verified but does not answer the question asked (§3.5 echo checks). */
+function mismatch(message: string): KmsClientError {
+  return new KmsClientError(0, 'answer_mismatch', message)
 }
 
 export type PopHeaders = {
@@ -68,13 +102,39 @@ export type PopHeaders = {
   'x-app-timestamp': string
 }
 
+/** What one request is, for binding v2 (§3.5). */
+export interface BoundRequest {
+  method: string
+  /** The path and query, appended to the node URL. */
+  path: string
+  /** The exact body text, if any. */
+  body: string | undefined
+}
+
+/** The auth headers of one request, and what the node's answer signature covers. */
+export interface AuthHeaders {
+  headers: Record<string, string>
+  /** The PoP signature, or with attestation only the SHA-256 hex of the document (§3.4, §3.5). */
+  signatureSubject: string
+  version: 1 | 2
+}
+
+/** Answer envelope nonces remembered per client, to refuse a replayed answer (§3.5). */
+const ANSWER_MEMORY = 1024
+
 export class KmsClient {
   readonly #options: KmsClientOptions
   readonly #fetch: typeof fetch
+  readonly #answers = new ReplayMemory(ANSWER_MEMORY)
 
   constructor(options: KmsClientOptions) {
     this.#options = options
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  }
+
+  /** The binding version this client speaks. */
+  get bindingVersion(): 1 | 2 {
+    return this.#options.bindingVersion ?? 2
   }
 
   #url(path: string): string {
@@ -91,11 +151,16 @@ export class KmsClient {
     return body.nonce
   }
 
-  /** Fresh PoP headers for one request to this node (§3.1.1). */
-  async popHeaders(): Promise<PopHeaders> {
+  /** Fresh v1 PoP headers for one request to this node (§3.1.1). */
+  popHeaders(): Promise<PopHeaders> {
+    return this.#popHeaders(undefined)
+  }
+
+  async #popHeaders(requestDigest: string | undefined): Promise<PopHeaders> {
     const nonce = await this.nonce()
     const timestamp = nowSeconds(this.#options.clock)
-    const message = buildAppAuthMessage({ nonce, wallet: this.#options.node.wallet, timestamp })
+    const signed = { nonce, wallet: this.#options.node.wallet, timestamp }
+    const message = requestDigest === undefined ? buildAppAuthMessage(signed) : buildAppAuthMessageV2({ ...signed, requestDigest })
     return {
       // v ∈ {0, 1}, as the runtime's own KMS client signs PoP (RUNTIME.md §1); nodes accept both.
       'x-app-signature': signMessageWithKey(this.#options.walletKey, message),
@@ -120,19 +185,34 @@ export class KmsClient {
   }
 
   /**
-   * The auth headers of one request, and what the node's counter-signature covers (§3.4):
-   * the PoP signature, or with attestation only the SHA-256 hex of the document.
+   * The auth headers of one request. v1 (§3.1, §3.4): PoP over nonce, wallet and time. v2
+   * (§3.5): PoP over the request digest of `request` too, with `X-App-Wallet`,
+   * `X-App-Auth-Version` and `X-App-Content-SHA256`; an attestation-only document carries
+   * `nova_kms` naming this node and the digest.
    */
-  async authHeaders(): Promise<{ headers: Record<string, string>; signatureSubject: string }> {
+  async authHeaders(request?: BoundRequest): Promise<AuthHeaders> {
+    const version = this.bindingVersion
+    if (version === 2 && request === undefined) throw new KmsClientError(0, 'bad_request', 'binding v2 needs the request to sign')
+    const { node, walletKey } = this.#options
+    const contentSha256 = computeContentSha256(utf8ToBytes(request?.body ?? ''))
+    const requestDigest =
+      version === 2 && request !== undefined
+        ? computeRequestDigest({ method: request.method, target: requestTarget(new URL(this.#url(request.path)), node.url), contentSha256 })
+        : undefined
     const mode = this.#options.auth ?? 'pop'
-    const pop = mode === 'attestation' ? undefined : await this.popHeaders()
-    if (mode === 'pop') return { headers: { ...pop! }, signatureSubject: pop!['x-app-signature'] }
+    const v2Headers: Record<string, string> =
+      requestDigest === undefined ? {} : { 'x-app-auth-version': '2', 'x-app-content-sha256': contentSha256, 'x-app-wallet': privateKeyToWallet(walletKey) }
+    const pop = mode === 'attestation' ? undefined : await this.#popHeaders(requestDigest)
+    if (mode === 'pop') return { headers: { ...pop!, ...v2Headers }, signatureSubject: pop!['x-app-signature'], version }
     const attest = this.#options.attest
     if (attest === undefined) throw new KmsClientError(0, 'no_attestation', 'attestation auth needs an `attest` function')
     // With both methods, one nonce serves both (§3.2.2 step 2).
-    const document = await attest(pop?.['x-app-nonce'] ?? (await this.nonce()))
-    const headers: Record<string, string> = { ...pop, 'x-nitro-attestation': bytesToBase64(document) }
-    return { headers, signatureSubject: pop?.['x-app-signature'] ?? bytesToHex(sha256(document)) }
+    const nonce = pop?.['x-app-nonce'] ?? (await this.nonce())
+    const binding: Record<string, JsonValue> = { v: version, kms_wallet: node.wallet }
+    if (requestDigest !== undefined) binding['request_digest'] = requestDigest
+    const document = await attest(nonce, { nova_kms: binding })
+    const headers: Record<string, string> = { ...pop, ...v2Headers, 'x-nitro-attestation': bytesToBase64(document) }
+    return { headers, signatureSubject: pop?.['x-app-signature'] ?? bytesToHex(sha256(document)), version }
   }
 
   /**
@@ -140,8 +220,8 @@ export class KmsClient {
    * @throws KmsClientError for a non-2xx answer or a failed check.
    */
   async request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, inner?: unknown, extraHeaders: Record<string, string> = {}): Promise<Record<string, unknown>> {
-    const { headers, signatureSubject } = await this.authHeaders()
     const body = inner === undefined ? undefined : JSON.stringify(await this.sealRequest(inner))
+    const { headers, signatureSubject } = await this.authHeaders({ method, path, body })
     const response = await this.#fetch(this.#url(path), {
       method,
       headers: { 'content-type': 'application/json', ...headers, ...extraHeaders },
@@ -150,30 +230,61 @@ export class KmsClient {
     return this.openResponse(response, signatureSubject)
   }
 
-  /** Checks and opens an answer whose counter-signature covers `requestSignature` (§3.4). */
+  /**
+   * Checks and opens an answer to a request whose signature subject is `requestSignature`.
+   * v2 (§3.5): the binding over status and exact body must recover to the node's registry
+   * wallet before anything in the answer, errors included, is believed; an unbound answer is
+   * a transient failure (status 0, `unbound_response`), never a not-found or a success.
+   * v1 (§3.4): errors are taken as they come, and a 2xx needs the counter-signature.
+   * Either way the envelope must come from the node's registry key, and an envelope nonce
+   * seen before is refused.
+   * @throws KmsClientError for a non-2xx answer or a failed check.
+   */
   async openResponse(response: Response, requestSignature: string): Promise<Record<string, unknown>> {
-    const text = await response.text()
+    const bytes = new Uint8Array(await response.arrayBuffer())
+    const { node } = this.#options
+    if (this.bindingVersion === 2) {
+      const binding = response.headers.get('x-kms-response-binding')
+      if (binding === null) throw new KmsClientError(0, 'unbound_response', 'answer has no X-KMS-Response-Binding', claimOf(response.status, bytes))
+      const message = buildResponseBindingMessage({
+        subject: requestSignature,
+        wallet: node.wallet,
+        status: response.status,
+        bodySha256: computeContentSha256(bytes),
+      })
+      let signer: Wallet | undefined
+      try {
+        signer = recoverMessageSigner(message, binding)
+      } catch {
+        signer = undefined // a malformed binding is an unbound answer, like a wrong one
+      }
+      if (signer !== node.wallet) {
+        throw new KmsClientError(0, 'unbound_response', 'answer binding does not verify against the node wallet', claimOf(response.status, bytes))
+      }
+    }
     let parsed: unknown
     try {
-      parsed = JSON.parse(text)
+      parsed = JSON.parse(new TextDecoder().decode(bytes))
     } catch {
-      throw new KmsClientError(response.status, 'bad_response', 'answer is not JSON')
+      throw new KmsClientError(response.ok ? 0 : response.status, 'bad_response', 'answer is not JSON')
     }
     const record = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>
     if (!response.ok) {
       throw new KmsClientError(response.status, String(record['code'] ?? 'unknown'), String(record['message'] ?? ''))
     }
-    const { node } = this.#options
-    const counterSignature = response.headers.get('x-kms-response-signature')
-    if (counterSignature === null) throw new KmsClientError(0, 'unsigned_response', 'answer has no X-KMS-Response-Signature')
-    // Current nodes sign with v ∈ {0, 1} (§3.1.2, §10.3). Unlike the runtime's client, which
-    // rejects v = 27/28, the SDK still accepts 27/28 (recoverMessageSigner takes both): nodes
-    // before 2026-12 sign that way, and v only encodes the recovery id, so accepting it
-    // weakens nothing. The node-side tests pin that nodes emit 0/1.
-    const signer = recoverMessageSigner(buildResponseMessage({ signature: requestSignature, wallet: node.wallet }), counterSignature)
-    if (signer !== node.wallet) throw new KmsClientError(0, 'bad_signature', 'answer is not signed by the node wallet')
+    if (this.bindingVersion === 1) {
+      const counterSignature = response.headers.get('x-kms-response-signature')
+      if (counterSignature === null) throw new KmsClientError(0, 'unsigned_response', 'answer has no X-KMS-Response-Signature')
+      // Current nodes sign with v ∈ {0, 1} (§3.1.2, §10.3). Unlike the runtime's client, which
+      // rejects v = 27/28, the SDK still accepts 27/28 (recoverMessageSigner takes both): nodes
+      // before 2026-12 sign that way, and v only encodes the recovery id, so accepting it
+      // weakens nothing. The node-side tests pin that nodes emit 0/1.
+      const signer = recoverMessageSigner(buildResponseMessage({ signature: requestSignature, wallet: node.wallet }), counterSignature)
+      if (signer !== node.wallet) throw new KmsClientError(0, 'bad_signature', 'answer is not signed by the node wallet')
+    }
     const sender = typeof record['sender_tee_pubkey'] === 'string' ? parseHex(record['sender_tee_pubkey']) : undefined
-    if (sender === undefined || !isSameP384PublicKey(sender, node.teePubkeyDer)) {
+    const senderKey = parseP384PublicKey(node.teePubkeyDer)
+    if (sender === undefined || senderKey === undefined || !isSameP384PublicKey(sender, node.teePubkeyDer)) {
       throw new KmsClientError(0, 'bad_sender', 'answer is not sealed by the node teePubkey')
     }
     const nonce = typeof record['nonce'] === 'string' ? parseHex(record['nonce']) : undefined
@@ -181,18 +292,26 @@ export class KmsClient {
     if (nonce === undefined || ciphertext === undefined) throw new KmsClientError(0, 'bad_response', 'answer envelope is malformed')
     const plaintext = await decryptEnvelope({
       privateKey: this.#options.teeKey,
-      peerPublicKey: parseP384PublicKey(node.teePubkeyDer)!,
+      peerPublicKey: senderKey,
       nonce,
       ciphertext,
       info: this.#options.envelopeInfo ?? ENVELOPE_INFO_CURRENT,
     })
-    return JSON.parse(plaintext) as Record<string, unknown>
+    // Remembered only once it decrypted, so a forged envelope cannot burn a nonce.
+    if (!this.#answers.remember(senderKey.der, nonce)) throw new KmsClientError(0, 'replayed_response', 'answer envelope was seen before')
+    const inner: unknown = JSON.parse(plaintext)
+    if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) throw new KmsClientError(0, 'bad_response', 'answer is not an object')
+    return inner as Record<string, unknown>
   }
 
   /** `POST /kms/derive` → the derived key bytes. */
   async derive(params: { path: string; context?: string; length?: number }): Promise<{ appId: number; key: Uint8Array }> {
     const answer = await this.request('POST', '/kms/derive', params)
-    return { appId: Number(answer['app_id']), key: parseBase64(String(answer['key'])) ?? new Uint8Array(0) }
+    // An answer for another path (swapped by a relay) must not pass as this one (§3.5).
+    if (answer['path'] !== params.path) throw mismatch('derive answer is for another path')
+    const key = typeof answer['key'] === 'string' ? parseBase64(answer['key']) : undefined
+    if (key === undefined || key.length !== Number(params.length ?? 32)) throw mismatch('derive answer has no key of the asked length')
+    return { appId: Number(answer['app_id']), key }
   }
 
   async putData(key: string, value: Uint8Array, ttlMs?: number): Promise<{ updatedAtMs: number }> {
@@ -202,12 +321,19 @@ export class KmsClient {
 
   async getData(key: string): Promise<{ value: Uint8Array; updatedAtMs: number }> {
     const answer = await this.request('GET', `/kms/data?key=${encodeURIComponent(key)}`)
-    return { value: parseBase64(String(answer['value'])) ?? new Uint8Array(0), updatedAtMs: Number(answer['updated_at_ms']) }
+    if (answer['key'] !== key) throw mismatch('data answer is for another key')
+    const value = typeof answer['value'] === 'string' ? parseBase64(answer['value']) : undefined
+    if (value === undefined) throw mismatch('data answer has no value')
+    return { value, updatedAtMs: Number(answer['updated_at_ms']) }
   }
 
   async listData(): Promise<string[]> {
     const answer = await this.request('GET', '/kms/data')
-    return Array.isArray(answer['keys']) ? answer['keys'].map(String) : []
+    const keys = answer['keys']
+    if (!Array.isArray(keys) || !keys.every((entry) => typeof entry === 'string') || answer['count'] !== keys.length) {
+      throw mismatch('list answer does not have the list shape')
+    }
+    return keys as string[]
   }
 
   async deleteData(key: string): Promise<void> {

@@ -55,6 +55,11 @@ export interface RuntimeKmsClientOptions {
   fetch?: FetchFunction
   /** Per request; defaults to {@link NODE_REQUEST_TIMEOUT_MS}. */
   timeoutMs?: number
+  /**
+   * Request/response binding (PROTOCOL §3.5). 1, the default, is what the real runtime
+   * speaks; 2 binds method, target and body and verifies a binding over every answer.
+   */
+  bindingVersion?: 1 | 2
 }
 
 export type KvGetResult = { found: true; value: Uint8Array } | { found: false }
@@ -212,9 +217,10 @@ export class RuntimeKmsClient {
       random: this.#options.random,
       fetch: this.#fetch,
       envelopeInfo: RUNTIME_ENVELOPE_INFO,
+      bindingVersion: this.#options.bindingVersion ?? 1,
     })
-    const { headers, signatureSubject } = await client.authHeaders()
     const body = inner === undefined ? undefined : JSON.stringify(await client.sealRequest(inner))
+    const { headers, signatureSubject } = await client.authHeaders({ method, path, body })
     const response = await this.#fetch(`${node.url.replace(/\/+$/, '')}${path}`, {
       method,
       // RUNTIME.md §1: lowercase headers, and content-type only when there is a body.
@@ -222,6 +228,7 @@ export class RuntimeKmsClient {
       ...(body === undefined ? {} : { body }),
     })
     const text = await response.text()
+    if (client.bindingVersion === 2) return this.#openBound(client, node, response, text, signatureSubject, notFoundIsAnswer)
     if (!response.ok) {
       if (notFoundIsAnswer && (response.status === 404 || text.toLowerCase().includes('key not found'))) return { found: false }
       if (response.status >= 500 || response.status === 429) throw new KmsNodeExchangeError('unavailable', `node answered HTTP ${response.status}`)
@@ -232,6 +239,24 @@ export class RuntimeKmsClient {
     const answer = await client.openResponse(new Response(text, { status: response.status, headers: response.headers }), signatureSubject)
     this.#refuseReplayedAnswer(node, text)
     return { found: true, answer }
+  }
+
+  /**
+   * Binding v2: nothing in the answer, not even its status, is believed before its binding
+   * verifies; an unbound answer is a failure of this node (tried again elsewhere), never a
+   * not-found.
+   */
+  async #openBound(client: KmsClient, node: DiscoveredKmsNode, response: Response, text: string, subject: string, notFoundIsAnswer: boolean): Promise<ExchangeResult> {
+    try {
+      const answer = await client.openResponse(new Response(text, { status: response.status, headers: response.headers }), subject)
+      this.#refuseReplayedAnswer(node, text)
+      return { found: true, answer }
+    } catch (error) {
+      if (!(error instanceof KmsClientError) || error.status === 0) throw error
+      if (notFoundIsAnswer && error.status === 404) return { found: false }
+      if (error.status >= 500 || error.status === 429) throw new KmsNodeExchangeError('unavailable', `node answered HTTP ${error.status}`)
+      throw new KmsRequestRejectedError(error.status, error.code, error.message)
+    }
   }
 
   /** Called only after the answer opened, so a forged envelope cannot burn a pair. */

@@ -126,7 +126,7 @@ export class KeyRing {
    * The app key of HKDF v1 (§5.2) under the current secret.
    * @throws KmsError 503 without a secret; RangeError/TypeError for bad parameters.
    */
-  deriveAppKey(params: { appId: number; path: string; context: string; length: number }): Promise<Uint8Array> {
+  async deriveAppKey(params: { appId: number; path: string; context: string; length: number }): Promise<Uint8Array> {
     return deriveAppKey({ masterSecret: this.#require().secret, ...params })
   }
 
@@ -173,7 +173,7 @@ export class KeyRing {
    * The secret sealed to a requester's ephemeral P-384 key (§5.5), for `master_secret_request`.
    * @throws KmsError 503 without a secret; 400 for a key that is not a P-384 point.
    */
-  sealSecretFor(requesterPublicKeyDer: Uint8Array, random: Random): Promise<SealedMasterSecret> {
+  async sealSecretFor(requesterPublicKeyDer: Uint8Array, random: Random): Promise<SealedMasterSecret> {
     return sealMasterSecret({ requesterPublicKeyDer, masterSecret: this.#require().secret, random })
   }
 
@@ -209,7 +209,8 @@ export class KeyRing {
   }
 
   async #installEpoch(epoch: number, secret: Uint8Array): Promise<void> {
-    const copy = secret.slice()
+    // A copy the caller cannot reach (`slice` of a Node Buffer would share its memory).
+    const copy = new Uint8Array(secret)
     const syncKey = await deriveSyncKey(copy)
     this.#epochs.set(epoch, { secret: copy, hash: masterSecretHash(copy), syncKey, dataKeys: new Map() })
   }

@@ -37,6 +37,8 @@ export interface KmsIntegration {
 }
 
 export interface AppInstanceRuntime {
+  /** Binding towards the KMS (PROTOCOL §3.5); 1, as the real runtime, unless asked. */
+  bindingVersion?: 1 | 2
   clock: Clock
   random: Random
   sleep: Sleep

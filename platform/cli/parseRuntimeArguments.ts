@@ -1,13 +1,13 @@
 /**
  * The command line of `node dist/nova-runtime.mjs` (a contract with the devnet launcher,
  * which spawns it exactly so):
- * `--devnet <path> --app-id <N> [--port <P>] [--host <H>]`, or `--help`.
+ * `--devnet <path> --app-id <N> [--port <P>] [--host <H>] [--binding v1|v2]`, or `--help`.
  */
 
 export const DEFAULT_PORT = 18000
 export const DEFAULT_HOST = '127.0.0.1'
 
-export const USAGE = `Usage: node dist/nova-runtime.mjs --devnet <devnet.json> --app-id <N> [--port <P>] [--host <H>]
+export const USAGE = `Usage: node dist/nova-runtime.mjs --devnet <devnet.json> --app-id <N> [--port <P>] [--host <H>] [--binding v1|v2]
 
 A local Nova runtime for one app instance: the app API (/v1/*) on <H>:<P>, backed by the
 KMS cluster that <devnet.json> describes, and the Aux API on <H>:<P+1>.
@@ -16,12 +16,14 @@ KMS cluster that <devnet.json> describes, and the Aux API on <H>:<P+1>.
   --app-id <N>     the entry of apps[] whose appId is N
   --port <P>       the app API port (default ${DEFAULT_PORT}); the Aux API listens on P+1
   --host <H>       the listen address (default ${DEFAULT_HOST})
+  --binding v1|v2  request/response binding towards the KMS (default v1, as the real
+                   runtime speaks; v2 binds every request and answer, PROTOCOL §3.5)
   --help           print this text
 `
 
 export type RuntimeArguments =
   | { command: 'help' }
-  | { command: 'run'; devnetPath: string; appId: number; port: number; host: string }
+  | { command: 'run'; devnetPath: string; appId: number; port: number; host: string; bindingVersion: 1 | 2 }
 
 /** A command line that does not follow the usage; the message says what is wrong. */
 export class RuntimeArgumentsError extends Error {
@@ -40,7 +42,7 @@ export function parseRuntimeArguments(argv: readonly string[]): RuntimeArguments
   const values = new Map<string, string>()
   for (let index = 0; index < argv.length; index += 2) {
     const flag = argv[index]!
-    if (!['--devnet', '--app-id', '--port', '--host'].includes(flag)) throw new RuntimeArgumentsError(`unknown argument ${flag}`)
+    if (!['--devnet', '--app-id', '--port', '--host', '--binding'].includes(flag)) throw new RuntimeArgumentsError(`unknown argument ${flag}`)
     const value = argv[index + 1]
     if (value === undefined || value.startsWith('--')) throw new RuntimeArgumentsError(`${flag} needs a value`)
     values.set(flag, value)
@@ -48,6 +50,8 @@ export function parseRuntimeArguments(argv: readonly string[]): RuntimeArguments
   const devnetPath = values.get('--devnet')
   if (devnetPath === undefined) throw new RuntimeArgumentsError('--devnet is required')
   if (!values.has('--app-id')) throw new RuntimeArgumentsError('--app-id is required')
+  const binding = values.get('--binding') ?? 'v1'
+  if (binding !== 'v1' && binding !== 'v2') throw new RuntimeArgumentsError('--binding expects v1 or v2')
   return {
     command: 'run',
     devnetPath,
@@ -55,5 +59,6 @@ export function parseRuntimeArguments(argv: readonly string[]): RuntimeArguments
     // The Aux API takes port + 1, so the primary port stops one short of 65535.
     port: values.has('--port') ? integer(values.get('--port'), '--port', 1, 65534) : DEFAULT_PORT,
     host: values.get('--host') ?? DEFAULT_HOST,
+    bindingVersion: binding === 'v2' ? 2 : 1,
   }
 }

@@ -225,12 +225,19 @@ export async function clientFor(node: TestNode, keys: { walletKey: Uint8Array; t
   })
 }
 
-/** The status, code and message of a refused SDK call (fails if the call succeeds). */
+/**
+ * The status, code and message of a refused SDK call (fails if the call succeeds). A
+ * refusal before authentication is unbound in v2 (PROTOCOL §3.5): the SDK reports it as
+ * `unbound_response`, and this returns what the node claimed.
+ */
 export async function refusal(run: () => Promise<unknown>): Promise<{ status: number; code: string; message: string }> {
   try {
     await run()
   } catch (error) {
-    if (error instanceof KmsClientError) return { status: error.status, code: error.code, message: error.message }
+    if (error instanceof KmsClientError) {
+      if (error.code === 'unbound_response' && error.unverified !== undefined) return error.unverified
+      return { status: error.status, code: error.code, message: error.message }
+    }
     throw error
   }
   throw new Error('expected the node to refuse')

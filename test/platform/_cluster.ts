@@ -136,10 +136,10 @@ export function runRuntimeCli(args: readonly string[]): Promise<{ code: number |
 }
 
 /** Spawns the runtime exactly as the devnet launcher does, and waits for its one stdout line. */
-export async function spawnRuntime(devnetPath: string, appId: number): Promise<RuntimeProcess> {
+export async function spawnRuntime(devnetPath: string, appId: number, extraArguments: readonly string[] = []): Promise<RuntimeProcess> {
   if (!existsSync(join(ROOT, RUNTIME_BUNDLE))) throw new Error(`${RUNTIME_BUNDLE} is missing: run \`npm run build\` first`)
   const port = await freePortPair()
-  const child = spawn(process.execPath, [RUNTIME_BUNDLE, '--devnet', devnetPath, '--app-id', String(appId), '--port', String(port)], {
+  const child = spawn(process.execPath, [RUNTIME_BUNDLE, '--devnet', devnetPath, '--app-id', String(appId), '--port', String(port), ...extraArguments], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   })

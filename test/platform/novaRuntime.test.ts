@@ -139,6 +139,23 @@ describe('/v1/kms through the KMS cluster', () => {
     expect(parseBase64(sized.key)).toHaveLength(16)
   })
 
+  it('behavior: with --binding v2 the same calls run with request/response binding v2 (PROTOCOL §3.5)', async () => {
+    const bound = await spawnRuntime(writeDevnetFile(cluster.chain, [app]), APP_ID, ['--binding', 'v2'])
+    try {
+      const call = (path: string, body: unknown): Promise<Response> =>
+        fetch(`${bound.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      const v2 = (await (await call('/v1/kms/derive', { path: 'wallet/root', context: 'session-a' })).json()) as { key: string }
+      const v1 = await json<{ key: string }>(await post('/v1/kms/derive', { path: 'wallet/root', context: 'session-a' }))
+      expect(v2.key).toBe(v1.key)
+      expect(await (await call('/v1/kms/kv/put', { key: 'bound', value: base64('v2 value') })).json()).toEqual({ success: true })
+      expect(await (await call('/v1/kms/kv/get', { key: 'bound' })).json()).toEqual({ found: true, value: base64('v2 value') })
+      const missing = await call('/v1/kms/kv/get', { key: 'never written' })
+      expect(missing.status).toBe(404)
+    } finally {
+      await bound.stop()
+    }
+  })
+
   it('behavior: kv put, get, delete; a missing key is 404 {"found":false,"value":null}', async () => {
     expect(await json(await post('/v1/kms/kv/put', { key: 'dir/a key', value: base64('stored value'), ttl_ms: 0 }))).toEqual({ success: true })
     expect(await json(await post('/v1/kms/kv/get', { key: 'dir/a key' }))).toEqual({ found: true, value: base64('stored value') })

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { codeMeasurement, verifyNitroAttestation } from '../../core/attestation'
 import { createChainReaders } from '../../core/chain'
 import { KmsClient } from '../../core/client'
-import { bytesToBase64, bytesToHex, parseBase64, parseHex, type Wallet } from '../../core/encoding'
+import { bytesToBase64, bytesToHex, parseBase64, parseHex, type JsonValue, type Wallet } from '../../core/encoding'
 import { devRootCertificateDer, issueDevAttestation } from '../../core/tee'
 import { startDevChain, type DevChain } from '../helpers/devChain'
 import { cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, systemClock, tickUntil, type TestApp, type TestNode, refusal } from '../helpers/kmsNodes'
@@ -23,9 +23,9 @@ let app: TestApp
 
 /** The app's own helper: a dev document for `nonce`, naming the app's wallet. */
 function devAttester(target: TestApp, options: { ageMs?: number; wallet?: Wallet } = {}) {
-  return (nonce: string): Promise<Uint8Array> =>
+  return (nonce: string, userData: Readonly<Record<string, JsonValue>> = {}): Promise<Uint8Array> =>
     issueDevAttestation({
-      request: { nonce: parseBase64(nonce)!, userData: {} },
+      request: { nonce: parseBase64(nonce)!, userData },
       wallet: options.wallet ?? target.wallet,
       teePublicKeyDer: target.teeKey.publicKey.der,
       nowMs: Date.now() - (options.ageMs ?? 0),
@@ -33,7 +33,7 @@ function devAttester(target: TestApp, options: { ageMs?: number; wallet?: Wallet
     })
 }
 
-async function attestedClient(target: TestApp, attest: (nonce: string) => Promise<Uint8Array>, auth: 'attestation' | 'both' = 'attestation'): Promise<KmsClient> {
+async function attestedClient(target: TestApp, attest: (nonce: string, userData: Readonly<Record<string, JsonValue>>) => Promise<Uint8Array>, auth: 'attestation' | 'both' = 'attestation'): Promise<KmsClient> {
   const { node: self } = await node.status()
   return new KmsClient({
     node: { url: node.url, wallet: self.tee_wallet, teePubkeyDer: parseHex(self.tee_pubkey)! },
@@ -81,8 +81,8 @@ describe('attestation auth (PROTOCOL §3.2)', () => {
 
   it('error: a replayed nonce is refused (conformance 40)', async () => {
     const client = await attestedClient(app, devAttester(app))
-    const { headers } = await client.authHeaders()
     const body = JSON.stringify(await client.sealRequest({ path: 'p' }))
+    const { headers } = await client.authHeaders({ method: 'POST', path: '/kms/derive', body })
     expect((await node.fetch('/kms/derive', { method: 'POST', headers, body })).status).toBe(200)
     const replay = await node.fetch('/kms/derive', { method: 'POST', headers, body: JSON.stringify(await client.sealRequest({ path: 'p' })) })
     expect(replay.status).toBe(403)

@@ -4,8 +4,14 @@ import { parseRuntimeArguments, RuntimeArgumentsError } from '../../../platform/
 
 describe('parseRuntimeArguments', () => {
   it('behavior: --devnet and --app-id, with port 18000 and host 127.0.0.1 by default', () => {
-    expect(parseRuntimeArguments(['--devnet', 'd.json', '--app-id', '7'])).toEqual({ command: 'run', devnetPath: 'd.json', appId: 7, port: 18000, host: '127.0.0.1' })
-    expect(parseRuntimeArguments(['--port', '19000', '--app-id', '0', '--devnet', 'd.json', '--host', '127.0.0.2'])).toEqual({ command: 'run', devnetPath: 'd.json', appId: 0, port: 19000, host: '127.0.0.2' })
+    expect(parseRuntimeArguments(['--devnet', 'd.json', '--app-id', '7'])).toEqual({ command: 'run', devnetPath: 'd.json', appId: 7, port: 18000, host: '127.0.0.1', bindingVersion: 1 })
+    expect(parseRuntimeArguments(['--port', '19000', '--app-id', '0', '--devnet', 'd.json', '--host', '127.0.0.2'])).toEqual({ command: 'run', devnetPath: 'd.json', appId: 0, port: 19000, host: '127.0.0.2', bindingVersion: 1 })
+  })
+
+  it('behavior: --binding v2 turns request/response binding on; anything else is refused', () => {
+    expect(parseRuntimeArguments(['--devnet', 'd.json', '--app-id', '7', '--binding', 'v2'])).toMatchObject({ bindingVersion: 2 })
+    expect(parseRuntimeArguments(['--devnet', 'd.json', '--app-id', '7', '--binding', 'v1'])).toMatchObject({ bindingVersion: 1 })
+    expect(() => parseRuntimeArguments(['--devnet', 'd.json', '--app-id', '7', '--binding', '3'])).toThrow('--binding expects v1 or v2')
   })
 
   it('behavior: --help wins over everything else', () => {
