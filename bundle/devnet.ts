@@ -91,7 +91,14 @@ type RuntimeState = { status: 'running'; pid: number } | { status: 'not built' }
 interface Tracked {
   what: 'build' | 'anvil' | 'node' | 'runtime'
   pid: number
+  /** Signals go to the process group `pid` leads, not to `pid` alone. */
+  group?: boolean
   stop(): Promise<void>
+}
+
+/** Kills what `entry` names at once. */
+function kill(entry: Tracked): void {
+  signal(entry.group === true ? -entry.pid : entry.pid, 'SIGKILL')
 }
 
 class UsageError extends Error {}
@@ -187,7 +194,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
   }
   if (values.help === true) return 'help'
   const nodes = integer(values.nodes, 'nodes', 3, 1, 16)
-  const extraApps = (values.app ?? []).map((value) => integer(value, 'app', 0, 0, Number.MAX_SAFE_INTEGER))
+  const extraApps = (values.app ?? []).map((value) => integer(value, 'app', 0, 1, Number.MAX_SAFE_INTEGER))
   for (const [index, appId] of extraApps.entries()) {
     if (appId === KMS_APP_ID || appId === DEMO_APP_ID) throw new UsageError(`--app ${appId}: taken by the ${appId === KMS_APP_ID ? 'KMS app' : 'demo app'}`)
     if (extraApps.indexOf(appId) !== index) throw new UsageError(`--app ${appId}: given twice`)
@@ -209,9 +216,13 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
 const tracked: Tracked[] = []
 const launchedAt = new Date().toISOString()
 let pidFile: string | undefined
+/** Set while this devnet holds FORGE_LOCK: a shutdown mid-build releases it for the test workers waiting on it. */
+let forgeLockHeld = false
 let stopping = false
 
 function track(entry: Tracked, child?: ChildProcess): void {
+  // A spawn that failed has no PID, and signalling "0" would reach our own process group.
+  if (!(entry.pid > 0)) return
   tracked.push(entry)
   child?.once('exit', () => {
     const index = tracked.indexOf(entry)
@@ -282,9 +293,10 @@ async function shutdown(reason: string, code: number, reraise?: NodeJS.Signals):
   const nothing = tracked.length === 0
   if (!nothing) log(`${reason}: stopping ${describeTracked()}`)
   for (const what of ['build', 'runtime', 'node', 'anvil'] as const) {
-    await Promise.all(tracked.filter((entry) => entry.what === what).map((entry) => entry.stop().catch(() => signal(entry.pid, 'SIGKILL'))))
+    await Promise.all(tracked.filter((entry) => entry.what === what).map((entry) => entry.stop().catch(() => kill(entry))))
   }
   tracked.length = 0
+  if (forgeLockHeld) rmSync(FORGE_LOCK, { recursive: true, force: true })
   if (pidFile !== undefined) rmSync(pidFile, { force: true })
   if (!nothing) log(`stopped everything it started in ${seconds(performance.now() - started)}`)
   if (reraise !== undefined) {
@@ -302,7 +314,7 @@ function installShutdownHooks(): void {
     process.on(name, () => {
       if (!stopping) return void shutdown(name, 0, name === 'SIGHUP' ? name : undefined)
       log(`${name} again: killing everything now`)
-      for (const { pid } of tracked) signal(pid, 'SIGKILL')
+      for (const entry of tracked) kill(entry)
       process.exit(1)
     })
   }
@@ -310,18 +322,34 @@ function installShutdownHooks(): void {
   const launcher = process.ppid
   setInterval(() => process.ppid !== launcher && void shutdown(`the launcher (pid ${launcher}) exited`, 0), 500).unref()
   process.on('exit', () => {
-    for (const { pid } of tracked) signal(pid, 'SIGKILL')
+    for (const entry of tracked) kill(entry)
   })
 }
 
 // ---------------------------------------------------------------------------------------
 // Builds
 
-/** Runs a command in the repo, passing each output line to `onLine`; rejects with its output on failure. */
+/**
+ * Runs a build command, passing each output line to `onLine`; rejects with its output on
+ * failure. It runs in a process group of its own, stopped as a group: `npm run build` and
+ * `npx forge` are launchers whose children would outlive a signal to the launcher alone.
+ */
 function run(command: string, args: readonly string[], cwd: string, onLine: (line: string) => void = () => undefined): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    track({ what: 'build', pid: child.pid ?? 0, stop: () => stopProcess(child) }, child)
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const entry: Tracked = {
+      what: 'build',
+      pid: child.pid ?? 0,
+      group: true,
+      async stop() {
+        const exited = hasExited(child) ? Promise.resolve() : new Promise((resolveExit) => child.once('exit', resolveExit))
+        signal(-entry.pid, 'SIGTERM')
+        const timer = setTimeout(() => kill(entry), 2000)
+        await exited
+        clearTimeout(timer)
+      },
+    }
+    track(entry, child)
     let output = ''
     const collect = (line: string): void => {
       output = `${output}${line}\n`.slice(-4000)
@@ -345,11 +373,15 @@ async function buildDist(): Promise<string[]> {
 
 async function buildContracts(): Promise<void> {
   mkdirSync(`${ROOT}contracts/cache`, { recursive: true })
+  let waiting = false
   await waitUntil('the forge build lock', () => {
     try {
       mkdirSync(FORGE_LOCK) // atomic: fails while another build holds the lock
+      forgeLockHeld = true
       return true
     } catch {
+      if (!waiting) log(`contracts: waiting for another forge build to finish (${shown(FORGE_LOCK)})`)
+      waiting = true
       const lock = statSync(FORGE_LOCK, { throwIfNoEntry: false })
       if (lock !== undefined && Date.now() - lock.mtimeMs > 180_000) rmSync(FORGE_LOCK, { recursive: true, force: true })
       return false
@@ -361,6 +393,7 @@ async function buildContracts(): Promise<void> {
     })
   } finally {
     rmSync(FORGE_LOCK, { recursive: true, force: true })
+    forgeLockHeld = false
   }
 }
 
@@ -578,9 +611,12 @@ async function main(options: Options): Promise<void> {
   const [, , anvil] = await Promise.all([
     options.build ? step('dist', 'npm run build', buildDist, (built) => `built ${built.join(', ')}`) : Promise.resolve(log('dist: not rebuilt (--no-build)')),
     step('contracts', 'forge build (solc-js, offline: ~10 s the first time, cached after)', buildContracts, () => 'built'),
-    step('anvil', 'starting the local chain', startAnvil, (started) => `${started.rpcUrl}, pid ${started.pid}`),
+    step('anvil', 'starting the local chain', async () => {
+      const started = await startAnvil()
+      track({ what: 'anvil', pid: started.pid, stop: started.stop })
+      return started
+    }, (started) => `${started.rpcUrl}, pid ${started.pid}`),
   ])
-  track({ what: 'anvil', pid: anvil.pid, stop: anvil.stop })
   if (!existsSync(`${ROOT}dist/kms.mjs`)) throw new Error('dist/kms.mjs is missing: run `npm run build` (or drop --no-build)')
 
   const m = await modules
@@ -668,6 +704,7 @@ function start(): void {
   }
   installShutdownHooks()
   main(options).catch((error: unknown) => {
+    for (const line of nodeOutput.held.splice(0)) console.log(line)
     console.error(`[devnet] FAILED: ${error instanceof Error ? error.message : String(error)}`)
     void shutdown('failed', 1)
   })
