@@ -40,6 +40,8 @@ export interface NodeStatus {
 /** One running node, whatever runs it. */
 export interface TestNode {
   kind: 'miniflare' | 'process'
+  /** The process id, for `node dist/kms.mjs` nodes (to read `/proc/<pid>/status`). */
+  pid?: number
   /** The URL peers and clients use. */
   url: string
   fetch(path: string, init?: RequestInit): Promise<Response>
@@ -112,6 +114,7 @@ export async function startProcessNode(chain: DevChain, overrides: Record<string
   const fetcher = (path: string, init?: RequestInit): Promise<Response> => fetch(`${node.url}${path}`, init)
   return {
     kind: 'process',
+    pid: node.pid,
     url: node.url,
     fetch: fetcher,
     // A process drives its own ticks from a timer; tests wait for the outcome instead.
