@@ -13,6 +13,7 @@ export const signCert = defineAppFunction(
     return signCertRequest({
       request: payload,
       identity: { appId: identity.appId, instanceId: identity.instanceId, instanceUrl: identity.instanceUrl },
+      dnsSuffix: node.config.caDnsSuffix,
       caKey,
       caCertificate,
       validity: { defaultSeconds: node.config.caDefaultValiditySeconds, maxSeconds: node.config.caMaxValiditySeconds },

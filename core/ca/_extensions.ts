@@ -36,7 +36,7 @@ export function encodeCaExtensions(subjectKeyIdentifier: Uint8Array): Uint8Array
 export interface LeafExtensionsParams {
   appId: number
   instanceId: number
-  /** Present iff the registry `instanceUrl` host is a DNS name (PROTOCOL §8.5). */
+  /** Present iff the registry `instanceUrl` host lies in the app's zone under `CA_DNS_SUFFIX` (PROTOCOL §8.5). */
   dnsName: string | undefined
   subjectKeyIdentifier: Uint8Array
   authorityKeyIdentifier: Uint8Array

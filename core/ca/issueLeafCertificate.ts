@@ -2,7 +2,7 @@ import { sha1 } from '@noble/hashes/legacy.js'
 import { bytesToHex, derTime } from '../encoding'
 import { assertBytes, assertInteger, assertString } from '../_assert'
 import { serialFromBytes, signCertificate } from './_certificate'
-import { dnsNameOfInstanceUrl } from './_dnsName'
+import { ownedDnsName } from './_dnsName'
 import { encodeLeafExtensions } from './_extensions'
 import { encodeLeafName } from './_names'
 import { encodePem } from './_pem'
@@ -20,7 +20,7 @@ const LAST_ENCODABLE_SECOND = 253_402_300_799
 export interface LeafIdentity {
   appId: number
   instanceId: number
-  /** The registry `instanceUrl`; its host may become a dNSName. */
+  /** The registry `instanceUrl`; its host may become a dNSName (see `dnsSuffix`). */
   instanceUrl: string
 }
 
@@ -30,6 +30,11 @@ export interface IssueLeafCertificateParams {
   caCertificate: CaCertificate
   csr: ParsedCsr
   identity: LeafIdentity
+  /**
+   * `CA_DNS_SUFFIX` (PROTOCOL §8.5, §11): the instance's host becomes a dNSName only if it
+   * lies under `app-<app_id>.<dnsSuffix>`; empty issues no dNSName.
+   */
+  dnsSuffix: string
   /** Already validated by `validateValiditySeconds`. */
   validitySeconds: number
   nowSeconds: number
@@ -52,7 +57,8 @@ export interface SignCertResponse {
  * Issues a leaf certificate in the PROTOCOL §8.5 profile. Everything identifying comes from
  * the registry identity; from the CSR only the SubjectPublicKeyInfo is taken, byte for byte.
  * The leaf is an end entity (CA false) for TLS server and client use, named
- * `O=Nova App, CN=app-<id>` with the SAN URI `nova://app/<id>/instance/<iid>`.
+ * `O=Nova App, CN=app-<id>` with the SAN URI `nova://app/<id>/instance/<iid>`, and a DNS SAN
+ * only for a host in the app's own zone `app-<id>.<dnsSuffix>` (`ownedDnsName`).
  *
  * @throws TypeError | RangeError on a malformed trusted input (a caller bug).
  */
@@ -61,6 +67,7 @@ export function issueLeafCertificate(params: IssueLeafCertificateParams): SignCe
   assertInteger(identity.appId, 'identity.appId', 0)
   assertInteger(identity.instanceId, 'identity.instanceId', 0)
   assertString(identity.instanceUrl, 'identity.instanceUrl')
+  assertString(params.dnsSuffix, 'dnsSuffix')
   assertInteger(nowSeconds, 'nowSeconds', BACKDATE_SECONDS)
   assertInteger(validitySeconds, 'validitySeconds', 1, LAST_ENCODABLE_SECOND - nowSeconds)
   assertBytes(params.serial16, 'serial16', 16)
@@ -79,7 +86,7 @@ export function issueLeafCertificate(params: IssueLeafCertificateParams): SignCe
       extensions: encodeLeafExtensions({
         appId: identity.appId,
         instanceId: identity.instanceId,
-        dnsName: dnsNameOfInstanceUrl(identity.instanceUrl),
+        dnsName: ownedDnsName(identity.instanceUrl, identity.appId, params.dnsSuffix),
         // RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents.
         subjectKeyIdentifier: sha1(csr.publicKey),
         authorityKeyIdentifier: caCertificate.subjectKeyIdentifier,

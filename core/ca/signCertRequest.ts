@@ -11,6 +11,8 @@ export interface SignCertRequestParams {
   request: unknown
   /** The registry identity of the authenticated caller; never taken from `request`. */
   identity: LeafIdentity
+  /** `CA_DNS_SUFFIX`: DNS SANs only under `app-<app_id>.<dnsSuffix>`; empty issues none (§8.5). */
+  dnsSuffix: string
   caKey: CaKey
   caCertificate: CaCertificate
   validity: ValidityLimits
@@ -37,6 +39,7 @@ export function signCertRequest(params: SignCertRequestParams): SignCertResponse
     caCertificate: params.caCertificate,
     csr,
     identity: params.identity,
+    dnsSuffix: params.dnsSuffix,
     validitySeconds,
     nowSeconds: nowSeconds(params.clock),
     serial16: params.random.bytes(16),

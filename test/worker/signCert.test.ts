@@ -1,7 +1,9 @@
 /**
  * The cluster CA over `dist/kms.mjs` in Miniflare (issue 7): `/kms/ca` serves the §8.3
  * certificate for the §5.7 master secret, and `/kms/sign_cert` issues leaves that openssl
- * verifies against it, with the identity from the registry and nothing from the CSR.
+ * verifies against it, with the identity from the registry and nothing from the CSR. A DNS
+ * SAN is issued only for a registered host in the app's own zone `app-<app_id>.<CA_DNS_SUFFIX>`
+ * (issue 12, finding 9).
  */
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -15,6 +17,8 @@ import { registerKmsNode, registerTestApp, startMiniflareNode, tickUntil, type T
 
 const MASTER_SECRET_HEX = '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f'
 const CA_FINGERPRINT = 'a5864b86b624199180526f4469baf26ed213117b13edc4badc562fee52fd6a7a'
+/** The operator's suffix: app 7's zone is `app-7.example.com`. */
+const CA_DNS_SUFFIX = 'example.com'
 
 let chain: DevChain
 let node: TestNode
@@ -32,10 +36,10 @@ function makeCsr(name: string, keyArgs: string[], subject = '/CN=kms', extra: st
 
 beforeAll(async () => {
   chain = await startDevChain()
-  node = await startMiniflareNode(chain, { MASTER_SECRET_HEX })
+  node = await startMiniflareNode(chain, { MASTER_SECRET_HEX, CA_DNS_SUFFIX })
   await registerKmsNode(chain, node)
   await tickUntil(node, (status) => status.node.service_available)
-  app = await registerTestApp(chain, { instanceUrl: 'https://App-7.Example.com./path' })
+  app = await registerTestApp(chain, { appId: 7, instanceUrl: 'https://App-7.Example.com./path' })
 })
 
 afterAll(async () => {
@@ -77,6 +81,19 @@ describe('the cluster CA over HTTP', () => {
       expect(text).toMatch(/Extended Key Usage:\s+TLS Web Server Authentication, TLS Web Client Authentication/)
       expect(answer['app_id']).toBe(app.appId)
       expect(String(answer['serial'])).toMatch(/^[0-7][0-9a-f]{31}$/)
+    }
+  })
+
+  it('error: another app that registers app 7\'s host (or a lookalike) gets no DNS SAN, only its own URI (finding 9)', async () => {
+    for (const [index, instanceUrl] of ['https://App-7.Example.com./path', 'https://app-7.example.com.evil.com', 'https://example.com'].entries()) {
+      const squatter = await registerTestApp(chain, { instanceUrl })
+      const answer = await (await squatter.client(node)).signCert(makeCsr(`squatter-${index}`, ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], '/CN=x', ['-addext', 'subjectAltName=DNS:app-7.example.com']))
+      writeFileSync(join(dir, `squatter-${index}.pem`), String(answer['certificate']))
+      expect(openssl('verify', '-CAfile', 'ca.pem', `squatter-${index}.pem`).trim()).toBe(`squatter-${index}.pem: OK`)
+      const san = openssl('x509', '-in', `squatter-${index}.pem`, '-noout', '-ext', 'subjectAltName')
+      expect(san).toMatch(new RegExp(`Subject Alternative Name: \\n\\s+URI:nova://app/${squatter.appId}/instance/${squatter.instanceId}\\n$`))
+      expect(san).not.toContain('DNS:')
+      expect(answer['app_id']).toBe(squatter.appId)
     }
   })
 

@@ -37,7 +37,8 @@ const ca = vectorCa()
 function submit(request: unknown): void {
   signCertRequest({
     request,
-    identity: { appId: 1, instanceId: 1, instanceUrl: 'https://a.example' },
+    identity: { appId: 1, instanceId: 1, instanceUrl: 'https://a.app-1.example' },
+    dnsSuffix: 'example',
     validity: VALIDITY,
     ...ca,
     clock: { nowMs: () => 1_767_225_600_000 },

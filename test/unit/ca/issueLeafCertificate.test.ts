@@ -15,7 +15,9 @@ const scratch = new Scratch()
 beforeAll(() => scratch.write('ca.pem', caCertificate.pem))
 afterAll(() => scratch.remove())
 
-const IDENTITY: LeafIdentity = { appId: 7, instanceId: 3, instanceUrl: 'https://Node-1.Example.COM.:8443/path' }
+const IDENTITY: LeafIdentity = { appId: 7, instanceId: 3, instanceUrl: 'https://Node-1.App-7.Example.COM.:8443/path' }
+/** `CA_DNS_SUFFIX` as readConfig returns it: app 7's zone is `app-7.example.com`. */
+const SUFFIX = 'example.com'
 const SERIAL = Uint8Array.from({ length: 16 }, (_, index) => 0xa0 + index)
 /** The wall clock, so that `openssl verify` (which checks validity against now) agrees. */
 const realNow = (): number => Math.floor(Date.now() / 1000)
@@ -26,6 +28,7 @@ function issue(csr: string, overrides: Partial<Parameters<typeof issueLeafCertif
     caCertificate,
     csr: parseCsr(csr),
     identity: IDENTITY,
+    dnsSuffix: SUFFIX,
     validitySeconds: VALIDITY.defaultSeconds,
     nowSeconds: realNow(),
     serial16: SERIAL,
@@ -58,6 +61,7 @@ describe('openssl verify', () => {
       caCertificate: buildCaCertificate({ caKey: otherKey, kmsAppId: 49 }),
       csr: parseCsr(scratch.csr('foreign', P256)),
       identity: IDENTITY,
+      dnsSuffix: SUFFIX,
       validitySeconds: 60,
       nowSeconds: realNow(),
       serial16: SERIAL,
@@ -90,8 +94,8 @@ describe('openssl x509 -text', () => {
     expect(text).toMatch(/X509v3 Extended Key Usage: \n\s+TLS Web Server Authentication, TLS Web Client Authentication\n/)
   })
 
-  test('behavior: SAN holds the instance URI, then the registry host as a DNS name', () => {
-    expect(text).toMatch(/X509v3 Subject Alternative Name: \n\s+URI:nova:\/\/app\/7\/instance\/3, DNS:node-1\.example\.com\n/)
+  test('behavior: SAN holds the instance URI, then the registry host (in the app\'s zone) as a DNS name', () => {
+    expect(text).toMatch(/X509v3 Subject Alternative Name: \n\s+URI:nova:\/\/app\/7\/instance\/3, DNS:node-1\.app-7\.example\.com\n/)
   })
 
   test('behavior: SKI is SHA-1 of the leaf key, AKI is the CA SKI', () => {
@@ -173,52 +177,120 @@ describe('subjectAltName dNSName (PROTOCOL §8.5 item 8)', () => {
     csr = scratch.csr('san', P256)
   })
 
-  test.each([
-    ['https://node-1.example.com:8443', 'node-1.example.com'],
-    ['https://NODE.Example.COM./', 'node.example.com'],
-    ['http://localhost:8000', 'localhost'],
-    ['https://xn--bcher-kva.example', 'xn--bcher-kva.example'],
-    ['https://bücher.example', 'xn--bcher-kva.example'],
-    ['https://a1.b-c.d0/', 'a1.b-c.d0'],
-    [`https://${'a'.repeat(63)}.example.com`, `${'a'.repeat(63)}.example.com`],
-    [`https://${Array(4).fill('a'.repeat(62)).join('.')}.x`, `${Array(4).fill('a'.repeat(62)).join('.')}.x`],
-  ])('behavior: %s gives DNS:%s', (instanceUrl, dnsName) => {
-    const names = subjectAltNames(readCertificate(issue(csr, { identity: { ...IDENTITY, instanceUrl } }).certificate))
-    expect(names).toEqual([
-      [0x86, 'nova://app/7/instance/3'],
-      [0x82, dnsName],
-    ])
+  const sans = (instanceUrl: string, dnsSuffix: string = SUFFIX, appId = 7) =>
+    subjectAltNames(readCertificate(issue(csr, { identity: { ...IDENTITY, appId, instanceUrl }, dnsSuffix }).certificate))
+  const uriOnly = (appId = 7) => [[0x86, `nova://app/${appId}/instance/3`]]
+
+  describe('the host is a DNS name, normalised', () => {
+    test.each([
+      ['https://node-1.app-7.example.com:8443', SUFFIX, 'node-1.app-7.example.com'],
+      ['https://app-7.example.com', SUFFIX, 'app-7.example.com'],
+      ['https://NODE.App-7.Example.COM./', SUFFIX, 'node.app-7.example.com'],
+      ['https://APP-7.EXAMPLE.COM', SUFFIX, 'app-7.example.com'],
+      ['https://app-7.example.com./', SUFFIX, 'app-7.example.com'],
+      ['http://app-7.localhost:8000', 'localhost', 'app-7.localhost'],
+      ['https://xn--bcher-kva.app-7.example', 'example', 'xn--bcher-kva.app-7.example'],
+      ['https://bücher.app-7.example', 'example', 'xn--bcher-kva.app-7.example'],
+      ['https://a1.b-c.app-7.d0/', 'd0', 'a1.b-c.app-7.d0'],
+      ['https://a.b.c.app-7.apps.example.co.uk/', 'apps.example.co.uk', 'a.b.c.app-7.apps.example.co.uk'],
+      [`https://${'a'.repeat(63)}.app-7.example.com`, SUFFIX, `${'a'.repeat(63)}.app-7.example.com`],
+      [`https://${Array(3).fill('a'.repeat(62)).join('.')}.${'b'.repeat(56)}.app-7.x`, 'x', `${Array(3).fill('a'.repeat(62)).join('.')}.${'b'.repeat(56)}.app-7.x`],
+    ])('behavior: %s under %s gives DNS:%s', (instanceUrl, dnsSuffix, dnsName) => {
+      expect(sans(instanceUrl, dnsSuffix)).toEqual([...uriOnly(), [0x82, dnsName]])
+    })
+
+    test('behavior: the boundary cases above are 253 and 254 characters long', () => {
+      const name = (last: number) => `${Array(3).fill('a'.repeat(62)).join('.')}.${'b'.repeat(last)}.app-7.x`
+      expect([name(56).length, name(57).length]).toEqual([253, 254])
+    })
+
+    test.each([
+      ['an IPv4 host', 'https://10.0.0.5:8000'],
+      ['an IPv4 host in shorthand', 'http://127.1/'],
+      ['an IPv4 host in hex', 'http://0x7f.0.0.1/'],
+      ['a numeric top label in an opaque host', 'nova://app-7.1.2.3.4/', '1.2.3.4'],
+      ['an IPv6 host', 'https://[::1]:8443/'],
+      ['an empty URL', ''],
+      ['a bare host without scheme', 'node.app-7.example.com'],
+      ['host:port without scheme', 'app-7.example.com:8000'],
+      ['a file URL', 'file:///etc/hosts'],
+      ['an underscore', 'https://my_node.app-7.example.com/'],
+      ['a label ending in a hyphen', 'https://node-.app-7.example.com/'],
+      ['a label starting with a hyphen', 'nova://-node.app-7.example.com/'],
+      ['an empty label', 'nova://node..app-7.example.com/'],
+      ['two trailing dots', 'https://node.app-7.example.com../'],
+      ['a 64-character label', `https://${'a'.repeat(64)}.app-7.example.com/`],
+      ['a 254-character name', `https://${Array(3).fill('a'.repeat(62)).join('.')}.${'b'.repeat(57)}.app-7.x/`, 'x'],
+      ['a percent-encoded opaque host', 'nova://%41pp-7.example.com/'],
+      ['a data URL', 'data:text/plain,app-7.example.com'],
+    ])('behavior: %s gives no DNS name', (_, instanceUrl, dnsSuffix = SUFFIX) => {
+      expect(sans(instanceUrl, dnsSuffix)).toEqual(uriOnly())
+    })
+  })
+
+  describe('the host lies in the app\'s own zone app-<app_id>.<CA_DNS_SUFFIX> (issue 12, finding 9)', () => {
+    test.each([
+      ['another app\'s zone', 'https://app-8.example.com'],
+      ['a host inside another app\'s zone', 'https://node-1.app-8.example.com'],
+      ['another app whose id starts with ours', 'https://app-77.example.com'],
+      ['a label that merely ends in app-7', 'https://evil-app-7.example.com'],
+      ['the bare suffix', 'https://example.com'],
+      ['a host under the suffix outside any app zone', 'https://node-1.example.com'],
+      ['a lookalike: the zone as a prefix of another domain', 'https://app-7.example.com.evil.com'],
+      ['a lookalike: the zone under a longer suffix label', 'https://app-7.myexample.com'],
+      ['a lookalike: a host that ends like the suffix', 'https://app-7.evilexample.com'],
+      ['the zone under another suffix', 'https://app-7.example.org'],
+      ['an unrelated host', 'https://bank.example.net'],
+      ['an IP host', 'https://127.0.0.1:8443'],
+      ['an IPv6 host', 'https://[2001:db8::7]/'],
+    ])('behavior: %s gives no DNS name', (_, instanceUrl) => {
+      expect(sans(instanceUrl)).toEqual(uriOnly())
+    })
+
+    test('behavior: the app id is the registry one: app 70 gets no name in app 7\'s zone, and app 7 none in 70\'s', () => {
+      expect(sans('https://app-7.example.com', SUFFIX, 70)).toEqual(uriOnly(70))
+      expect(sans('https://app-70.example.com', SUFFIX, 7)).toEqual(uriOnly(7))
+      expect(sans('https://app-70.example.com', SUFFIX, 70)).toEqual([...uriOnly(70), [0x82, 'app-70.example.com']])
+    })
+
+    test.each([
+      ['empty (the default)', ''],
+      ['uppercase', 'Example.com'],
+      ['with a trailing dot', 'example.com.'],
+      ['with a leading dot', '.example.com'],
+      ['a wildcard', '*.example.com'],
+      ['with a space', ' example.com'],
+      ['an IPv4 address', '127.0.0.1'],
+    ])('behavior: a suffix that is %s issues no DNS name at all', (_, dnsSuffix) => {
+      expect(sans('https://app-7.example.com', dnsSuffix)).toEqual(uriOnly())
+      expect(sans('https://node.app-7.example.com', dnsSuffix)).toEqual(uriOnly())
+    })
+
+    test('behavior: a one-label suffix works like any other', () => {
+      expect(sans('https://app-7.com', 'com')).toEqual([...uriOnly(), [0x82, 'app-7.com']])
+      expect(sans('https://app-8.com', 'com')).toEqual(uriOnly())
+    })
   })
 
   test.each([
-    ['an IPv4 host', 'https://10.0.0.5:8000'],
-    ['an IPv4 host in shorthand', 'http://127.1/'],
-    ['an IPv4 host in hex', 'http://0x7f.0.0.1/'],
-    ['a numeric top label in an opaque host', 'nova://1.2.3.4/'],
-    ['an IPv6 host', 'https://[::1]:8443/'],
-    ['an empty URL', ''],
-    ['a bare host without scheme', 'node.example.com'],
-    ['host:port without scheme', 'localhost:8000'],
-    ['a file URL', 'file:///etc/hosts'],
-    ['an underscore', 'https://my_node.example.com/'],
-    ['a label ending in a hyphen', 'https://node-.example.com/'],
-    ['a label starting with a hyphen', 'nova://-node.example.com/'],
-    ['an empty label', 'nova://node..example.com/'],
-    ['two trailing dots', 'https://node.example.com../'],
-    ['a 64-character label', `https://${'a'.repeat(64)}.example.com/`],
-    ['a 254-character name', `https://${Array(4).fill('a'.repeat(62)).join('.')}.xy/`],
-    ['a percent-encoded opaque host', 'nova://ex%41mple.com/'],
-    ['a data URL', 'data:text/plain,example.com'],
-  ])('behavior: %s gives no DNS name', (_, instanceUrl) => {
-    const names = subjectAltNames(readCertificate(issue(csr, { identity: { ...IDENTITY, instanceUrl } }).certificate))
-    expect(names).toEqual([[0x86, 'nova://app/7/instance/3']])
-  })
-
-  test('behavior: openssl shows no DNS entry for an IP host', () => {
-    const leaf = issue(csr, { identity: { ...IDENTITY, instanceUrl: 'https://10.0.0.5:8000' } })
-    scratch.write('ip.leaf.pem', leaf.certificate)
-    const text = scratch.ok(['x509', '-in', 'ip.leaf.pem', '-noout', '-ext', 'subjectAltName'])
+    ['an IP host', 'https://10.0.0.5:8000', SUFFIX],
+    ['another app\'s host', 'https://app-8.example.com', SUFFIX],
+    ['a lookalike host', 'https://app-7.example.com.evil.com', SUFFIX],
+    ['an empty suffix', 'https://app-7.example.com', ''],
+  ])('behavior: openssl shows no DNS entry for %s, and the leaf still verifies', (name, instanceUrl, dnsSuffix) => {
+    const file = `nodns-${name.replace(/[^a-z]/gi, '')}`
+    const leaf = issue(csr, { identity: { ...IDENTITY, instanceUrl }, dnsSuffix, nowSeconds: realNow() })
+    scratch.write(`${file}.leaf.pem`, leaf.certificate)
+    const text = scratch.ok(['x509', '-in', `${file}.leaf.pem`, '-noout', '-ext', 'subjectAltName'])
     expect(text).toMatch(/Subject Alternative Name: \n\s+URI:nova:\/\/app\/7\/instance\/3\n$/)
+    expect(scratch.ok(['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', 'ca.pem', `${file}.leaf.pem`]).trim()).toBe(`${file}.leaf.pem: OK`)
+  })
+
+  test('behavior: openssl shows the DNS entry for a host in the app\'s zone', () => {
+    const leaf = issue(csr, { identity: { ...IDENTITY, instanceUrl: 'https://eu-1.App-7.example.com./' } })
+    scratch.write('zone.leaf.pem', leaf.certificate)
+    const text = scratch.ok(['x509', '-in', 'zone.leaf.pem', '-noout', '-ext', 'subjectAltName'])
+    expect(text).toMatch(/Subject Alternative Name: \n\s+URI:nova:\/\/app\/7\/instance\/3, DNS:eu-1\.app-7\.example\.com\n$/)
   })
 })
 

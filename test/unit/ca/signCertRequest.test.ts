@@ -8,7 +8,7 @@ import { KmsError } from '../../../core/errors'
 import type { Clock, Random } from '../../../core/runtime'
 import { VALIDITY, base64ToBytes, bytesToBase64, expectKmsError, pemBody, vectorCa } from './_fixtures'
 import { P256, Scratch } from './_openssl'
-import { readCertificate } from './_x509'
+import { readCertificate, subjectAltNames } from './_x509'
 
 const ca = vectorCa()
 const scratch = new Scratch()
@@ -28,7 +28,7 @@ function runtime(): { clock: Clock; random: Random; uses: { clock: number; rando
 }
 
 function run(request: unknown, injected = runtime()) {
-  return signCertRequest({ request, identity: IDENTITY, validity: VALIDITY, ...ca, clock: injected.clock, random: injected.random })
+  return signCertRequest({ request, identity: IDENTITY, dnsSuffix: '', validity: VALIDITY, ...ca, clock: injected.clock, random: injected.random })
 }
 
 let csr = ''
@@ -48,6 +48,20 @@ describe('signCertRequest', () => {
     expect(response.ca_certificate).toBe(ca.caCertificate.pem)
     expect(new TextDecoder().decode(readCertificate(response.certificate).subject)).toContain('app-12')
     expect(injected.uses).toEqual({ clock: 1, random: 1 })
+  })
+
+  test('behavior: CA_DNS_SUFFIX reaches the leaf: a DNS SAN only for a host in app-<app_id>.<suffix> (§8.5)', () => {
+    const names = (identity: LeafIdentity, dnsSuffix: string) =>
+      subjectAltNames(readCertificate(signCertRequest({ request: { csr }, identity, dnsSuffix, validity: VALIDITY, ...ca, ...runtime() }).certificate))
+    expect(names(IDENTITY, '')).toEqual([[0x86, 'nova://app/12/instance/99']])
+    expect(names(IDENTITY, 'example.org')).toEqual([[0x86, 'nova://app/12/instance/99']])
+    expect(names({ ...IDENTITY, instanceUrl: 'https://eu.app-12.example.org' }, 'example.org')).toEqual([
+      [0x86, 'nova://app/12/instance/99'],
+      [0x82, 'eu.app-12.example.org'],
+    ])
+    expect(names({ ...IDENTITY, instanceUrl: 'https://eu.app-12.example.org' }, '')).toEqual([[0x86, 'nova://app/12/instance/99']])
+    // The app's zone under the operator's suffix, not under any other.
+    expect(names({ ...IDENTITY, instanceUrl: 'https://eu.app-12.example.org' }, 'example.com')).toEqual([[0x86, 'nova://app/12/instance/99']])
   })
 
   test('behavior: validity_seconds sets notAfter; extra fields are ignored', () => {
