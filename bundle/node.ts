@@ -33,6 +33,9 @@ export async function startNodeServer(worker: ModuleWorker): Promise<void> {
       maxHeaderSize: MAX_HEADER_BYTES,
       headersTimeout: node.config.requestTimeoutSeconds * 1000,
       requestTimeout: node.config.requestTimeoutSeconds * 1000,
+      // Node checks those timeouts every 30 s by default, which would let a slow request live
+      // up to 30 s past its limit.
+      connectionsCheckingInterval: 1000,
     },
   })
   server.on('listening', () => {
