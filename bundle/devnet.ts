@@ -422,8 +422,12 @@ async function startNodes(options: Options, chain: { rpcUrl: string; addresses: 
           NOVA_APP_REGISTRY_ADDRESS: chain.addresses.novaAppRegistry,
           KMS_REGISTRY_ADDRESS: chain.addresses.kmsRegistry,
           KMS_APP_ID: String(KMS_APP_ID),
+          // Fast ticks and a short registry cache: the cluster forms in seconds, and what a
+          // developer changes with the deploy CLI shows at once, not after 180 s (10 s for
+          // "not found", which a node sees for itself until the devnet has registered it).
           KMS_NODE_TICK_SECONDS: '1',
           DATA_SYNC_INTERVAL_SECONDS: '2',
+          REGISTRY_CACHE_TTL_SECONDS: '2',
           LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'WARN',
         },
         onSpawn: (child) => track({ what: 'node', pid: child.pid ?? 0, stop: () => stopProcess(child) }, child),
@@ -448,14 +452,14 @@ function printNodeLine(line: string): void {
   else nodeOutput.held.push(line)
 }
 
-/** Waits until every node serves, printing the nodes' readiness reasons when they change. */
+/** Waits until every node of `nodes` serves, printing their readiness reasons when they change. */
 async function awaitReady(nodes: readonly Node[]): Promise<void> {
   let last = ''
   let printedAt = 0
   const describe = (statuses: readonly (NodeStatus | undefined)[]): string =>
-    statuses.map((status, index) => `node ${index + 1} ${status === undefined ? 'not answering' : status.node.service_available ? 'ready' : status.node.unavailable_reason}`).join(', ')
+    statuses.map((status, index) => `node ${nodes[index]!.index + 1} ${status === undefined ? 'not answering' : status.node.service_available ? 'ready' : status.node.unavailable_reason}`).join(', ')
   try {
-    await waitUntil('every node to be ready', async () => {
+    await waitUntil('the nodes to be ready', async () => {
       const statuses = await Promise.all(nodes.map((node) => getJson<NodeStatus>(`${node.url}/status`).catch(() => undefined)))
       const now = describe(statuses)
       const ready = statuses.every((status) => status?.node.service_available === true)
@@ -467,13 +471,15 @@ async function awaitReady(nodes: readonly Node[]): Promise<void> {
       return ready
     }, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 250 })
   } catch (error) {
-    for (const line of nodeOutput.held.splice(0)) console.log(line)
     throw new Error(`${error instanceof Error ? error.message : String(error)}; last seen: ${last}`)
-  } finally {
-    if (nodeOutput.held.length > 0) log(`readiness: held back ${nodeOutput.held.length} node log line(s) written while the cluster formed (peers refuse each other until each has the secret)`)
-    nodeOutput.live = true
-    nodeOutput.held = []
   }
+}
+
+/** From here on node log lines print live; says how many were held back while the cluster formed. */
+function releaseNodeOutput(): void {
+  if (nodeOutput.held.length > 0) log(`readiness: held back ${nodeOutput.held.length} node log line(s) written while the cluster formed (peers refuse each other until each has the secret)`)
+  nodeOutput.live = true
+  nodeOutput.held = []
 }
 
 /** Registers an app, its version 1 and one ACTIVE zkVerified instance holding a fresh wallet and P-384 key. */
@@ -628,15 +634,26 @@ async function main(options: Options): Promise<void> {
 
   const last = options.portBase + options.nodes - 1
   const nodes = await step('nodes', `starting ${options.nodes} × node dist/kms.mjs on 127.0.0.1:${options.portBase}${last === options.portBase ? '' : `–${last}`}`, () => startNodes(options, { rpcUrl: anvil.rpcUrl, addresses }), (started) => `${started.length} answering /health`)
-  await step('nodes', 'funding the node wallets and registering them as KMS instances', async () => {
-    for (const node of nodes) {
+  const registerNodes = async (joining: readonly Node[]): Promise<void> => {
+    for (const node of joining) {
       // The node's wallet pays for its own setMasterSecretHash transaction.
       await testClient.setBalance({ address: node.wallet as Address, value: m.parseEther('10') })
       await m.registerInstance({ ...target, appId: KMS_APP_ID, versionId: 1, operator: addresses.owner, instanceUrl: node.url, teePubkey: `0x${node.teePubkey}`, teeWalletAddress: node.wallet as Address, zkVerified: true })
       log(`nodes: node ${node.index + 1} ${node.url} wallet ${node.wallet}`)
     }
-  }, () => 'registered')
-  await step('readiness', 'waiting for the master secret and every node to serve', () => awaitReady(nodes), () => `${nodes.length} node(s) ready`)
+  }
+  // Node 1 first, alone: it generates the master secret and commits its hash. The others
+  // then join as the runbook's "Add a node" does, taking the secret from it, instead of all
+  // racing to commit a hash of their own (the contract takes the first; the rest retry).
+  const [first, ...others] = nodes
+  await step('nodes', 'funding node 1 and registering it as a KMS instance', () => registerNodes([first!]), () => 'registered')
+  await step('readiness', 'node 1 generates the master secret and commits its hash on-chain', () => awaitReady([first!]), () => (others.length === 0 ? '1 node(s) ready' : 'node 1 ready'))
+  if (others.length > 0) {
+    const rest = others.length === 1 ? 'node 2' : `nodes 2–${nodes.length}`
+    await step('nodes', `funding ${rest} and registering them`, () => registerNodes(others), () => 'registered')
+    await step('readiness', `${rest} take the secret from node 1`, () => awaitReady(nodes), () => `${nodes.length} node(s) ready`)
+  }
+  releaseNodeOutput()
 
   const runtimeApi = (index: number): App['runtimeApi'] => ({
     url: `http://127.0.0.1:${options.runtimePortBase + 2 * index}`,
