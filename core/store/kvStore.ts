@@ -4,6 +4,7 @@ import { KmsError } from '../errors'
 import type { Clock } from '../runtime'
 import { Namespace } from './_namespace'
 import { ingestWireData, type CanDecrypt, type IngestResult } from './_ingest'
+import { snapshotPage as readSnapshotPage, type SnapshotCursor, type SnapshotPage } from './snapshotPage'
 import type { MergeReason } from './mergeRecord'
 import { CIPHERTEXT_OVERHEAD, isWellFormedKey, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
 import { canIncrement, incrementClock, type VectorClock } from './vectorClock'
@@ -177,6 +178,12 @@ export class KvStore {
   /** The §4.3 `snapshot_request` answer: every record after purging, tombstones included. */
   snapshot(): WireData {
     return this.#export(() => true)
+  }
+
+  /** One bounded page of the snapshot, after `after`, once purged (§4.3 paginated `snapshot_request`). */
+  snapshotPage(after: SnapshotCursor | null, maxBytes: number): SnapshotPage {
+    this.#purgeAll()
+    return readSnapshotPage(this.#namespaces, after, maxBytes)
   }
 
   /**
