@@ -6,7 +6,10 @@ import type { AppRecord, InstanceRecord, NovaAppRegistryReader, VersionRecord } 
 
 export interface CreateCachedRegistryOptions {
   clock: Clock
-  /** `REGISTRY_CACHE_TTL_SECONDS` (PROTOCOL §11): how long a found entry lives. */
+  /**
+   * `REGISTRY_CACHE_TTL_SECONDS` (PROTOCOL §11): how long a found entry is reused without a
+   * read, capped at `FOUND_TTL_CAP_SECONDS`; 0 caches nothing.
+   */
   ttlSeconds: number
   /** Entries kept per kind (instances, apps, versions); the oldest goes first. */
   maxEntries?: number
@@ -17,16 +20,42 @@ export interface CachedRegistry extends NovaAppRegistryReader {
   invalidate(): void
 }
 
+/**
+ * A revoked app, version or instance loses access within this long of the chain showing it
+ * (PROTOCOL §1, §3.3): no cached answer read longer ago than this is ever used, whether the
+ * registry can be read or not.
+ */
+export const REVOCATION_BOUND_SECONDS = 10
+/** A found instance, app or version is reused without a read at most this long (§3.3). */
+export const FOUND_TTL_CAP_SECONDS = 5
 /** A not-found instance, app or version lives at most this long (PROTOCOL §3.3). */
 export const NOT_FOUND_TTL_CAP_SECONDS = 10
 export const DEFAULT_MAX_CACHE_ENTRIES = 10_000
 
 /**
- * Wraps `reader` so that authorization reads hit the chain at most once per TTL:
- * - found entries live `ttlSeconds`; "not found" (`undefined`: an unknown wallet, or a
- *   reverted `getApp`/`getVersion`) lives `min(ttlSeconds, 10)`;
+ * Wraps `reader` so that authorization reads hit the chain at most once per lifetime:
+ * - found entries live `min(ttlSeconds, 5)`; "not found" (`undefined`: an unknown wallet,
+ *   or a reverted `getApp`/`getVersion`) lives `min(ttlSeconds, 10)`;
+ * - past its lifetime an entry is read again. If that read fails, the old answer is used
+ *   only while it was read less than `REVOCATION_BOUND_SECONDS` ago; after that the error
+ *   goes to the caller (503 `registry_unavailable`: fail closed);
+ * - every age counts from the start of the read that produced the answer;
  * - errors are never cached; concurrent identical misses share one call;
  * - keys are canonical wallets, app ids and (appId, versionId) pairs.
+ *
+ * Why short lifetimes rather than watching the registry's status events (issue 12, M3):
+ * - It fails closed by construction. The answer used is never older than the bound, and a
+ *   read that does not happen denies. An event watcher fails open: a missed, dropped or
+ *   unknown event (PROTOCOL §9.2 specifies the registry's views, not its events; the
+ *   deployed NovaAppRegistry's may differ from the development one's) leaves a revoked app
+ *   in for a whole long TTL, and the watcher's own freshness would need the same bound.
+ * - workerd has no timer between requests, so a poller would run on the request path
+ *   anyway, and so cost what a lifetime costs.
+ * - The cost is bounded and independent of request rate: per node, each key in use is read
+ *   at most once per 5 s. An active app instance costs at most 3 reads (instance, app,
+ *   version; the last two are shared by the app's instances) per 5 s, 0.6 reads/s, against
+ *   3 per 180 s before; per request that is 3 / (5 s × its request rate): measured on
+ *   anvil at 0.034 reads per request at 17 requests/s (test/worker/revocation.test.ts).
  *
  * `getActiveInstances` passes straight through: it serves the peer cache (§7.2), which has
  * its own TTL, not authorization.
@@ -37,12 +66,13 @@ export function createCachedRegistry(reader: NovaAppRegistryReader, options: Cre
   if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) throw new RangeError('ttlSeconds: expected a number ≥ 0')
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries: expected an integer ≥ 1')
 
-  const foundMs = ttlSeconds * 1000
+  const foundMs = Math.min(ttlSeconds, FOUND_TTL_CAP_SECONDS) * 1000
   const notFoundMs = Math.min(ttlSeconds, NOT_FOUND_TTL_CAP_SECONDS) * 1000
   const lifetime = (value: unknown): number => (value === undefined ? notFoundMs : foundMs)
-  const instances = new ReadThroughCache<InstanceRecord | undefined>(clock, maxEntries)
-  const apps = new ReadThroughCache<AppRecord | undefined>(clock, maxEntries)
-  const versions = new ReadThroughCache<VersionRecord | undefined>(clock, maxEntries)
+  const cacheOptions = { maxEntries, maxAgeMs: REVOCATION_BOUND_SECONDS * 1000 }
+  const instances = new ReadThroughCache<InstanceRecord | undefined>(clock, cacheOptions)
+  const apps = new ReadThroughCache<AppRecord | undefined>(clock, cacheOptions)
+  const versions = new ReadThroughCache<VersionRecord | undefined>(clock, cacheOptions)
 
   return {
     getInstanceByWallet(wallet) {

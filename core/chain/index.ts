@@ -22,6 +22,8 @@ export { RPC_TIMEOUT_MS } from './_rpcClient'
 export { createChainReaders, type ChainReaders, type CreateChainReadersParameters } from './createChainReaders'
 export {
   createCachedRegistry,
+  REVOCATION_BOUND_SECONDS,
+  FOUND_TTL_CAP_SECONDS,
   NOT_FOUND_TTL_CAP_SECONDS,
   DEFAULT_MAX_CACHE_ENTRIES,
   type CachedRegistry,

@@ -1,11 +1,15 @@
 /**
  * The read-through cache of PROTOCOL §3.3 over the real reader and contracts, with an
- * injected clock: found entries live the TTL, not-found entries at most 10 s, errors are
- * never cached, and identical concurrent misses share one chain call.
+ * injected clock: found entries live min(TTL, 5) s, not-found entries min(TTL, 10) s, ages
+ * count from the start of the read, a failed re-read falls back to the old answer only while
+ * it is younger than 10 s (then fails closed), errors are never cached, and identical
+ * concurrent misses share one chain call.
  */
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest'
 import { generatePrivateKey, privateKeyToAddress } from 'viem/accounts'
 import {
+  FOUND_TTL_CAP_SECONDS,
+  REVOCATION_BOUND_SECONDS,
   createCachedRegistry,
   createChainReaders,
   type CachedRegistry,
@@ -17,6 +21,7 @@ import { FakeClock } from '../helpers/fakeClock'
 import { startDevChain, type DevChain } from '../helpers/devChain'
 import { closedPortUrl } from './_doubles'
 
+/** The `REGISTRY_CACHE_TTL_SECONDS` default: found entries are capped at 5 s whatever it says. */
 const TTL_SECONDS = 180
 let chain: DevChain
 let live: NovaAppRegistryReader
@@ -58,18 +63,30 @@ beforeEach(() => {
   cache = createCachedRegistry(counting.reader, { clock, ttlSeconds: TTL_SECONDS })
 })
 
-test('behavior: a found instance is served from cache for the whole TTL', async () => {
+test('behavior: a found instance is served from cache for min(TTL, 5) s, so a revocation shows within 5 s', async () => {
+  expect(FOUND_TTL_CAP_SECONDS).toBe(5)
   const wallet = newWallet()
   const instanceId = await chain.registerInstance({ teeWalletAddress: wallet })
   expect((await cache.getInstanceByWallet(wallet))?.status).toBe(0)
   await chain.setInstanceStatus(instanceId, 1)
 
-  clock.advanceSeconds(TTL_SECONDS - 1)
+  clock.advanceSeconds(4.999)
   expect((await cache.getInstanceByWallet(wallet))?.status).toBe(0)
   expect(counting.calls.count).toBe(1)
 
-  clock.advanceSeconds(1)
+  clock.advanceSeconds(0.001)
   expect((await cache.getInstanceByWallet(wallet))?.status).toBe(1)
+  expect(counting.calls.count).toBe(2)
+})
+
+test('behavior: with a TTL under 5 s, found entries live the TTL', async () => {
+  const short = createCachedRegistry(counting.reader, { clock, ttlSeconds: 2 })
+  await short.getApp(49)
+  clock.advanceSeconds(1.999)
+  await short.getApp(49)
+  expect(counting.calls.count).toBe(1)
+  clock.advanceSeconds(0.001)
+  await short.getApp(49)
   expect(counting.calls.count).toBe(2)
 })
 
@@ -127,7 +144,7 @@ test('behavior: found apps and versions live the TTL, keyed by id and (appId, ve
   expect(counting.calls.count).toBe(2)
   expect(await cache.getVersion(49, 2)).toBeUndefined() // another key
   expect(counting.calls.count).toBe(3)
-  clock.advanceSeconds(TTL_SECONDS)
+  clock.advanceSeconds(FOUND_TTL_CAP_SECONDS)
   await cache.getApp(49)
   expect(counting.calls.count).toBe(4)
 })
@@ -143,6 +160,78 @@ test('error: errors are never cached', async () => {
   counting.use(live)
   expect(await cache.getInstanceByWallet(wallet)).toMatchObject({ teeWalletAddress: wallet })
   expect(counting.calls.count).toBe(2)
+})
+
+test('behavior: a failed re-read serves the old answer while it is younger than 10 s, then fails closed', async () => {
+  expect(REVOCATION_BOUND_SECONDS).toBe(10)
+  const wallet = newWallet()
+  await chain.registerInstance({ teeWalletAddress: wallet })
+  expect(await cache.getInstanceByWallet(wallet)).toMatchObject({ teeWalletAddress: wallet })
+  counting.use(dead)
+
+  clock.advanceSeconds(5) // stale: re-read, which fails, so the 5 s old answer is used
+  expect(await cache.getInstanceByWallet(wallet)).toMatchObject({ teeWalletAddress: wallet })
+  clock.advanceSeconds(4.999)
+  const concurrent = await Promise.all([cache.getInstanceByWallet(wallet), cache.getInstanceByWallet(wallet)])
+  expect(concurrent.map((instance) => instance?.teeWalletAddress)).toEqual([wallet, wallet])
+  expect(counting.calls.count).toBe(3) // every stale read tries the chain; concurrent ones share
+
+  clock.advanceSeconds(0.001) // read 10 s ago: never used again
+  const failure = await cache.getInstanceByWallet(wallet).catch((error: unknown) => error)
+  expect(failure).toBeInstanceOf(KmsError)
+  expect((failure as KmsError).code).toBe('registry_unavailable')
+  clock.advanceSeconds(-5) // nor once the clock has been set back
+  expect(await cache.getInstanceByWallet(wallet).catch((error: unknown) => (error as KmsError).code)).toBe('registry_unavailable')
+
+  counting.use(live)
+  expect(await cache.getInstanceByWallet(wallet)).toMatchObject({ teeWalletAddress: wallet })
+})
+
+test('behavior: an answer is as old as the start of its read: a slow read is not kept longer', async () => {
+  const wallet = newWallet()
+  await chain.registerInstance({ teeWalletAddress: wallet })
+  let release: () => void = () => undefined
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  const slow: NovaAppRegistryReader = { ...live, getInstanceByWallet: async (key) => (await gate, live.getInstanceByWallet(key)) }
+  counting.use(slow)
+  const pending = cache.getInstanceByWallet(wallet)
+  clock.advanceSeconds(4) // the answer arrives 4 s after the read started
+  release()
+  expect(await pending).toMatchObject({ teeWalletAddress: wallet }) // the callers that waited get it
+  counting.use(live)
+  clock.advanceSeconds(0.999)
+  await cache.getInstanceByWallet(wallet)
+  expect(counting.calls.count).toBe(1)
+  clock.advanceSeconds(0.001) // 5 s after the read started, 1 s after the answer
+  await cache.getInstanceByWallet(wallet)
+  expect(counting.calls.count).toBe(2)
+
+  // An answer slower than the bound is handed to its callers but never cached, nor a fallback.
+  const other = newWallet()
+  await chain.registerInstance({ teeWalletAddress: other })
+  let releaseLate: () => void = () => undefined
+  const late = new Promise<void>((resolve) => (releaseLate = resolve))
+  counting.use({ ...live, getInstanceByWallet: async (key) => (await late, live.getInstanceByWallet(key)) })
+  const waiting = cache.getInstanceByWallet(other)
+  clock.advanceSeconds(11)
+  releaseLate()
+  expect(await waiting).toMatchObject({ teeWalletAddress: other })
+  counting.use(dead)
+  expect(await cache.getInstanceByWallet(other).catch((error: unknown) => (error as KmsError).code)).toBe('registry_unavailable')
+})
+
+test('behavior: a clock set back does not make an entry fresh again', async () => {
+  await cache.getApp(49)
+  clock.advanceSeconds(-1)
+  await cache.getApp(49)
+  expect(counting.calls.count).toBe(2)
+})
+
+test('behavior: invalidate() also drops the fallbacks', async () => {
+  await cache.getApp(49)
+  cache.invalidate()
+  counting.use(dead)
+  expect(await cache.getApp(49).catch((error: unknown) => (error as KmsError).code)).toBe('registry_unavailable')
 })
 
 test('behavior: concurrent identical misses share one chain call', async () => {
