@@ -55,7 +55,8 @@ export const DEFAULT_MAX_CACHE_ENTRIES = 10_000
  *   at most once per 5 s. An active app instance costs at most 3 reads (instance, app,
  *   version; the last two are shared by the app's instances) per 5 s, 0.6 reads/s, against
  *   3 per 180 s before; per request that is 3 / (5 s × its request rate): measured on
- *   anvil at 0.034 reads per request at 17 requests/s (test/worker/revocation.test.ts).
+ *   anvil at 0.034–0.043 reads per request at 17–14 requests/s, 0.59 reads/s
+ *   (test/worker/revocation.test.ts).
  *
  * `getActiveInstances` passes straight through: it serves the peer cache (§7.2), which has
  * its own TTL, not authorization.
