@@ -8,15 +8,16 @@
  * scenario's leftovers): it fills one `KvStore` namespace with N records the way the node
  * does (local puts with keys from JSON.parse and fresh ciphertexts, or `ingest` of parsed
  * delta bodies), collects garbage, and reports per record the growth of heapUsed +
- * arrayBuffers ("live") and of RSS. `overhead` is live minus the key's UTF-8 bytes, the
- * ciphertext bytes and the charged clock entries: what RECORD_OVERHEAD_BYTES must cover.
+ * arrayBuffers ("live") and of RSS. `overhead` is live minus the key's charged bytes (§6.4:
+ * UTF-8, or UTF-16 for a key held so), the ciphertext bytes and the charged clock entries:
+ * what RECORD_OVERHEAD_BYTES must cover. `charged_minus_live` must not be negative.
  * Prints one JSON object on stdout.
  */
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Wallet } from '../core/encoding'
-import { CLOCK_ENTRY_BYTES, KvStore, RECORD_OVERHEAD_BYTES, type WireRecord } from '../core/store'
+import { CLOCK_ENTRY_BYTES, KvStore, RECORD_OVERHEAD_BYTES, keyBytes, type WireRecord } from '../core/store'
 
 const WALLET = `0x${'a'.repeat(40)}` as Wallet
 const PEER = `0x${'b'.repeat(40)}` as Wallet
@@ -150,18 +151,18 @@ async function runScenario(name: string, records: number): Promise<void> {
   const clockEntries = scenario.clockEntries ?? 1
   const ciphertext = scenario.tombstone ? 0 : scenario.ciphertextBytes
   const charged = stats.total_bytes / records
-  const keyBytes = scenario.twoByte ? scenario.keyChars + 1 : scenario.keyChars // UTF-8
+  const keyCharge = keyBytes(keyText(0, scenario.keyChars, scenario.twoByte))
   process.stdout.write(
     JSON.stringify({
       name,
       records,
-      key_utf8_bytes: keyBytes,
+      key_charged_bytes: keyCharge,
       ciphertext_bytes: ciphertext,
       clock_entries: clockEntries,
       live_bytes_per_record: Math.round(live),
       rss_bytes_per_record: Math.round((after.rss - before.rss) / records),
-      overhead_live: Math.round(live - keyBytes - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
-      overhead_rss: Math.round((after.rss - before.rss) / records - keyBytes - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
+      overhead_live: Math.round(live - keyCharge - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
+      overhead_rss: Math.round((after.rss - before.rss) / records - keyCharge - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
       charged_bytes_per_record: charged,
       charged_over_live: Math.round((charged / live) * 100) / 100,
       charged_minus_live: Math.round(charged - live),

@@ -12,9 +12,10 @@ export const MAX_KEY_BYTES = 1024
  * §6.4: the bytes charged for holding one record besides its key, its ciphertext and its
  * clock entries: the record object, its clock map, its entries in the namespace's map and
  * recency list, its purge-queue entries. A protocol constant, so that every node charges
- * alike. bench/recordOverhead.ts measured at most 764 bytes of heap + array buffers per
- * record beyond those (Node 20, 131,073 records, a TTL and a stale queue entry each), and
- * 604–654 without a TTL; rounded up.
+ * alike. bench/recordOverhead.ts (Node 20, 131,073 records, heap + array buffers after GC)
+ * measured, beyond the key and ciphertext of a record with one clock entry, 604–654 bytes,
+ * and 786 with a TTL and a stale purge-queue entry (the worst case); with CLOCK_ENTRY_BYTES
+ * that is covered: 768 + 128 = 896.
  */
 export const RECORD_OVERHEAD_BYTES = 768
 
