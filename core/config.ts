@@ -204,7 +204,7 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
     nodeTickSeconds: Math.max(1, integer(env, 'KMS_NODE_TICK_SECONDS', 60)),
     dataSyncIntervalSeconds: Math.max(1, integer(env, 'DATA_SYNC_INTERVAL_SECONDS', 10)),
     peerCacheTtlSeconds: integer(env, 'PEER_CACHE_TTL_SECONDS', 180),
-    registryCacheTtlSeconds: integer(env, 'REGISTRY_CACHE_TTL_SECONDS', 180),
+    registryCacheTtlSeconds: integer(env, 'REGISTRY_CACHE_TTL_SECONDS', 5),
     maxAppStorageBytes,
     maxKvValueSizeBytes,
     tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000),
