@@ -125,7 +125,10 @@ export class KmsNode {
       clock,
       random,
       ownWallet: () => this.identity.wallet,
-      signSyncBody: (envelope) => this.keys.signSyncBody(envelope),
+      signSyncBody: (envelope, nonce) => this.keys.signSyncBody(envelope, nonce),
+      minSyncVersion: config.minSyncVersion,
+      maxSyncPayloadBytes: config.maxSyncPayloadBytes,
+      peerWallets: () => this.peers.peers.map((peer) => peer.wallet),
       store: this.store,
       canDecrypt: this.keys.canDecrypt,
     })

@@ -2,17 +2,49 @@
  * `POST /sync` (PROTOCOL §4.2): peer-to-peer replication and master-secret exchange. The
  * checks run exactly in §4.2's order; each comment names its step. Peer authentication is
  * `core/auth/authenticatePeer`, the dispatch `core/cluster/answerSync`.
+ *
+ * Sync binding v2 (§3.6): the PoP is verified from the headers before a byte of the body is
+ * read, the body is then checked against `X-App-Content-SHA256`, the HMAC covers the nonce,
+ * and every answer after authentication, errors included, carries `X-KMS-Peer-Binding` over
+ * its status and exact body instead of `X-KMS-Peer-Signature`.
  */
 import { authenticatePeer } from '../core/auth'
-import { answerSync } from '../core/cluster'
-import { buildResponseMessage } from '../core/crypto'
+import { answerSync, syncDataBudget } from '../core/cluster'
+import { buildResponseBindingMessage, buildResponseMessage, computeContentSha256 } from '../core/crypto'
+import type { Wallet } from '../core/encoding'
 import { openEnvelope, sealEnvelope } from '../core/envelope'
+import { KmsError } from '../core/errors'
 import { notReady } from '../core/keys'
 import type { KmsNode } from '../core/node'
-import { defineFunction } from './_define'
-import { jsonResponse, readJsonBody, requireEnvelope } from './_http'
+import { defineFunction, type NodeView } from './_define'
+import { jsonResponse, parseJsonText, readBodyBytes, requireEnvelope } from './_http'
+import { errorResponse } from './_stages/errorMapper'
 
-type SyncView = Pick<KmsNode, 'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random'>
+type SyncView = Pick<
+  KmsNode,
+  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log'
+>
+
+/** Maps an error after authentication to its answer, as the pipeline's mapper would. */
+function answerForError(error: unknown, node: NodeView<'log'>): Response {
+  if (error instanceof KmsError && error.status !== 500) return errorResponse(error)
+  node.log('error', 'unhandled error', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
+  return errorResponse(error instanceof KmsError ? error : new KmsError('internal_error', 'Internal server error'))
+}
+
+/**
+ * §3.6: the answer, whatever its status, signed over the request's `X-KMS-Signature`, the
+ * own wallet, the status and the exact body.
+ * @throws KmsError 503 when the helper cannot sign: the answer would be unbound.
+ */
+async function bindAnswer(response: Response, subject: string, ownWallet: Wallet, node: NodeView<'tee'>): Promise<Response> {
+  const body = new Uint8Array(await response.arrayBuffer())
+  const message = buildResponseBindingMessage({ subject, wallet: ownWallet, status: response.status, bodySha256: computeContentSha256(body) })
+  const binding = await node.tee.signMessage(message)
+  const headers = new Headers(response.headers)
+  headers.set('x-kms-peer-binding', binding)
+  return new Response(body, { status: response.status, headers })
+}
 
 export const sync = defineFunction(
   { name: 'sync', routes: [{ path: '/sync', methods: ['POST'] }], gate: 'none', limiter: 'exempt', bodyLimit: 'sync' },
@@ -20,8 +52,11 @@ export const sync = defineFunction(
     // 1. No secret, no sync: before any auth.
     const ownWallet = node.identity.wallet
     if (!node.keys.isInstalled || ownWallet === undefined) throw notReady()
+    // 1a. (fix) A peer cache older than PEER_CACHE_TTL_SECONDS may still list a peer the
+    // registry has stopped: nothing leaves the node until the registry has been read again.
+    if (node.peers.isStale()) throw new KmsError('service_unavailable', 'registry unreadable')
 
-    // 2–3. Peer PoP, then authorization from the peer cache only.
+    // 2–3. The version, peer PoP (v2: over the announced body hash), then the peer cache.
     const header = (name: string): string | null => request.headers.get(name)
     const authenticated = authenticatePeer({
       headers: {
@@ -30,6 +65,8 @@ export const sync = defineFunction(
         timestamp: header('x-kms-timestamp'),
         wallet: header('x-kms-wallet'),
         syncSignature: header('x-sync-signature'),
+        version: header('x-sync-version'),
+        contentSha256: header('x-app-content-sha256'),
       },
       ownWallet,
       nonces: node.nonces,
@@ -37,29 +74,39 @@ export const sync = defineFunction(
       popTimeoutSeconds: node.config.popTimeoutSeconds,
       kmsAppId: node.config.kmsAppId,
       peers: node.peers,
-      verifySyncBody: (body, signature) => node.keys.verifySyncBody(body, signature),
+      verifySyncBody: (body, signature, nonce) => node.keys.verifySyncBody(body, signature, nonce),
+      minSyncVersion: node.config.minSyncVersion,
+      versions: node.syncClient.versions,
     })
-    const { peer } = authenticated
+    const { peer, version } = authenticated
 
-    // 4–5. The envelope, from the peer's registered key.
-    const body = await readJsonBody(request, node.config.maxSyncPayloadBytes)
-    const envelope = requireEnvelope(body)
-    const payload = await openEnvelope({ tee: node.tee, envelope, expectedSenderDer: peer.teePubkeyDer, invalidPayloadMessage: 'Invalid sync payload' })
+    const run = async (): Promise<Response> => {
+      // 4–5. The body (v2: the one the PoP covers), then the envelope from the peer's registered key.
+      const bytes = await readBodyBytes(request, node.config.maxSyncPayloadBytes, node.admission)
+      authenticated.verifyBody(bytes)
+      const body = parseJsonText(new TextDecoder('utf-8', { fatal: false }).decode(bytes), 'Invalid JSON body')
+      const envelope = requireEnvelope(body)
+      const payload = await openEnvelope({ tee: node.tee, envelope, expectedSenderDer: peer.teePubkeyDer, invalidPayloadMessage: 'Invalid sync payload' })
 
-    // 6–7. The claimed sender, then the HMAC (only the secret request is exempt).
-    await authenticated.verifyPayload(body, payload)
+      // 6–7. The claimed sender, then the HMAC (only the secret request is exempt).
+      await authenticated.verifyPayload(body, payload)
 
-    // The counter-signature comes before any merge (§4.2): if it fails, nothing is merged.
-    const peerSignature = await node.tee.signMessage(buildResponseMessage({ signature: authenticated.signature, wallet: ownWallet }))
-    // 8. Dispatch.
-    const answer = await answerSync(payload, {
-      store: node.store,
-      canDecrypt: node.keys.canDecrypt,
-      sealSecretFor: (requesterDer, random) => node.keys.sealSecretFor(requesterDer, random),
-      random: node.random,
-    })
-    const sealed = await sealEnvelope(node.tee, answer, peer.teePubkeyDer)
-    return jsonResponse(sealed, { headers: { 'x-kms-peer-signature': peerSignature } })
+      // v1: the counter-signature comes before any merge (§4.2): if it fails, nothing is merged.
+      const peerSignature = version === 1 ? await node.tee.signMessage(buildResponseMessage({ signature: authenticated.signature, wallet: ownWallet })) : undefined
+      // 8. Dispatch.
+      const answer = await answerSync(payload, {
+        store: node.store,
+        canDecrypt: node.keys.canDecrypt,
+        sealSecretFor: (requesterDer, random) => node.keys.sealSecretFor(requesterDer, random),
+        random: node.random,
+        maxPageBytes: syncDataBudget(node.config.maxSyncPayloadBytes),
+      })
+      const sealed = await sealEnvelope(node.tee, answer, peer.teePubkeyDer)
+      return jsonResponse(sealed, peerSignature === undefined ? {} : { headers: { 'x-kms-peer-signature': peerSignature } })
+    }
+    if (version === 1) return run()
+    // v2: the binding is made after the route has run, because it covers the body (§3.6).
+    const response = await run().catch((error: unknown) => answerForError(error, node))
+    return bindAnswer(response, authenticated.signature, ownWallet, node)
   },
 )
-

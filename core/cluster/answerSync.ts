@@ -6,11 +6,19 @@ import type { SealedMasterSecret } from '../crypto'
 import { bytesToHex, parseHex } from '../encoding'
 import { KmsError } from '../errors'
 import type { Random } from '../runtime'
-import type { CanDecrypt, KvStore } from '../store'
+import type { CanDecrypt, KvStore, SnapshotCursor } from '../store'
+import { encodeSnapshotCursor, MIN_SNAPSHOT_PAGE_BYTES, parseSnapshotCursor, syncDataBudget } from './snapshotCursor'
+
+const DEFAULT_MAX_PAGE_BYTES = syncDataBudget(52_428_800)
 
 export interface AnswerSyncContext {
-  store: Pick<KvStore, 'ingest' | 'snapshot'>
+  store: Pick<KvStore, 'ingest' | 'snapshot' | 'snapshotPage'>
   canDecrypt: CanDecrypt
+  /**
+   * The largest `data` of a snapshot page this node sends: `syncDataBudget(MAX_SYNC_PAYLOAD_BYTES)`;
+   * by default that of the §11 default.
+   */
+  maxPageBytes?: number
   /** The key ring's sealing of the secret to a requester's ephemeral key (§5.5). */
   sealSecretFor(requesterPublicKeyDer: Uint8Array, random: Random): Promise<SealedMasterSecret>
   random: Random
@@ -26,8 +34,34 @@ export function syncTypeOf(payload: Record<string, unknown>): string {
 }
 
 /**
+ * `snapshot_request` (§4.3). With `cursor` or `max_bytes`, one bounded page and the cursor of
+ * the next (`null` after the last). With neither, as before pages existed, every record in
+ * one answer, for a requester from before 2026-12.
+ * @throws KmsError 400 `Invalid snapshot cursor`, `Invalid snapshot max_bytes`
+ */
+function answerSnapshot(payload: Record<string, unknown>, context: AnswerSyncContext): Record<string, unknown> {
+  const cursorField = payload['cursor']
+  const maxBytesField = payload['max_bytes']
+  if (cursorField === undefined && maxBytesField === undefined) return { status: 'ok', data: context.store.snapshot() }
+  let after: SnapshotCursor | null = null
+  if (cursorField !== undefined && cursorField !== null) {
+    const parsed = typeof cursorField === 'string' ? parseSnapshotCursor(cursorField) : undefined
+    if (parsed === undefined) throw badRequest('Invalid snapshot cursor')
+    after = parsed
+  }
+  const ownMax = context.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES
+  let maxBytes = ownMax
+  if (maxBytesField !== undefined) {
+    if (typeof maxBytesField !== 'number' || !Number.isSafeInteger(maxBytesField) || maxBytesField < 1) throw badRequest('Invalid snapshot max_bytes')
+    maxBytes = Math.min(ownMax, Math.max(maxBytesField, MIN_SNAPSHOT_PAGE_BYTES))
+  }
+  const page = context.store.snapshotPage(after, maxBytes)
+  return { status: 'ok', data: page.data, next_cursor: page.next === null ? null : encodeSnapshotCursor(page.next) }
+}
+
+/**
  * Runs one sync request.
- * @throws KmsError 400 for an unknown type or a bad `ecdh_pubkey`.
+ * @throws KmsError 400 for an unknown type, a bad `ecdh_pubkey`, or a bad snapshot cursor or `max_bytes`.
  */
 export async function answerSync(payload: Record<string, unknown>, context: AnswerSyncContext): Promise<Record<string, unknown>> {
   const type = syncTypeOf(payload)
@@ -37,7 +71,7 @@ export async function answerSync(payload: Record<string, unknown>, context: Answ
       return { status: 'ok', ...counts }
     }
     case 'snapshot_request':
-      return { status: 'ok', data: context.store.snapshot() }
+      return answerSnapshot(payload, context)
     case 'master_secret_request': {
       const ecdhPubkey = payload['ecdh_pubkey']
       if (typeof ecdhPubkey !== 'string' || ecdhPubkey === '') throw badRequest('Sealed ECDH pubkey required for master secret exchange')

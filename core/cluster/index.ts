@@ -13,3 +13,14 @@ export { SyncClient, SYNC_TIMEOUTS_MS, type SyncClientOptions, type SyncType } f
 export { answerSync, syncTypeOf, type AnswerSyncContext } from './answerSync'
 export { runSyncTick, PeerWatermarks, type SyncTickContext, type SyncTickResult } from './syncTick'
 export { probePeers, STATUS_PROBE_TIMEOUT_MS } from './probePeers'
+export { fetchPeer, isRedirect, readBoundedBody, PEER_REPLY_LIMITS, type PeerResponse } from './peerHttp'
+export { SyncVersions } from './syncVersions'
+export {
+  compareSnapshotCursors,
+  encodeSnapshotCursor,
+  parseSnapshotCursor,
+  syncDataBudget,
+  MAX_SNAPSHOT_PAGES,
+  MIN_SNAPSHOT_PAGE_BYTES,
+  SNAPSHOT_PULL_DEADLINE_MS,
+} from './snapshotCursor'

@@ -55,6 +55,9 @@ export async function runSyncTick(context: SyncTickContext): Promise<SyncTickRes
   if (!readiness.available || !context.hasSyncKey) return { pushed: 0, failed: 0, records: 0 }
   if (peers.isStale()) {
     await peers.refresh().catch((error: unknown) => context.log('warn', 'peer cache refresh failed', { error: String(error) }))
+    // Fail closed (§7.4): a cache the registry could not confirm may list a stopped peer, and
+    // nothing goes to it. The watermarks stay, so the next push after a refresh sends it all.
+    if (peers.isStale()) return { pushed: 0, failed: 0, records: 0 }
   }
   // §6.8 step 1: the push time is taken before selecting, so a write made during the push
   // is picked up next time (the −1 keeps a write in the same millisecond).
