@@ -183,8 +183,10 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
   }
   const maxKvValueSizeBytes = integer(env, 'MAX_KV_VALUE_SIZE_BYTES', 1_048_576, 1)
   const maxAppStorageBytes = integer(env, 'MAX_APP_STORAGE_BYTES', 10_485_760, 1)
-  // The record just written is never evicted (§6.4), so one maximal ciphertext must fit.
-  if (maxAppStorageBytes < maxKvValueSizeBytes + 28) throw invalid('MAX_APP_STORAGE_BYTES', 'at least MAX_KV_VALUE_SIZE_BYTES + 28')
+  // The record just written is never evicted (§6.4), so one maximal record must fit, charged
+  // as every node charges it: ciphertext, the widest key (2046 bytes), the overhead and a few
+  // clock entries, or a record accepted here would be refused by a peer's ingest.
+  if (maxAppStorageBytes < maxKvValueSizeBytes + 28 + 4096) throw invalid('MAX_APP_STORAGE_BYTES', 'at least MAX_KV_VALUE_SIZE_BYTES + 4124')
   const kmsAppId = integer(env, 'KMS_APP_ID', 49, 1)
   if (!Number.isSafeInteger(kmsAppId)) throw invalid('KMS_APP_ID', 'a safe integer')
   return {

@@ -85,7 +85,7 @@ export class Metrics {
     lines.push(`nova_kms_kv_namespaces ${gauges.kvNamespaces}`)
     family('nova_kms_kv_keys', 'gauge', 'Live records in the store.')
     lines.push(`nova_kms_kv_keys ${gauges.kvKeys}`)
-    family('nova_kms_kv_bytes', 'gauge', 'Ciphertext bytes of non-tombstone records.')
+    family('nova_kms_kv_bytes', 'gauge', 'Charged bytes of every record, tombstones included (PROTOCOL §6.4).')
     lines.push(`nova_kms_kv_bytes ${gauges.kvBytes}`)
     family('nova_kms_sync_push_total', 'counter', 'Delta pushes by peer and result.')
     for (const [labels, count] of this.#syncPushes) lines.push(`nova_kms_sync_push_total{${labels}} ${count}`)

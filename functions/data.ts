@@ -5,6 +5,7 @@
  */
 import { IttyRouter, type IRequest } from 'itty-router'
 import { bytesToBase64, parseBase64, utf8Length } from '../core/encoding'
+import { isWellFormedKey } from '../core/store'
 import { KmsError } from '../core/errors'
 import type { KmsNode } from '../core/node'
 import { defineAppFunction, type AppRequest } from './_appRequest'
@@ -18,9 +19,13 @@ function badRequest(message: string): KmsError {
   return new KmsError('bad_request', message)
 }
 
-/** A key of 1..1024 UTF-8 bytes (§2.5, fix). */
+/**
+ * A key of 1..1024 UTF-8 bytes (§2.5, fix), well-formed UTF-16: a lone surrogate would become
+ * U+FFFD on the wire and two keys would merge on a replica (L4). Checked here, first, so that
+ * §2.5's order holds; the store checks again for records from peers.
+ */
 function checkKey(key: string): string {
-  if (key === '' || utf8Length(key) > MAX_KEY_BYTES) throw badRequest("Invalid 'key'")
+  if (key === '' || !isWellFormedKey(key) || utf8Length(key) > MAX_KEY_BYTES) throw badRequest("Invalid 'key'")
   return key
 }
 

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { KmsClient } from '../../core/client'
 import { generateWalletPrivateKey } from '../../core/crypto'
+import { CLOCK_ENTRY_BYTES, keyBytes, RECORD_OVERHEAD_BYTES } from '../../core/store'
 import { answerForDeclaredLength } from '../helpers/declaredBody'
 import { startDevChain, type DevChain } from '../helpers/devChain'
 import { cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, tickUntil, type TestApp, type TestNode, refusal } from '../helpers/kmsNodes'
@@ -105,12 +106,13 @@ describe('/kms/data over dist/kms.mjs', () => {
     expect(text((await clientA.getData('keep-me')).value)).toBe('still here')
   })
 
-  it('behavior: a value of exactly 1 MiB is accepted and stored as plaintext + 28 bytes (conformance 57, 58)', async () => {
+  it('behavior: a value of exactly 1 MiB is accepted; its charge is plaintext + 28 + key + per-record overhead (conformance 57, 58; §6.4)', async () => {
     const before = (await node.status()).data_store
     const value = cryptoRandom.bytes(MIB)
     await appA.client(node).then((client) => client.putData('one-mib', value))
     const after = (await node.status()).data_store
-    expect(after.total_bytes - before.total_bytes).toBe(MIB + 28)
+    // One clock entry: this node is the only writer.
+    expect(after.total_bytes - before.total_bytes).toBe(MIB + 28 + keyBytes('one-mib') + RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES)
     expect(Buffer.from((await clientA.getData('one-mib')).value).equals(Buffer.from(value))).toBe(true)
   })
 
@@ -127,9 +129,12 @@ describe('/kms/data over dist/kms.mjs', () => {
     const { data_store } = await node.status()
     expect(data_store.namespaces).toBe(2)
     expect(data_store.total_keys).toBe(listA.length + listB.length)
-    let expectedBytes = 0
+    // §6.4: ciphertext (plaintext + 28) + key bytes + overhead + one clock entry per record;
+    // the tombstone of app A's deleted 'b-key' is charged too, without ciphertext.
+    const overhead = RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES
+    let expectedBytes = keyBytes('b-key') + overhead
     for (const [client, keys] of [[clientA, listA], [clientB, listB]] as const) {
-      for (const key of keys) expectedBytes += (await client.getData(key)).value.length + 28
+      for (const key of keys) expectedBytes += (await client.getData(key)).value.length + 28 + keyBytes(key) + overhead
     }
     expect(data_store.total_bytes).toBe(expectedBytes)
   })
