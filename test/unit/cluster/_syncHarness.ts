@@ -97,9 +97,7 @@ export async function createHarness(specs: readonly NodeSpec[], options: { seed?
   const clock = new FakeClock(T0_MS)
   const instances = new Map<Wallet, InstanceRecord>()
   const nodes: HarnessNode[] = []
-  const requestsSeen: { init: RequestInit | undefined }[] = []
   const route: typeof fetch = async (input, init) => {
-    requestsSeen.push({ init })
     const request = new Request(input, init)
     const target = nodes.find((entry) => request.url.startsWith(`${entry.url}/`))
     if (target === undefined) throw new TypeError(`no node at ${request.url}`)
