@@ -42,8 +42,10 @@ describe('derive under Node over dist/kms.mjs', () => {
     const client = await stopped.client(node, { fetch: (input, init) => fetch(input, init) })
     const failure = await client.derive({ path: 'p' }).catch((error: unknown) => error)
     expect(failure).toBeInstanceOf(KmsClientError)
-    expect((failure as KmsClientError).message).toBe('Instance not active')
-    expect((failure as KmsClientError).status).toBe(403)
+    // A refusal before authentication cannot be bound (PROTOCOL §3.5): the SDK reports it as
+    // unbound, with what the node claimed.
+    expect((failure as KmsClientError).code).toBe('unbound_response')
+    expect((failure as KmsClientError).unverified).toEqual({ status: 403, code: 'unauthorized', message: 'Instance not active' })
   })
 
   it('behavior: headers of 32 KiB are accepted (an attestation document must fit, §3.2.2)', async () => {
