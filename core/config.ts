@@ -187,6 +187,11 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
   // as every node charges it: ciphertext, the widest key (2046 bytes), the overhead and a few
   // clock entries, or a record accepted here would be refused by a peer's ingest.
   if (maxAppStorageBytes < maxKvValueSizeBytes + 28 + 4096) throw invalid('MAX_APP_STORAGE_BYTES', 'at least MAX_KV_VALUE_SIZE_BYTES + 4124')
+  // /sync refuses everyone once the peer cache is older than its TTL (§4.2 step 1a), and only
+  // node_tick refreshes it: a TTL not above the tick would refuse /sync between ticks.
+  const nodeTickSeconds = Math.max(1, integer(env, 'KMS_NODE_TICK_SECONDS', 60))
+  const peerCacheTtlSeconds = integer(env, 'PEER_CACHE_TTL_SECONDS', 180)
+  if (peerCacheTtlSeconds <= nodeTickSeconds) throw invalid('PEER_CACHE_TTL_SECONDS', 'greater than KMS_NODE_TICK_SECONDS')
   const kmsAppId = integer(env, 'KMS_APP_ID', 49, 1)
   if (!Number.isSafeInteger(kmsAppId)) throw invalid('KMS_APP_ID', 'a safe integer')
   return {
@@ -203,9 +208,9 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
     nodePrivateKey: mode === 'dev' ? fixedBytes(env, 'NODE_PRIVATE_KEY', 32) : undefined,
     masterSecret: mode === 'dev' ? fixedBytes(env, 'MASTER_SECRET_HEX', 32) : undefined,
     nitroRootCertPem: mode === 'dev' ? text(env, 'NITRO_ROOT_CERT_PEM') : undefined,
-    nodeTickSeconds: Math.max(1, integer(env, 'KMS_NODE_TICK_SECONDS', 60)),
+    nodeTickSeconds,
     dataSyncIntervalSeconds: Math.max(1, integer(env, 'DATA_SYNC_INTERVAL_SECONDS', 10)),
-    peerCacheTtlSeconds: integer(env, 'PEER_CACHE_TTL_SECONDS', 180),
+    peerCacheTtlSeconds,
     registryCacheTtlSeconds: integer(env, 'REGISTRY_CACHE_TTL_SECONDS', 5),
     maxAppStorageBytes,
     maxKvValueSizeBytes,

@@ -34,7 +34,7 @@ async function askForSecret(): Promise<[number, unknown]> {
 beforeAll(async () => {
   chain = await startDevChain()
   rpc = await startFaultyProxy(chain.rpcUrl)
-  node = await startMiniflareNode(chain, { MASTER_SECRET_HEX: '6e'.repeat(32), NODE_URL: rpc.url, PEER_CACHE_TTL_SECONDS: String(TTL_SECONDS) })
+  node = await startMiniflareNode(chain, { MASTER_SECRET_HEX: '6e'.repeat(32), NODE_URL: rpc.url, PEER_CACHE_TTL_SECONDS: String(TTL_SECONDS), KMS_NODE_TICK_SECONDS: '1' })
   await registerKmsNode(chain, node)
   peer = await createRoguePeer()
   peerInstanceId = await chain.registerInstance({ teeWalletAddress: peer.wallet as Address, teePubkey: `0x${bytesToHex(peer.teeKey.publicKey.der)}` as Hex, instanceUrl: 'http://127.0.0.1:9' })

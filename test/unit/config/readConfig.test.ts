@@ -72,5 +72,8 @@ describe('configuration for a hostile host (issue 12)', () => {
     expect(failure({ CA_DNS_SUFFIX: '*.example.com' })).toContain('CA_DNS_SUFFIX')
     expect(failure({ CA_DNS_SUFFIX: 'bad_label.com' })).toContain('CA_DNS_SUFFIX')
     expect(failure({ MAX_RECORDS_PER_APP: '0' })).toContain('MAX_RECORDS_PER_APP')
+    // /sync fails closed once the peer cache is older than its TTL, and only node_tick refreshes it.
+    expect(failure({ KMS_NODE_TICK_SECONDS: '60', PEER_CACHE_TTL_SECONDS: '60' })).toContain('PEER_CACHE_TTL_SECONDS must be greater than KMS_NODE_TICK_SECONDS')
+    expect(readConfig({ KMS_NODE_TICK_SECONDS: '1', PEER_CACHE_TTL_SECONDS: '4' }).peerCacheTtlSeconds).toBe(4)
   })
 })
