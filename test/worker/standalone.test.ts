@@ -263,6 +263,11 @@ describe('each function alone is a working worker', () => {
     // /sync needs a nonce from the same node, and a peer needs the node's teePubkey: three
     // standalone functions, each with its own fetch, share the isolate's one node.
     const node = await startAlone(scripts['syncTrio']!, { ready: false })
+    // Fail closed: a peer cache that was never read from the registry refuses everyone.
+    const unread = await node.fetch('/sync', { method: 'POST', body: '{}' })
+    expect(unread.status).toBe(503)
+    expect(await errorBody(unread)).toEqual({ code: 'service_unavailable', message: 'registry unreadable' })
+    await node.tick('node_tick')
     const missing = await node.fetch('/sync', { method: 'POST', body: '{}' })
     expect(missing.status).toBe(403)
     expect(await errorBody(missing)).toEqual({ code: 'unauthorized', message: 'Missing x-kms-signature' })
@@ -279,7 +284,7 @@ describe('each function alone is a working worker', () => {
       clock: systemClock,
       random: cryptoRandom,
       ownWallet: () => peerWallet,
-      signSyncBody: (envelope) => keys.signSyncBody(envelope),
+      signSyncBody: (envelope, nonce) => keys.signSyncBody(envelope, nonce),
       store: {
         ingest: async (data) => {
           ingested.push(data)
