@@ -12,7 +12,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/vectors/**/*.test.ts', 'test/cluster-sim/**/*.test.ts'],
-          testTimeout: 30_000,
+          // The cluster simulation runs thousands of schedules; a loaded 2-core machine needs room.
+          testTimeout: 120_000,
         },
       },
       {
@@ -57,6 +58,15 @@ export default defineConfig({
           include: ['test/platform/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
           fileParallelism: false,
         },
       },
