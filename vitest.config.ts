@@ -12,8 +12,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/vectors/**/*.test.ts', 'test/cluster-sim/**/*.test.ts'],
-          // The cluster simulation runs thousands of schedules; a loaded 2-core machine needs room.
-          testTimeout: 120_000,
+          testTimeout: 30_000,
         },
       },
       {
