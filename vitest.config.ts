@@ -12,7 +12,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/vectors/**/*.test.ts', 'test/cluster-sim/**/*.test.ts'],
-          testTimeout: 30_000,
+          // The cluster simulation runs thousands of schedules; a loaded 2-core machine needs room.
+          testTimeout: 120_000,
         },
       },
       {
