@@ -3,9 +3,15 @@
  * - dist/kms.mjs: the ONE file that Node runs in the enclave and Miniflare loads in tests;
  * - dist/verifier.js: the attestation verifier and client helpers for browsers;
  * - dist/cli.mjs: the operator CLI (`npx nova-kms …`).
+ *
+ * `tsx esbuild.config.ts --only kms` builds dist/kms.mjs alone (the Dockerfile's build stage).
+ * Imported as a module it builds nothing: test/deploy/reproducible.test.ts takes
+ * {@link kmsBundleOptions} from here and builds the bundle twice with exactly these options.
  */
 import { build, type BuildOptions } from 'esbuild'
 import { readFileSync } from 'node:fs'
+import { basename, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string }
@@ -19,20 +25,20 @@ const shared: BuildOptions = {
   define: { __NOVA_KMS_VERSION__: JSON.stringify(version) },
 }
 
+/** dist/kms.mjs: the options of the one file that the enclave runs (paths relative to this folder). */
+export const kmsBundleOptions: BuildOptions = {
+  ...shared,
+  entryPoints: ['bundle/worker.ts'],
+  outfile: 'dist/kms.mjs',
+  platform: 'node',
+  // viem and noble resolve to their runtime-neutral builds, so the core has no Node built-ins.
+  conditions: ['workerd', 'worker', 'browser'],
+  mainFields: ['module', 'main'],
+  minifySyntax: true,
+}
+
 const artefacts: { name: string; options: BuildOptions }[] = [
-  {
-    name: 'dist/kms.mjs',
-    options: {
-      ...shared,
-      entryPoints: ['bundle/worker.ts'],
-      outfile: 'dist/kms.mjs',
-      platform: 'node',
-      // viem and noble resolve to their runtime-neutral builds, so the core has no Node built-ins.
-      conditions: ['workerd', 'worker', 'browser'],
-      mainFields: ['module', 'main'],
-      minifySyntax: true,
-    },
-  },
+  { name: 'dist/kms.mjs', options: kmsBundleOptions },
   {
     name: 'dist/verifier.js',
     options: {
@@ -66,7 +72,16 @@ const artefacts: { name: string; options: BuildOptions }[] = [
   },
 ]
 
-for (const { name, options } of artefacts) {
+const runAsScript = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+const onlyFlag = process.argv.indexOf('--only')
+const only = onlyFlag === -1 ? undefined : process.argv[onlyFlag + 1]
+// `--only kms` selects dist/kms.mjs by its file name without extensions.
+const selected = only === undefined ? artefacts : artefacts.filter(({ name }) => basename(name).split('.')[0] === only)
+if (runAsScript && selected.length === 0) {
+  throw new Error(`--only ${only ?? ''}: no such artefact; one of ${artefacts.map(({ name }) => basename(name).split('.')[0]).join(', ')}`)
+}
+
+for (const { name, options } of runAsScript ? selected : []) {
   await build(options)
   const bytes = readFileSync(name)
   // stderr, so that `npm run --silent bench` prints only its JSON on stdout.
