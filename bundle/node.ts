@@ -3,22 +3,27 @@
  * `@hono/node-server` and drives its ticks with a timer (DESIGN §3). Configuration comes
  * from the environment; an invalid value exits non-zero, naming the variable (§11).
  *
- * The outbound proxy (RUNTIME.md §3) is set here and nowhere else: inside the enclave every
- * outbound connection goes through the runtime's egress proxy, named by `http_proxy` /
- * `https_proxy`, which Node's fetch ignores. undici's `EnvHttpProxyAgent`, set as the global
- * dispatcher, makes every `fetch` of the process (peers, probes, a non-loopback chain RPC)
- * honour them.
+ * Two things only a process has, both here and nowhere else:
+ * - the outbound proxy (RUNTIME.md §3): inside the enclave every outbound connection goes
+ *   through the runtime's egress proxy, named by `http_proxy` / `https_proxy`, which Node's
+ *   fetch ignores. undici's `EnvHttpProxyAgent`, set as the global dispatcher, makes every
+ *   `fetch` of the process (peers, probes, a non-loopback chain RPC) honour them;
+ * - graceful shutdown: SIGTERM or SIGINT stops the ticks and the listener, lets the requests
+ *   in flight finish (at most {@link SHUTDOWN_GRACE_MS}), then exits 0.
  *
  * workerd never runs this file (`bundle/worker.ts` imports it only under Node), and undici
  * is imported dynamically, only when a proxy is set, so its code never runs in workerd.
  */
-import { serve } from '@hono/node-server'
+import type { ServerResponse } from 'node:http'
+import { serve, type HttpBindings } from '@hono/node-server'
 import { defaultNodeProvider } from '../functions'
 import type { ModuleWorker } from '../functions'
 
 /** Headers of at least 32 KiB must fit, so that an attestation document does (§3.2.2). */
 const MAX_HEADER_BYTES = 64 * 1024
 const TICK_CHECK_MS = 1000
+/** How long a shutdown waits for the requests in flight and the running tick. */
+export const SHUTDOWN_GRACE_MS = 10_000
 
 /**
  * Hosts that are never proxied, whatever `no_proxy` says or omits. Odyn (127.0.0.1:18000)
@@ -113,10 +118,25 @@ export async function startNodeServer(worker: ModuleWorker): Promise<void> {
     node.log('info', 'outbound proxy', { http_proxy: printable(proxy.httpProxy), https_proxy: printable(proxy.httpsProxy ?? proxy.httpProxy), no_proxy: proxy.noProxy })
   }
 
+  let draining = false
+  /** Responses not yet finished, so that a shutdown can tell their clients to close. */
+  const inFlight = new Set<ServerResponse>()
+  let onIdle = (): void => undefined
   // @hono/node-server passes `{ incoming, outgoing }` as env, which the client limiter reads
   // for the socket address; the node itself was built from process.env just above.
   const server = serve({
-    fetch: (request, nodeServerEnv) => worker.fetch(request, nodeServerEnv),
+    fetch: (request, nodeServerEnv) => {
+      // An HTTP/1.1 server (no `createServer` option), so never the HTTP/2 bindings.
+      const { outgoing } = nodeServerEnv as HttpBindings
+      inFlight.add(outgoing)
+      outgoing.once('close', () => {
+        inFlight.delete(outgoing)
+        if (inFlight.size === 0) onIdle()
+      })
+      // Once shutting down, every answer closes its connection, so no client reuses it.
+      if (draining) outgoing.setHeader('connection', 'close')
+      return worker.fetch(request, nodeServerEnv)
+    },
     hostname: node.config.bindHost,
     port: node.config.bindPort,
     // A slow client cannot hold a connection and its buffers open for Node's default 300 s
@@ -150,11 +170,38 @@ export async function startNodeServer(worker: ModuleWorker): Promise<void> {
   }
   void tick()
   const timer = setInterval(() => void tick(), TICK_CHECK_MS)
-  const stop = (): void => {
+
+  /**
+   * Stops the ticks and the listener (new connections are refused), lets the requests in
+   * flight finish, each answer closing its connection, then exits 0. Past SHUTDOWN_GRACE_MS,
+   * whatever is left is cut and the process exits 0 all the same. A tick under way is not
+   * waited for: the node's state is in memory and ends with the process either way, and a
+   * tick that waits on an unreachable chain or peer would only hold up the exit.
+   */
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (draining) return
+    draining = true
+    const started = performance.now()
     clearInterval(timer)
-    server.close(() => process.exit(0))
-    setTimeout(() => process.exit(0), 2000).unref()
+    const requests = inFlight.size
+    node.log('info', 'shutting down', { signal, requests_in_flight: requests })
+    for (const response of inFlight) if (!response.headersSent) response.setHeader('connection', 'close')
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()))
+    // close() drops the idle keep-alive connections; a connection whose answer was already
+    // under way when the signal came is idle once that answer is sent, and is dropped then.
+    onIdle = () => 'closeIdleConnections' in server && server.closeIdleConnections()
+    if (inFlight.size === 0) onIdle()
+    const deadline = setTimeout(() => {
+      node.log('warn', 'shutdown grace elapsed; closing the connections left', { requests_left: inFlight.size, grace_ms: SHUTDOWN_GRACE_MS })
+      if ('closeAllConnections' in server) server.closeAllConnections()
+      process.exit(0)
+    }, SHUTDOWN_GRACE_MS)
+    void serverClosed.then(() => {
+      clearTimeout(deadline)
+      node.log('info', 'stopped', { requests_in_flight_at_signal: requests, ms: Math.round(performance.now() - started) })
+      process.exit(0)
+    })
   }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
 }
