@@ -72,6 +72,13 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'deploy',
+          include: ['test/deploy/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
           name: 'clone',
           include: ['test/clone/**/*.test.ts'],
           testTimeout: 600_000,
