@@ -3,6 +3,7 @@
  * envelope (PROTOCOL §0, §5.6, §12.1). Handlers throw `KmsError`; the pipeline maps errors.
  */
 import type { RequestAdmission } from '../core/auth'
+import { concatBytes } from '../core/encoding'
 import { isEnvelope, type openEnvelope } from '../core/envelope'
 import { KmsError } from '../core/errors'
 
@@ -49,14 +50,7 @@ export async function readBodyBytes(request: Request, limit: number, budget?: Bo
     }
     chunks.push(value)
   }
-  if (chunks.length === 1) return chunks[0]!
-  const body = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    body.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return body
+  return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks)
 }
 
 /**

@@ -4,6 +4,7 @@
  * deadline, and no redirect is ever followed (a 3xx is a failure). workerd rejects
  * `redirect: 'error'`, so requests use `redirect: 'manual'` and the status is checked here.
  */
+import { concatBytes } from '../encoding'
 import { KmsError } from '../errors'
 
 /** The byte caps of §12.3 for peer replies that are not `/sync` answers. */
@@ -65,14 +66,7 @@ export async function readBoundedBody(response: Response, limit: number, signal?
   } finally {
     signal?.removeEventListener('abort', cancel)
   }
-  if (chunks.length === 1) return chunks[0]!
-  const body = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    body.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return body
+  return chunks.length === 1 ? chunks[0]! : concatBytes(...chunks)
 }
 
 /** True for a redirect answer (every 3xx), or the opaque one a `manual` fetch may give. */
