@@ -380,7 +380,7 @@ const csrDer = fc.constantFrom(...REAL_CSRS.map((_, index) => index))
 /** A CSR as text: valid, truncated, corrupted, re-wrapped, random, or not a string at all. */
 const csrField: fc.Arbitrary<J | undefined> = field(
   fc.oneof(
-    { arbitrary: csrDer.map((index) => pem('CERTIFICATE REQUEST', bytesToBase64(REAL_CSRS[index]!))), weight: 3 },
+    { arbitrary: csrDer.map((index) => pem('CERTIFICATE REQUEST', bytesToBase64(REAL_CSRS[index]!))), weight: 6 },
     { arbitrary: csrDer.map((index) => bytesToBase64(REAL_CSRS[index]!)), weight: 1 },
     { arbitrary: csrDer.map((index) => pem('NEW CERTIFICATE REQUEST', bytesToBase64(REAL_CSRS[index]!), 76, '\r\n')), weight: 1 },
     {
@@ -583,7 +583,7 @@ const recordExtra: fc.Arbitrary<Record<string, J>> = fc.oneof(
   { arbitrary: deepNesting.map((raw) => ({ nested: raw })), weight: 1 },
 )
 
-export const recordSpec: fc.Arbitrary<RecordSpec> = fc.record({
+const hostileRecordSpec: fc.Arbitrary<RecordSpec> = fc.record({
   key: syncKey,
   value: valueSpec,
   version: versionSpec,
@@ -592,6 +592,19 @@ export const recordSpec: fc.Arbitrary<RecordSpec> = fc.record({
   ttl: ttlField,
   extra: recordExtra,
 })
+
+/** A record that passes §6.7, so that merges (§6.6), LWW ties and evictions (§6.4) happen too. */
+const honestRecordSpec: fc.Arbitrary<RecordSpec> = fc.record({
+  key: fc.constantFrom(...SYNC_KEY_POOL),
+  value: fc.record({ ciphertext: fc.constant('own_app' as const), plaintextBytes: fc.integer({ min: 0, max: 48 }), hexCase: fc.constant('lower' as const) }),
+  version: fc.record({ entries: fc.array(fc.tuple(fc.constantFrom<WalletRef>('peer', 'node', 'stranger'), fc.integer({ min: 1, max: 12 })), { minLength: 1, maxLength: 3 }) }),
+  updatedAt: fc.record({ relativeMs: fc.integer({ min: -60_000, max: 1_000 }) }),
+  tombstone: fc.constantFrom<J | undefined>(undefined, false, false, true),
+  ttl: fc.constantFrom<J | undefined>(undefined, 0, 0, 60_000),
+  extra: fc.constant({}),
+})
+
+export const recordSpec: fc.Arbitrary<RecordSpec> = fc.oneof({ arbitrary: honestRecordSpec, weight: 2 }, { arbitrary: hostileRecordSpec, weight: 3 })
 
 const groupName: fc.Arbitrary<AppGroupName> = fc.oneof(
   { arbitrary: fc.constant({ app: 'fuzz' as const }), weight: 12 },
@@ -624,3 +637,72 @@ export const deltaSpec: fc.Arbitrary<DeltaSpec> = fc.oneof(
   },
   { arbitrary: fc.record({ groups: fc.constant([]), dataOverride: fc.oneof(fc.constant<J>(null), fc.constant<J>([]), fc.constant<J>('data'), fc.constant<J>({}), hostileValue) }), weight: 1 },
 )
+
+// ---------------------------------------------------------------------------------------
+// Hostile envelopes under valid PoP (§5.6)
+// ---------------------------------------------------------------------------------------
+
+/** How one envelope field is spelled: as sealed, re-cased, prefixed, cut, or replaced. */
+export type HexFieldSpec =
+  | { as: 'sealed' }
+  | { as: 'upper' }
+  | { as: '0x' }
+  | { as: 'truncated'; bytes: number }
+  | { as: 'extended'; bytes: number }
+  | { as: 'flipped'; at: number; mask: number }
+  | { as: 'json'; value: J | undefined }
+
+export interface EnvelopeSpec {
+  route: 'envelope'
+  method: 'POST' | 'PUT' | 'DELETE'
+  path: '/kms/derive' | '/kms/data' | '/kms/sign_cert'
+  /** Whose key `sender_tee_pubkey` names: the app's own (DER or SEC1), the node's, or another's. */
+  sender: { key: 'app_der' | 'app_sec1' | 'node' | 'stranger' } | HexFieldSpec
+  nonce: HexFieldSpec
+  encryptedData: HexFieldSpec
+  extra: Record<string, J>
+  /** Replaces the whole body (not an envelope, not JSON, several envelopes). */
+  body?: 'plaintext' | 'array' | 'string' | 'not_json' | 'duplicate_members' | 'nested' | 'replay'
+}
+
+const hexField = (cutMax: number): fc.Arbitrary<HexFieldSpec> =>
+  fc.oneof(
+    { arbitrary: fc.constant<HexFieldSpec>({ as: 'sealed' }), weight: 6 },
+    { arbitrary: fc.constantFrom<HexFieldSpec>({ as: 'upper' }, { as: '0x' }), weight: 2 },
+    { arbitrary: fc.integer({ min: 0, max: cutMax }).map<HexFieldSpec>((bytes) => ({ as: 'truncated', bytes })), weight: 1 },
+    { arbitrary: fc.integer({ min: 1, max: 4 }).map<HexFieldSpec>((bytes) => ({ as: 'extended', bytes })), weight: 1 },
+    { arbitrary: fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map<HexFieldSpec>(([at, mask]) => ({ as: 'flipped', at, mask })), weight: 1 },
+    { arbitrary: fc.oneof(fc.constant(undefined), fc.constantFrom<J>('', 'zz', 'abc', '0x', null, 0, true, []), hostileValue).map<HexFieldSpec>((value) => ({ as: 'json', value })), weight: 1 },
+  )
+
+const envelopeRoute = fc.constantFrom(
+  { method: 'POST' as const, path: '/kms/derive' as const },
+  { method: 'PUT' as const, path: '/kms/data' as const },
+  { method: 'DELETE' as const, path: '/kms/data' as const },
+  { method: 'POST' as const, path: '/kms/sign_cert' as const },
+)
+
+export const envelopeCase: fc.Arbitrary<EnvelopeSpec> = fc
+  .tuple(
+    envelopeRoute,
+    fc.oneof(
+      { arbitrary: fc.constantFrom<EnvelopeSpec['sender']>({ key: 'app_der' }, { key: 'app_der' }, { key: 'app_sec1' }, { key: 'node' }, { key: 'stranger' }), weight: 4 },
+      { arbitrary: hexField(119), weight: 1 },
+    ),
+    hexField(11),
+    hexField(40),
+    extraFields,
+    fc.oneof(
+      { arbitrary: fc.constant(undefined), weight: 8 },
+      { arbitrary: fc.constantFrom('plaintext' as const, 'array' as const, 'string' as const, 'not_json' as const, 'duplicate_members' as const, 'nested' as const, 'replay' as const), weight: 2 },
+    ),
+  )
+  .map(([route, sender, nonce, encryptedData, extra, body]) => ({
+    route: 'envelope' as const,
+    ...route,
+    sender,
+    nonce,
+    encryptedData,
+    extra,
+    ...(body === undefined ? {} : { body }),
+  }))
