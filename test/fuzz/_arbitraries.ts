@@ -238,7 +238,7 @@ export const deriveCase: fc.Arbitrary<KmsCase> = fc
   .map((inner) => ({ route: 'derive', method: 'POST', path: '/kms/derive', inner }))
 
 /** The keys PUT, DELETE and GET share, so that some operations find a record. */
-export const KEY_POOL = ['k0', 'k1', 'k2', 'k3', 'a b', 'a+b', 'a/b', '%41', 'é', '😀', sizedString(1024, WIDTH_UNITS[0]), sizedString(1023, WIDTH_UNITS[2])] as const
+export const KEY_POOL = ['k0', 'k1', 'k2', 'k3', 'a b', 'a+b', 'a/b', '%41', 'é', '😀', '__proto__', 'constructor', sizedString(1024, WIDTH_UNITS[0]), sizedString(1023, WIDTH_UNITS[2])] as const
 
 const poolKey = fc.constantFrom(...KEY_POOL)
 const dataKey: fc.Arbitrary<J | undefined> = field(fc.oneof({ arbitrary: poolKey, weight: 3 }, { arbitrary: hostileString, weight: 2 }, { arbitrary: nearLimitString, weight: 1 }), 1)
@@ -370,6 +370,23 @@ function realCsrs(): Uint8Array[] {
 
 export const REAL_CSRS = realCsrs()
 
+/** `depth` SEQUENCEs inside each other: with long-form definite lengths, or indefinite (BER, refused by DER). */
+function nestedDer(depth: number, definite: boolean): Uint8Array {
+  let inner = new Uint8Array([0x05, 0x00])
+  for (let level = 0; level < depth; level++) {
+    const length = inner.length
+    const head = definite ? [0x30, 0x82, length >> 8, length & 0xff] : [0x30, 0x80]
+    const tail = definite ? [] : [0x00, 0x00]
+    const next = new Uint8Array(head.length + length + tail.length)
+    next.set(head)
+    next.set(inner, head.length)
+    next.set(tail, head.length + length)
+    inner = next
+    if (inner.length > 8000) break
+  }
+  return inner
+}
+
 export function pem(label: string, base64: string, lineLength = 64, eol = '\n'): string {
   const lines = base64.match(new RegExp(`.{1,${lineLength}}`, 'g')) ?? []
   return `-----BEGIN ${label}-----${eol}${lines.join(eol)}${eol}-----END ${label}-----${eol}`
@@ -422,6 +439,8 @@ const csrField: fc.Arbitrary<J | undefined> = field(
       weight: 2,
     },
     { arbitrary: fc.constantFrom(9000, 8193, 8192).map((length) => bytesToBase64(new Uint8Array(length).fill(0x30))), weight: 1 },
+    // SEQUENCEs nested about 2000 deep within 8192 bytes, definite and indefinite lengths.
+    { arbitrary: fc.constantFrom(nestedDer(2000, true), nestedDer(2000, false), nestedDer(120, true)).map((der) => bytesToBase64(der)), weight: 1 },
     { arbitrary: hostileString, weight: 2 },
   ),
   1,
@@ -478,7 +497,7 @@ export interface DeltaSpec {
   dataOverride?: J
 }
 
-export const SYNC_KEY_POOL = ['k0', 'k1', 'k2', 'sync-0', 'sync-1', 'sync-2', 'sync-3', 'a b', 'é'] as const
+export const SYNC_KEY_POOL = ['k0', 'k1', 'k2', 'sync-0', 'sync-1', 'sync-2', 'sync-3', 'a b', 'é', '__proto__', 'hasOwnProperty'] as const
 
 const syncKey: fc.Arbitrary<J | undefined> = fc.oneof(
   { arbitrary: fc.constantFrom(...SYNC_KEY_POOL), weight: 6 },

@@ -18,10 +18,10 @@ import { bytesToHex, parseHex, type Wallet } from '../../core/encoding'
 import { KeyRing } from '../../core/keys'
 import { runDueTicks } from '../../core/nodeTicks'
 import type { Clock } from '../../core/runtime'
-import type { WireData } from '../../core/store'
+import { KvStore, type IngestResult, type WireData } from '../../core/store'
 import { createLocalTee, type Tee } from '../../core/tee'
 import type { DevChain } from '../helpers/devChain'
-import type { DeltaSpec, RecordSpec } from './_arbitraries'
+import { FUZZ_LIMITS, type DeltaSpec, type RecordSpec } from './_arbitraries'
 import { MASTER_SECRET_HEX, random, type InProcessNode, type Outcome } from './_harness'
 import { describeCase, jsonText, restorePlaceholders, withPlaceholders, type J } from './_json'
 
@@ -207,4 +207,41 @@ export async function pushDelta(
     if (last.status === 503 && (code === 'service_unavailable' || code === 'registry_unavailable')) return { outcome: { kind: 'designed503', code, message } }
     return { outcome: { kind: 'bad', why: `status ${last.status}`, status: last.status, code, message }, data: dataText }
   }
+}
+
+/**
+ * Pulls the node's whole store as the peer would on joining (`snapshot_request`, page by page
+ * (§4.3): the requester's MAX_SYNC_PAYLOAD_BYTES is set so that each page holds the 64 KiB
+ * minimum) into a fresh store with the node's limits, through `SyncClient.pullSnapshotCounts`.
+ */
+export async function pullSnapshot(peer: SyncPeer): Promise<{ counts: IngestResult; store: KvStore; pages: number }> {
+  const store = new KvStore({
+    clock: peer.clock,
+    nodeWallet: () => peer.peerWallet,
+    limits: {
+      maxAppStorageBytes: FUZZ_LIMITS.MAX_APP_STORAGE_BYTES,
+      maxValueSizeBytes: FUZZ_LIMITS.MAX_KV_VALUE_SIZE_BYTES,
+      tombstoneRetentionMs: 86_400_000,
+      maxTombstonesPerApp: FUZZ_LIMITS.MAX_TOMBSTONES_PER_APP,
+      maxClockSkewMs: FUZZ_LIMITS.MAX_CLOCK_SKEW_MS,
+      maxRecordsPerApp: FUZZ_LIMITS.MAX_RECORDS_PER_APP,
+    },
+  })
+  let pages = 0
+  const client = new SyncClient({
+    fetch: async (input, init) => {
+      if (String(input instanceof Request ? input.url : input).endsWith('/sync')) pages++
+      return peer.target.fetch(input, init)
+    },
+    tee: peer.peerTee,
+    clock: peer.clock,
+    random,
+    ownWallet: () => peer.peerWallet,
+    signSyncBody: (envelope, nonce) => peer.ring.signSyncBody(envelope, nonce),
+    store,
+    canDecrypt: peer.ring.canDecrypt,
+    maxSyncPayloadBytes: 2 * (65_536 + 4096),
+  })
+  const counts = await client.pullSnapshotCounts(peer.self)
+  return { counts, store, pages }
 }
