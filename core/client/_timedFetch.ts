@@ -1,3 +1,5 @@
+import { readBoundedBody } from '../cluster/peerHttp'
+import { MAX_NODE_ANSWER_BYTES } from './kmsClient'
 import { KmsNodeExchangeError } from './runtimeErrors'
 
 /** The `fetch` shape the clients take; `globalThis.fetch` satisfies it. */
@@ -6,7 +8,8 @@ export type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Pr
 /**
  * Wraps `fetch` with the runtime's per-request deadline (RUNTIME.md §1: 10 s), over the
  * headers and the whole body: the answer comes back fully buffered, so nothing read later
- * can hang. A rejection or a timeout becomes a `transport` {@link KmsNodeExchangeError};
+ * can hang, and never more than {@link MAX_NODE_ANSWER_BYTES} of it (the host answers at a
+ * node's URL with whatever it likes); a longer answer is a `transport` failure. A rejection or a timeout becomes a `transport` {@link KmsNodeExchangeError};
  * the deadline holds even for a `fetch` that ignores its abort signal.
  */
 export function createTimedFetch(fetch: FetchFunction, timeoutMs: number): FetchFunction {
@@ -15,8 +18,13 @@ export function createTimedFetch(fetch: FetchFunction, timeoutMs: number): Fetch
     const controller = new AbortController()
     const exchange = (async () => {
       const response = await fetch(input, { ...init, signal: controller.signal })
-      const body = await response.arrayBuffer()
-      return new Response(response.status === 204 || response.status === 304 ? null : body, {
+      let body: Uint8Array
+      try {
+        body = await readBoundedBody(response, MAX_NODE_ANSWER_BYTES, controller.signal)
+      } catch (error) {
+        throw new KmsNodeExchangeError('transport', error instanceof Error ? error.message : 'answer unreadable', { cause: error })
+      }
+      return new Response(response.status === 204 || response.status === 304 ? null : new Uint8Array(body), {
         status: response.status,
         statusText: response.statusText,
         headers: response.headers,

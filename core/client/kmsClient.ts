@@ -4,6 +4,7 @@
  * registry wallet, and the envelope comes from the node's registry teePubkey.
  */
 import { requestTarget } from '../auth/requestBinding'
+import { readBoundedBody } from '../cluster/peerHttp'
 import {
   buildAppAuthMessage,
   buildAppAuthMessageV2,
@@ -119,6 +120,24 @@ export interface AuthHeaders {
   version: 1 | 2
 }
 
+/**
+ * The most of a node's answer the SDK reads (the host can answer at a node's URL with any
+ * bytes). The largest honest answer is a 1 MiB value read back: base64 in JSON, hex in the
+ * envelope, about 2.7 MiB.
+ */
+export const MAX_NODE_ANSWER_BYTES = 8 * 1024 * 1024
+/** A `/nonce` answer is a few dozen bytes. */
+const MAX_NONCE_ANSWER_BYTES = 1024
+
+/** Reads a node's answer within `limit`, as a client-side failure (status 0) past it. */
+async function readAnswer(response: Response, limit: number): Promise<Uint8Array> {
+  try {
+    return await readBoundedBody(response, limit)
+  } catch (error) {
+    throw new KmsClientError(0, 'oversized_response', error instanceof Error ? error.message : 'answer unreadable')
+  }
+}
+
 /** Answer envelope nonces remembered per client, to refuse a replayed answer (§3.5). */
 const ANSWER_MEMORY = 1024
 
@@ -144,7 +163,13 @@ export class KmsClient {
   /** `GET /nonce`. */
   async nonce(): Promise<string> {
     const response = await this.#fetch(this.#url('/nonce'))
-    const body = (await response.json()) as { nonce?: unknown; code?: string; message?: string }
+    let body: { nonce?: unknown; code?: string; message?: string }
+    try {
+      body = JSON.parse(new TextDecoder().decode(await readAnswer(response, MAX_NONCE_ANSWER_BYTES))) as typeof body
+    } catch (error) {
+      if (error instanceof KmsClientError) throw error
+      throw new KmsClientError(response.status, 'bad_response', 'nonce answer is not JSON')
+    }
     if (!response.ok || typeof body.nonce !== 'string') {
       throw new KmsClientError(response.status, body.code ?? 'bad_response', body.message ?? 'no nonce')
     }
@@ -241,7 +266,7 @@ export class KmsClient {
    * @throws KmsClientError for a non-2xx answer or a failed check.
    */
   async openResponse(response: Response, requestSignature: string): Promise<Record<string, unknown>> {
-    const bytes = new Uint8Array(await response.arrayBuffer())
+    const bytes = await readAnswer(response, MAX_NODE_ANSWER_BYTES)
     const { node } = this.#options
     if (this.bindingVersion === 2) {
       const binding = response.headers.get('x-kms-response-binding')

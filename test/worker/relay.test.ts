@@ -176,6 +176,29 @@ describe('a relay that replays, swaps, reflects and forges (binding v2)', () => 
   })
 })
 
+describe('a relay that answers with more than any honest answer', () => {
+  it('error: the SDK stops reading past 8 MiB and refuses the answer', async () => {
+    const client = await clientThroughRelay(app)
+    const chunk = new Uint8Array(1024 * 1024).fill(0x7b)
+    let sent = 0
+    relay.tamper = async (request) => {
+      if (request.path !== '/kms/derive') return undefined
+      // 64 MiB, streamed: the SDK must cancel long before the end.
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent >= 64) return controller.close()
+          sent++
+          controller.enqueue(chunk)
+        },
+      })
+      return new Response(stream, { status: 200, headers: { 'content-type': 'application/json' } })
+    }
+    expect(await sdkRefusal(() => client.derive({ path: 'wallet/root' }))).toBe('oversized_response')
+    relay.tamper = undefined
+    expect(sent).toBeLessThan(64)
+  })
+})
+
 describe('MIN_APP_AUTH_VERSION=2', () => {
   it('error: a node that requires binding v2 refuses v1 and serves v2', async () => {
     const strict = await startMiniflareNode(chain, { MIN_APP_AUTH_VERSION: '2' })
