@@ -7,14 +7,24 @@
 #     --build-arg KMS_APP_ID -t nova-kms:0.1.0 .
 #
 # The base is pinned by digest: node:24-bookworm-slim as docker-library/repo-info recorded it
-# for the build of 25 Aug 2026 (Node 24.19.0; an OCI index for linux/amd64, arm64, ppc64le).
+# for the build of 25 Aug 2026 (Node 24.19.0 with npm 11.17.0; an OCI index for linux/amd64,
+# arm64, ppc64le).
 # Refresh it before a release (a new base is a new codeMeasurement) with either of
 #   docker buildx imagetools inspect node:24-bookworm-slim --format '{{json .Manifest}}'
 #   crane digest node:24-bookworm-slim
-# and put the index digest (`.digest` of the first) after the `@`.
+# and put the index digest (`.digest` of the first) after the `@`, and the Node and npm
+# versions that image ships in NODE_VERSION and NPM_VERSION: the build stops if they differ,
+# so a refreshed digest cannot bring in another toolchain unnoticed. `npm run test:image`
+# builds a stand-in base with exactly these versions (README, "Building the image here").
 ARG BASE_IMAGE=node:24-bookworm-slim@sha256:a9f5f7c91a432850b2a8a7797adf5eadb6c733ceed61167806cee7ea7fbc29df
+ARG NODE_VERSION=24.19.0
+ARG NPM_VERSION=11.17.0
 
 FROM ${BASE_IMAGE} AS build
+ARG NODE_VERSION
+ARG NPM_VERSION
+RUN test "$(node --version)" = "v${NODE_VERSION}" && test "$(npm --version)" = "${NPM_VERSION}" \
+ || { echo "the base has Node $(node --version) and npm $(npm --version), not v${NODE_VERSION} and ${NPM_VERSION}: update the Dockerfile's NODE_VERSION and NPM_VERSION with the digest" >&2; exit 1; }
 WORKDIR /src
 # `npm install`, not `npm ci`, for the reason .ci/run gives; it installs the locked versions.
 COPY package.json package-lock.json .npmrc ./

@@ -88,6 +88,16 @@ export default defineConfig({
       },
       {
         test: {
+          // The production image built with buildah and run (npm run test:image): about 3 minutes.
+          name: 'image',
+          include: ['test/image/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'enclave',
           include: ['test/enclave/**/*.test.ts'],
           testTimeout: 180_000,

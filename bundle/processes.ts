@@ -122,6 +122,12 @@ export interface SpawnKmsNodeOptions {
   bundlePath?: string
   /** Node flags before the bundle path (e.g. the bench's memory probe). */
   nodeArgs?: readonly string[]
+  /**
+   * Runs something else in place of `node [nodeArgs] <bundlePath>`, given the node's whole
+   * environment: the image test runs the node inside its image with `buildah run`, which
+   * takes the environment as arguments. The command runs with `PATH` alone.
+   */
+  command?: (env: Readonly<Record<string, string>>) => { file: string; args: readonly string[] }
   /** Opens an IPC channel to the child. */
   ipc?: boolean
   /** Called right after the spawn, before `/health` answers: a caller can track the PID from the start. */
@@ -175,11 +181,12 @@ async function launchKmsNode(options: SpawnKmsNodeOptions, host: string, port: n
   const stdio: StdioOptions = ['ignore', options.onOutput === undefined ? 'ignore' : 'pipe', 'pipe']
   if (options.ipc === true) stdio.push('ipc')
   const spawnedAt = performance.now()
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), bundlePath], {
-    cwd: options.cwd ?? ROOT,
-    env: { PATH: process.env['PATH'] ?? '', ...options.env, BIND_ADDR: `${host}:${port}` },
-    stdio,
-  })
+  const env = definedOnly({ PATH: process.env['PATH'] ?? '', ...options.env, BIND_ADDR: `${host}:${port}` })
+  const custom = options.command?.(env)
+  const child =
+    custom === undefined
+      ? spawn(process.execPath, [...(options.nodeArgs ?? []), bundlePath], { cwd: options.cwd ?? ROOT, env, stdio })
+      : spawn(custom.file, custom.args, { cwd: options.cwd ?? ROOT, env: { PATH: env['PATH'] ?? '' }, stdio })
   options.onSpawn?.(child)
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -196,7 +203,7 @@ async function launchKmsNode(options: SpawnKmsNodeOptions, host: string, port: n
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()))
   const stop = (): Promise<void> => stopProcess(child, { graceMs: options.stopGraceMs ?? 5000 })
   const url = `http://${host}:${port}`
-  const what = `node ${bundlePath} on ${host}:${port}`
+  const what = `${custom === undefined ? `node ${bundlePath}` : custom.file} on ${host}:${port}`
   try {
     await waitUntil(`${what} to answer /health`, async () => (await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) })).ok, {
       timeoutMs: options.healthTimeoutMs ?? 20_000,
@@ -213,4 +220,9 @@ async function launchKmsNode(options: SpawnKmsNodeOptions, host: string, port: n
     throw new Error(`${error instanceof Error ? error.message : String(error)}${tail === '' ? '' : `; stderr: ${tail}`}`)
   }
   return { child, pid: child.pid!, port, url, spawnedAt, stderrTail: () => stderr, stop }
+}
+
+/** The entries whose value is set (an `undefined` would reach the child as the text "undefined" in a command line). */
+function definedOnly(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
 }

@@ -1,37 +1,15 @@
 #!/usr/bin/env bash
-# The README's test command (`npm test`): installs chromium and openssl if they are missing
-# (as root, with apt), builds the bundle, runs the forge suite and every vitest project, then
-# prints one plain line "N passed, N failed" that adds both up.
+# The README's test command (`npm test`): installs chromium, openssl, buildah and debootstrap
+# if they are missing (as root, with apt), builds the bundles, runs the forge suite and every
+# vitest project, then prints one plain line "N passed, N failed" that adds both up.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages, before anything runs: the browser suite needs Debian's chromium at
-# /usr/bin/chromium, the certificate suites need openssl. When both are there this does
-# nothing. Otherwise, as root with apt-get, install them; else stop with the command to run.
-missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-if [ ${#missing[@]} -gt 0 ]; then
-  install_command="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    [ "$(id -u)" -ne 0 ] && install_command="sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}"
-    echo "npm test needs ${missing[*]} (the browser and certificate suites), which this machine lacks; install them first (on Debian: $install_command), then run npm test again" >&2
-    exit 1
-  fi
-  echo "installing with apt: ${missing[*]} (needed by the browser and certificate suites)"
-  apt_log=$(mktemp)
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
-    tail -n 20 "$apt_log" >&2
-    rm -f "$apt_log"
-    echo "npm test could not install ${missing[*]} with apt (see above); install them ($install_command), then run npm test again" >&2
-    exit 1
-  fi
-  rm -f "$apt_log"
-  if [ ! -x /usr/bin/chromium ] || ! command -v openssl >/dev/null 2>&1; then
-    echo "npm test: apt installed ${missing[*]}, but /usr/bin/chromium or openssl is still missing" >&2
-    exit 1
-  fi
-fi
+# /usr/bin/chromium, the certificate suites openssl, the image suite buildah and debootstrap.
+# When all are there this does nothing; otherwise it installs them with apt as root, or stops
+# with the command to run.
+bash test/system-packages.sh chromium openssl buildah debootstrap || exit 1
 
 results_dir=.vitest-results
 rm -rf "$results_dir" && mkdir -p "$results_dir"

@@ -9,33 +9,9 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BUILD_ARG_KEYS, REPOSITORY_ROOT } from '../../deploy/render-manifest'
+import { assignments, globalArgDefaults, parseDockerfile } from '../helpers/dockerfile'
 
 const read = (path: string): string => readFileSync(resolve(REPOSITORY_ROOT, path), 'utf8')
-
-interface Instruction {
-  keyword: string
-  args: string
-}
-
-/** Dockerfile instructions, continuation lines joined; comment lines (also inside a continuation) dropped, as the builder drops them. */
-function parseDockerfile(text: string): Instruction[] {
-  const instructions: Instruction[] = []
-  let pending = ''
-  for (const raw of text.split('\n')) {
-    const line = raw.trim()
-    if (line.startsWith('#') || (line === '' && pending === '')) continue
-    pending += (pending === '' ? '' : ' ') + line.replace(/\\$/, '').trim()
-    if (line.endsWith('\\')) continue
-    const match = /^(\S+)\s*(.*)$/.exec(pending)!
-    instructions.push({ keyword: match[1]!.toUpperCase(), args: match[2]!.trim() })
-    pending = ''
-  }
-  return instructions
-}
-
-/** `KEY=value` pairs of ENV/ARG arguments (the legacy `ENV KEY value` form is not used here). */
-const assignments = (args: string): Record<string, string> =>
-  Object.fromEntries([...args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S*)/g)].map((match) => [match[1]!, match[2]!.replace(/^"|"$/g, '')]))
 
 const dockerfile = read('Dockerfile')
 const instructions = parseDockerfile(dockerfile)
@@ -44,7 +20,7 @@ const globalArgs = instructions.slice(0, fromIndexes[0])
 const buildStage = instructions.slice(fromIndexes[0]! + 1, fromIndexes[1])
 const finalStage = instructions.slice(fromIndexes[1]! + 1)
 const PINNED = /^node:(\d+)-bookworm-slim@sha256:[0-9a-f]{64}$/
-const baseImage = assignments(globalArgs.find((instruction) => instruction.keyword === 'ARG')?.args ?? '')['BASE_IMAGE'] ?? ''
+const baseImage = globalArgDefaults(dockerfile)['BASE_IMAGE'] ?? ''
 
 /** README's "Deploying to the Nova platform" section, up to the next level-2 heading. */
 function deploymentSection(): string {
@@ -58,7 +34,8 @@ function deploymentSection(): string {
 describe('Dockerfile', () => {
   it('behavior: two stages, both FROM the ARG BASE_IMAGE declared before them', () => {
     expect(fromIndexes).toHaveLength(2)
-    expect(globalArgs.map(({ keyword }) => keyword)).toEqual(['ARG'])
+    expect(globalArgs.map(({ keyword }) => keyword)).toEqual(['ARG', 'ARG', 'ARG'])
+    expect(Object.keys(globalArgDefaults(dockerfile))).toEqual(['BASE_IMAGE', 'NODE_VERSION', 'NPM_VERSION'])
     expect(instructions[fromIndexes[0]!]!.args).toMatch(/^\$\{?BASE_IMAGE\}? AS build$/i)
     expect(instructions[fromIndexes[1]!]!.args).toMatch(/^\$\{?BASE_IMAGE\}?$/)
   })
@@ -69,6 +46,19 @@ describe('Dockerfile', () => {
     const major = PINNED.exec(baseImage)![1]
     expect(dockerfile).toContain(`docker buildx imagetools inspect node:${major}-bookworm-slim --format '{{json .Manifest}}'`)
     expect(dockerfile).toContain(`crane digest node:${major}-bookworm-slim`)
+  })
+
+  it("behavior: the build stage first checks that the base ships the Node and npm versions the Dockerfile names", () => {
+    const { NODE_VERSION, NPM_VERSION } = globalArgDefaults(dockerfile)
+    expect(NODE_VERSION).toMatch(/^\d+\.\d+\.\d+$/)
+    expect(NPM_VERSION).toMatch(/^\d+\.\d+\.\d+$/)
+    // The pin's Node major is the one NODE_VERSION names.
+    expect(NODE_VERSION!.split('.')[0]).toBe(PINNED.exec(baseImage)![1])
+    expect(buildStage.slice(0, 3)).toEqual([
+      { keyword: 'ARG', args: 'NODE_VERSION' },
+      { keyword: 'ARG', args: 'NPM_VERSION' },
+      expect.objectContaining({ keyword: 'RUN', args: expect.stringMatching(/^test "\$\(node --version\)" = "v\$\{NODE_VERSION\}" && test "\$\(npm --version\)" = "\$\{NPM_VERSION\}" \|\| \{ .*exit 1; \}$/) }),
+    ])
   })
 
   it('behavior: the build stage builds dist/kms.mjs alone, and checks the operator settings with the node\'s own reader', () => {
