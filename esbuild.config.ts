@@ -1,6 +1,8 @@
 /**
- * Builds the three artefacts (DESIGN §1–§2):
+ * Builds the artefacts (DESIGN §1–§2):
  * - dist/kms.mjs: the ONE file that Node runs in the enclave and Miniflare loads in tests;
+ * - dist/kms-test.mjs: that file with the test build's dev-root trust in enclave mode, for the
+ *   enclave-mode tests only (PROTOCOL §4.5); never in the image;
  * - dist/verifier.js: the attestation verifier and client helpers for browsers;
  * - dist/cli.mjs: the operator CLI (`npx nova-kms …`).
  *
@@ -35,10 +37,23 @@ export const kmsBundleOptions: BuildOptions = {
   conditions: ['workerd', 'worker', 'browser'],
   mainFields: ['module', 'main'],
   minifySyntax: true,
+  define: { ...shared.define, __NOVA_KMS_TEST_BUILD__: 'false' },
+}
+
+/**
+ * dist/kms-test.mjs: the same node, built with `__NOVA_KMS_TEST_BUILD__` true (functions/_runtime.ts),
+ * so that enclave mode trusts the dev attestation root (PROTOCOL §4.5). The switch exists only
+ * at compile time; the Dockerfile builds `--only kms` and copies dist/kms.mjs alone.
+ */
+export const kmsTestBundleOptions: BuildOptions = {
+  ...kmsBundleOptions,
+  outfile: 'dist/kms-test.mjs',
+  define: { ...shared.define, __NOVA_KMS_TEST_BUILD__: 'true' },
 }
 
 const artefacts: { name: string; options: BuildOptions }[] = [
   { name: 'dist/kms.mjs', options: kmsBundleOptions },
+  { name: 'dist/kms-test.mjs', options: kmsTestBundleOptions },
   {
     name: 'dist/verifier.js',
     options: {

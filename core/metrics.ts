@@ -33,6 +33,7 @@ export class Metrics {
   readonly #durations = new Map<string, Histogram>()
   readonly #rateLimited = { global: 0, nonce: 0 }
   readonly #syncPushes = new Map<string, number>()
+  readonly #peerAttestations = new Map<string, number>()
 
   recordRequest(route: string, method: string, status: number, seconds: number): void {
     const key = `route="${label(route)}",method="${label(method)}",status="${status}"`
@@ -56,6 +57,16 @@ export class Metrics {
   recordSyncPush(peer: string, result: 'ok' | 'failed'): void {
     const key = `peer="${label(peer)}",result="${result}"`
     this.#syncPushes.set(key, (this.#syncPushes.get(key) ?? 0) + 1)
+  }
+
+  /**
+   * One peer-attestation verification (PROTOCOL §4.5): whose document (`requester` when this
+   * node answered a secret request, `responder` when it asked for one) and the outcome, `ok`
+   * or the check that failed.
+   */
+  recordPeerAttestation(verified: 'requester' | 'responder', result: string): void {
+    const key = `verified="${verified}",result="${label(result)}"`
+    this.#peerAttestations.set(key, (this.#peerAttestations.get(key) ?? 0) + 1)
   }
 
   /** The whole exposition, with every §2.8 series present even when it is zero. */
@@ -89,6 +100,8 @@ export class Metrics {
     lines.push(`nova_kms_kv_bytes ${gauges.kvBytes}`)
     family('nova_kms_sync_push_total', 'counter', 'Delta pushes by peer and result.')
     for (const [labels, count] of this.#syncPushes) lines.push(`nova_kms_sync_push_total{${labels}} ${count}`)
+    family('nova_kms_peer_attestations_total', 'counter', 'Peer attestation verifications by whose document and result (PROTOCOL §4.5).')
+    for (const [labels, count] of this.#peerAttestations) lines.push(`nova_kms_peer_attestations_total{${labels}} ${count}`)
     family('nova_kms_master_secret_state', 'gauge', '1 for the current master-secret state.')
     for (const state of ['uninitialized', 'generated', 'synced'] as const) {
       lines.push(`nova_kms_master_secret_state{state="${state}"} ${gauges.masterSecretState === state ? 1 : 0}`)

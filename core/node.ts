@@ -8,6 +8,7 @@
  */
 import { awsNitroRootG1Der, loadTrustedRoot } from './attestation'
 import { NonceStore, RateLimiter, RequestAdmission } from './auth'
+import type { PeerAttestationPolicy } from './auth/verifyPeerAttestation'
 import { createCachedRegistry, createChainReaders, type CachedRegistry, type ChainReaders } from './chain'
 import { PeerCache, PeerWatermarks, Readiness, SyncClient, TickSchedule, type Sleep } from './cluster'
 import { readConfig, type ConfigEnvironment, type NodeConfig } from './config'
@@ -30,6 +31,13 @@ export interface KmsNodeRuntime {
   writeLog: LogWriter
   /** The package version, for `/status`. */
   version: string
+  /**
+   * The test build (`dist/kms-test.mjs`, esbuild.config.ts): enclave mode trusts the dev
+   * attestation root instead of AWS's, so an enclave-mode cluster runs on a machine without
+   * Nitro, and it refuses to serve where its own document chains to AWS. Fixed at compile
+   * time, never by a variable; `dist/kms.mjs` and the image never have it.
+   */
+  testBuild?: boolean
 }
 
 export type { LogLevel, Logger }
@@ -67,8 +75,10 @@ export class KmsNode {
   readonly readiness = new Readiness()
   readonly peers: PeerCache
   readonly metrics = new Metrics()
-  /** The attestation root apps are verified against; `undefined` means the AWS pin. */
+  /** The attestation root apps and peers are verified against; `undefined` means the AWS pin. */
   readonly trustedAttestationRoot: Uint8Array | undefined
+  /** True in the test build only ({@link KmsNodeRuntime.testBuild}). */
+  readonly testBuild: boolean
   /** Learnt on the first tick (wallet) and from the registry (URL). */
   readonly identity: { wallet: Wallet | undefined; instanceUrl: string }
   readonly snapshotMerged = { value: false }
@@ -87,6 +97,7 @@ export class KmsNode {
     this.log = createLogger(config.logLevel, runtime.writeLog)
     this.tee = tee
     this.trustedAttestationRoot = trustedRoot
+    this.testBuild = runtime.testBuild === true
     this.identity = { wallet: undefined, instanceUrl: config.nodeInstanceUrl }
     this.chain = createChainReaders({
       rpcUrl: config.chainRpcUrl,
@@ -126,6 +137,10 @@ export class KmsNode {
       random,
       ownWallet: () => this.identity.wallet,
       signSyncBody: (envelope, nonce) => this.keys.signSyncBody(envelope, nonce),
+      peerAttestation: {
+        policy: () => this.peerAttestationPolicy(),
+        onResult: (verified, result) => this.metrics.recordPeerAttestation(verified, result),
+      },
       minSyncVersion: config.minSyncVersion,
       maxSyncPayloadBytes: config.maxSyncPayloadBytes,
       peerWallets: () => this.peers.peers.map((peer) => peer.wallet),
@@ -149,9 +164,12 @@ export class KmsNode {
   static async create(runtime: KmsNodeRuntime): Promise<KmsNode> {
     const config = readConfig(runtime.env)
     // Enclave mode trusts only the embedded AWS root, checked against its pin here, at node
-    // creation (§3.2.3); dev mode trusts NITRO_ROOT_CERT_PEM or the dev root.
-    if (config.mode === 'enclave') awsNitroRootG1Der()
-    const trustedRoot = config.mode === 'enclave' ? undefined : loadTrustedRoot(config.nitroRootCertPem) ?? devRootCertificateDer()
+    // creation (§3.2.3), except in the test build, which trusts the dev root instead; dev
+    // mode trusts NITRO_ROOT_CERT_PEM or the dev root.
+    const testBuild = runtime.testBuild === true
+    if (config.mode === 'enclave' && !testBuild) awsNitroRootG1Der()
+    const trustedRoot =
+      config.mode === 'enclave' ? (testBuild ? devRootCertificateDer() : undefined) : (loadTrustedRoot(config.nitroRootCertPem) ?? devRootCertificateDer())
     const tee: Tee =
       config.mode === 'enclave'
         ? createOdynTee({ baseUrl: config.odynUrl, fetch: runtime.fetch })
@@ -165,6 +183,19 @@ export class KmsNode {
     if (config.mode === 'dev') node.identity.wallet = await tee.getWallet()
     if (config.masterSecret !== undefined) await node.keys.install(config.masterSecret, 'generated')
     return node
+  }
+
+  /**
+   * How peer documents are verified now (PROTOCOL §4.5): this node's trust root, the
+   * attestation age bound, and debug PCRs only in dev mode (the test build refuses them too).
+   */
+  peerAttestationPolicy(): PeerAttestationPolicy {
+    return {
+      at: this.clock.nowMs(),
+      maxAgeMs: this.config.attestationMaxAgeSeconds * 1000,
+      trustedRoot: this.trustedAttestationRoot,
+      allowDebugMode: this.config.mode === 'dev',
+    }
   }
 
   /** The node's wallet, once the first tick has read it. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { decodeNitroAttestationUnverified, matchesAwsRootPin } from './attestation'
 import { submitSetMasterSecretHash } from './chain'
 import { probePeers, runNodeTick, runSyncTick, type TickName } from './cluster'
 import type { KmsNode } from './node'
@@ -35,9 +36,32 @@ export function nodeTick(node: KmsNode): Promise<void> {
       identity: node.identity,
       snapshotMerged: node.snapshotMerged,
       probePeers: () => probePeers(node.peers, node.fetch, node.clock),
+      ...(node.testBuild && node.config.mode === 'enclave' ? { ownAttestationRoot: () => ownAttestationRoot(node) } : {}),
       log: node.log,
     }),
   )
+}
+
+/** Checked once, then remembered: a helper's root does not change under a running node. */
+const devRootedNodes = new WeakSet<KmsNode>()
+
+/** The test build's check (§4.5): the root of this node's own document, without verifying it. */
+async function ownAttestationRoot(node: KmsNode): Promise<'dev' | 'aws' | 'unreadable'> {
+  if (devRootedNodes.has(node)) return 'dev'
+  let root: Uint8Array | undefined
+  try {
+    root = decodeNitroAttestationUnverified(await node.tee.getAttestation({ nonce: node.random.bytes(32) })).cabundle[0]
+  } catch (error) {
+    node.log('warn', 'cannot read own attestation', { error: error instanceof Error ? error.message : String(error) })
+    return 'unreadable'
+  }
+  if (root === undefined) return 'unreadable'
+  if (matchesAwsRootPin(root)) {
+    node.log('error', 'the test build refuses to serve: its own attestation chains to the AWS root')
+    return 'aws'
+  }
+  devRootedNodes.add(node)
+  return 'dev'
 }
 
 export function syncTick(node: KmsNode): Promise<void> {

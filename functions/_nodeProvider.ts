@@ -5,7 +5,7 @@
  * import time (workerd forbids randomness and I/O at module top level, DESIGN §3).
  */
 import { KmsNode } from '../core/node'
-import { consoleLogWriter, PACKAGE_VERSION, systemClock, timerSleep, webCryptoRandom } from './_runtime'
+import { consoleLogWriter, PACKAGE_VERSION, systemClock, TEST_BUILD, timerSleep, webCryptoRandom } from './_runtime'
 
 export type NodeProvider = (env: unknown) => Promise<KmsNode>
 
@@ -28,6 +28,7 @@ export const defaultNodeProvider: NodeProvider = (env) => {
     fetch: (input, init) => globalThis.fetch(input, init),
     writeLog: consoleLogWriter,
     version: PACKAGE_VERSION,
+    testBuild: TEST_BUILD,
   }).catch((error: unknown) => {
     defaultNode = undefined
     throw error

@@ -33,3 +33,12 @@ export const consoleLogWriter: LogWriter = (level, message, fields) => {
 declare const __NOVA_KMS_VERSION__: string | undefined
 
 export const PACKAGE_VERSION: string = typeof __NOVA_KMS_VERSION__ === 'string' ? __NOVA_KMS_VERSION__ : '0.0.0-dev'
+
+/** True only in dist/kms-test.mjs, by esbuild's `define` (esbuild.config.ts); false everywhere else. */
+declare const __NOVA_KMS_TEST_BUILD__: boolean | undefined
+
+/**
+ * The test build (PROTOCOL §4.5): enclave mode trusts the dev attestation root and refuses
+ * to serve under the AWS root. No variable can turn it on.
+ */
+export const TEST_BUILD: boolean = typeof __NOVA_KMS_TEST_BUILD__ === 'boolean' && __NOVA_KMS_TEST_BUILD__

@@ -9,7 +9,9 @@
  * its status and exact body instead of `X-KMS-Peer-Signature`.
  */
 import { authenticatePeer } from '../core/auth'
-import { answerSync, syncDataBudget } from '../core/cluster'
+import { isPeerAttestationError } from '../core/auth/peerAttestationError'
+import { verifyRequesterAttestation } from '../core/auth/verifyPeerAttestation'
+import { answerSync, syncDataBudget, syncTypeOf } from '../core/cluster'
 import { buildResponseBindingMessage, buildResponseMessage, computeContentSha256 } from '../core/crypto'
 import type { Wallet } from '../core/encoding'
 import { openEnvelope, sealEnvelope } from '../core/envelope'
@@ -22,7 +24,7 @@ import { errorResponse } from './_stages/errorMapper'
 
 type SyncView = Pick<
   KmsNode,
-  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log'
+  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy'
 >
 
 /** Maps an error after authentication to its answer, as the pipeline's mapper would. */
@@ -90,6 +92,23 @@ export const sync = defineFunction(
 
       // 6–7. The claimed sender, then the HMAC (only the secret request is exempt).
       await authenticated.verifyPayload(body, payload)
+      // 7a. The secret request instead carries the requester's document for this request (§4.5).
+      if (syncTypeOf(payload) === 'master_secret_request') {
+        await verifyRequesterAttestation({
+          header: header('x-kms-attestation'),
+          peer,
+          popNonce: authenticated.nonce,
+          requestDigest: authenticated.requestDigest,
+          ownWallet,
+          policy: node.peerAttestationPolicy(),
+        }).then(
+          () => node.metrics.recordPeerAttestation('requester', 'ok'),
+          (error: unknown) => {
+            if (isPeerAttestationError(error)) node.metrics.recordPeerAttestation('requester', error.check)
+            throw error
+          },
+        )
+      }
 
       // v1: the counter-signature comes before any merge (§4.2): if it fails, nothing is merged.
       const peerSignature = version === 1 ? await node.tee.signMessage(buildResponseMessage({ signature: authenticated.signature, wallet: ownWallet })) : undefined

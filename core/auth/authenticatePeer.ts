@@ -62,6 +62,10 @@ export interface AuthenticatedPeer {
   signature: string
   /** 2: every answer from here on carries `X-KMS-Peer-Binding` (§3.6). */
   version: SyncVersion
+  /** `X-KMS-Nonce`, the nonce PoP consumed: a requester's document must carry it (§4.5). */
+  nonce: string
+  /** v2: the request digest the PoP covers (§3.6); a requester's document names it (§4.5). */
+  requestDigest: string | undefined
   /**
    * v2: the exact body bytes must hash to `X-App-Content-SHA256`; v1 accepts any body.
    * @throws KmsError 403 `unauthorized` (`Request binding mismatch`)
@@ -112,6 +116,7 @@ export function authenticatePeer(params: AuthenticatePeerParams): AuthenticatedP
   if (nonce === null) throw unauthorized('Missing x-kms-nonce')
   // v2: the PoP covers POST /sync and the body's hash, which the header announces (§3.6).
   const contentSha256 = version === 2 ? parseContentSha256(headers.contentSha256 ?? null) : undefined
+  const requestDigest = contentSha256 === undefined ? undefined : computeRequestDigest({ method: 'POST', target: SYNC_TARGET, contentSha256 })
   const signer = verifyPop({
     purpose: 'Auth',
     headers: { signature, nonce, timestamp, wallet: headers.wallet },
@@ -119,7 +124,7 @@ export function authenticatePeer(params: AuthenticatePeerParams): AuthenticatedP
     nonces: params.nonces,
     clock: params.clock,
     popTimeoutSeconds: params.popTimeoutSeconds,
-    ...(contentSha256 === undefined ? {} : { requestDigest: computeRequestDigest({ method: 'POST', target: SYNC_TARGET, contentSha256 }) }),
+    ...(requestDigest === undefined ? {} : { requestDigest }),
   })
   // Downgrade (§3.6): a wallet that has spoken v2 is never served v1 again.
   if (version === 1 && params.versions?.isV2(signer) === true) throw unauthorized('Sync binding required')
@@ -137,6 +142,8 @@ export function authenticatePeer(params: AuthenticatePeerParams): AuthenticatedP
     peer,
     signature,
     version,
+    nonce,
+    requestDigest,
     verifyBody(bytes) {
       if (contentSha256 !== undefined && computeContentSha256(bytes) !== contentSha256) throw unauthorized('Request binding mismatch')
     },

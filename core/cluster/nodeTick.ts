@@ -3,6 +3,7 @@
  * master secret is the one the chain commits to. It is the only place that makes a node
  * available, which is what upholds the anti-split-brain invariant of §7.5.
  */
+import { isPeerAttestationError } from '../auth/peerAttestationError'
 import type { Mode } from '../config'
 import { bytesEqual, type Wallet } from '../encoding'
 import type { KeyRing } from '../keys'
@@ -38,6 +39,11 @@ export interface NodeTickContext {
   identity: { wallet: Wallet | undefined; instanceUrl: string }
   /** True once any snapshot has been merged since the process started (§7.1 step 8). */
   snapshotMerged: { value: boolean }
+  /**
+   * The test build in enclave mode only: where its own document's root is from. It serves
+   * only under the dev root, so it can never run as a production node (§4.5).
+   */
+  ownAttestationRoot?: () => Promise<'dev' | 'aws' | 'unreadable'>
   /** Enclave mode: probe each peer's `/status` for `/nodes` (§7.2). */
   probePeers(): Promise<void>
   log(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void
@@ -79,6 +85,11 @@ async function tick(context: NodeTickContext): Promise<void> {
     if (identity.wallet === undefined) throw new TickStop('cannot read node wallet')
   }
   const ownWallet = identity.wallet
+  if (context.ownAttestationRoot !== undefined) {
+    const root = await context.ownAttestationRoot()
+    if (root === 'aws') throw new TickStop('test build refuses an AWS-rooted enclave')
+    if (root === 'unreadable') throw new TickStop('cannot read own attestation')
+  }
 
   // 2. The peer cache; a stale cache is better than none.
   const refreshed = await withRetries(() => peers.refresh(), sleep).then(
@@ -158,10 +169,14 @@ async function commitSecret(context: NodeTickContext): Promise<never> {
 async function joinCluster(context: NodeTickContext, chainHash: Uint8Array, ownWallet: Wallet): Promise<void> {
   const { peers, keys, peerSecrets } = context
   let sawMismatch = false
+  let sawAttestationFailure = false
   const others = peers.peers.filter((peer) => peer.wallet !== ownWallet)
   for (const [index, peer] of others.entries()) {
+    // A peer whose document fails, or that refuses ours, is skipped: the next may pass (§4.5).
     const candidate = await peerSecrets.requestMasterSecret(peer).catch((error: unknown) => {
-      context.log('warn', 'master secret request failed', { peer: peer.url, error: describe(error) })
+      const attestation = isPeerAttestationError(error) || (error instanceof Error && 'refusedAttestation' in error && error.refusedAttestation === true)
+      if (attestation) sawAttestationFailure = true
+      context.log('warn', attestation ? 'peer attestation failed' : 'master secret request failed', { peer: peer.url, error: describe(error) })
       return undefined
     })
     if (candidate === undefined) continue
@@ -189,7 +204,7 @@ async function joinCluster(context: NodeTickContext, chainHash: Uint8Array, ownW
     }
     return
   }
-  throw new TickStop(sawMismatch ? 'synced master secret hash mismatch' : 'master secret sync failed')
+  throw new TickStop(sawMismatch ? 'synced master secret hash mismatch' : sawAttestationFailure ? 'peer attestation failed' : 'master secret sync failed')
 }
 
 /** Step 8 cold start: one snapshot before first serving, if any other peer answers. */

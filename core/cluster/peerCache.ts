@@ -12,7 +12,7 @@ import type { Clock } from '../runtime'
 export interface PeerRegistryView {
   getActiveInstances(appId: number): Promise<Wallet[]>
   getInstanceByWallet(wallet: Wallet): Promise<InstanceRecord | undefined>
-  getVersion(appId: number, versionId: number): Promise<{ status: number } | undefined>
+  getVersion(appId: number, versionId: number): Promise<{ status: number; codeMeasurement: Uint8Array } | undefined>
 }
 
 export interface StatusProbe {
@@ -29,6 +29,8 @@ export interface Peer {
   /** DER SPKI of the registered teePubkey. */
   teePubkeyDer: Uint8Array
   instance: InstanceRecord
+  /** The registered version's status and `codeMeasurement`: peer attestation checks both (§4.5). */
+  version: { status: number; codeMeasurement: Uint8Array }
   probe: StatusProbe | undefined
 }
 
@@ -112,6 +114,13 @@ export class PeerCache {
     if (version === undefined || (version.status !== 0 && version.status !== 1)) return undefined
     const teePubkey = parseP384PublicKey(instance.teePubkey)
     if (teePubkey === undefined || !isUsableUrl(instance.instanceUrl, mode)) return undefined
-    return { wallet, url: instance.instanceUrl, teePubkeyDer: teePubkey.der, instance, probe: undefined }
+    return {
+      wallet,
+      url: instance.instanceUrl,
+      teePubkeyDer: teePubkey.der,
+      instance,
+      version: { status: version.status, codeMeasurement: version.codeMeasurement },
+      probe: undefined,
+    }
   }
 }

@@ -15,6 +15,8 @@ export const PEER_REPLY_LIMITS = {
   status: 16 * 1024,
   /** A non-2xx `/sync` answer: `{"code","message"}`. */
   syncError: 16 * 1024,
+  /** `GET /attestation` (§4.5): base64 of a document of at most 16384 bytes, in `{"attestation"}`. */
+  attestation: 24 * 1024,
 } as const
 
 function isAborted(signal: AbortSignal | undefined): boolean {

@@ -15,6 +15,9 @@ export type UnavailableReason =
   | 'awaiting on-chain master secret hash'
   | 'failed to set master secret hash'
   | 'master secret sync failed'
+  | 'peer attestation failed'
+  | 'cannot read own attestation'
+  | 'test build refuses an AWS-rooted enclave'
   | 'synced master secret hash mismatch'
   | 'master secret not initialized'
 

@@ -22,7 +22,10 @@ import {
   recoverMessageSigner,
   unsealMasterSecret,
 } from '../crypto'
-import { bytesToHex, parseHex, utf8ToBytes, type Wallet } from '../encoding'
+import { decodeAttestationText } from '../attestation'
+import { isPeerAttestationError, PeerAttestationError, type PeerAttestationCheck } from '../auth/peerAttestationError'
+import { verifyResponderAttestation, type PeerAttestationPolicy } from '../auth/verifyPeerAttestation'
+import { bytesToBase64, bytesToHex, parseBase64, parseHex, utf8ToBytes, type Wallet } from '../encoding'
 import { isEnvelope, openEnvelope, sealEnvelope, type WireEnvelope } from '../envelope'
 import { KmsError } from '../errors'
 import { nowSeconds, type Clock, type Random } from '../runtime'
@@ -46,6 +49,8 @@ export const SYNC_TIMEOUTS_MS = {
   delta: 15_000,
   snapshot_request: 30_000,
   master_secret_request: 45_000,
+  /** The responder's `/attestation` before a secret request (§4.5). */
+  attestation: 10_000,
 } as const
 
 export type SyncType = 'delta' | 'snapshot_request' | 'master_secret_request'
@@ -56,9 +61,25 @@ const DEFAULT_MAX_SYNC_PAYLOAD_BYTES = 52_428_800
 /** What a v1 node answers a v2 PoP: it recovers another signer than `X-KMS-Wallet` (§4.2 step 2). */
 const V1_REFUSAL = { status: 403, code: 'unauthorized', message: 'KMS wallet header does not match signature' } as const
 
+/** Whose document a node verified (`/metrics` label `verified`). */
+export type AttestedRole = 'requester' | 'responder'
+
+/** Peer attestation (§4.5) as the requester does it. */
+export interface PeerAttestationOptions {
+  /** How documents are verified now: the trust root, debug PCRs, the age bound, the time. */
+  policy(): PeerAttestationPolicy
+  /** Counts each verification (`nova_kms_peer_attestations_total`). */
+  onResult?(verified: AttestedRole, result: 'ok' | PeerAttestationCheck): void
+}
+
+/** The nonce the requester sends to `/attestation`: 32 random bytes (§2.9 allows 16..64). */
+const ATTESTATION_NONCE_BYTES = 32
+
 export interface SyncClientOptions {
   fetch: typeof fetch
-  tee: Pick<Tee, 'signMessage' | 'encrypt' | 'decrypt'>
+  tee: Pick<Tee, 'signMessage' | 'encrypt' | 'decrypt' | 'getAttestation' | 'getEncryptionPublicKey'>
+  /** Before a secret request, the responder's document; with it, the requester's own (§4.5). */
+  peerAttestation: PeerAttestationOptions
   clock: Clock
   random: Random
   ownWallet: () => Wallet | undefined
@@ -81,6 +102,35 @@ export interface SyncClientOptions {
 
 function syncFailure(message: string, cause?: unknown): KmsError {
   return new KmsError('service_unavailable', message, { cause })
+}
+
+/**
+ * A bound refusal from the peer (§3.6): it is the peer's own answer, so its `{"code","message"}`
+ * can be trusted as its reason, for example `Peer attestation rejected: measurement mismatch`.
+ */
+export class PeerRefusal extends KmsError {
+  override readonly name: string = 'PeerRefusal'
+  constructor(
+    readonly refusal: { status: number; code: string; message: string },
+  ) {
+    super('service_unavailable', `peer answered ${refusal.status}: ${refusal.message}`)
+  }
+
+  /** The peer refused this node's attestation (§4.5). */
+  get refusedAttestation(): boolean {
+    return this.refusal.message.startsWith('Peer attestation')
+  }
+}
+
+function refusalOf(status: number, answer: Uint8Array): PeerRefusal | undefined {
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(answer))
+    if (typeof parsed !== 'object' || parsed === null) return undefined
+    const { code, message } = parsed as Record<string, unknown>
+    return typeof code === 'string' && typeof message === 'string' ? new PeerRefusal({ status, code, message: message.slice(0, 200) }) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** The unbound answer of a v1 node to a v2 request: the one case that allows a v1 retry. */
@@ -171,8 +221,14 @@ export class SyncClient implements PeerSecretSource {
     throw syncFailure(`snapshot has more than ${MAX_SNAPSHOT_PAGES} pages`)
   }
 
-  /** `master_secret_request` with a fresh ephemeral key, then unseal (§5.5). */
+  /**
+   * `master_secret_request` with a fresh ephemeral key, then unseal (§5.5). First the
+   * responder must prove, with a document for a fresh nonce, that it is a live enclave with
+   * its registered wallet, key and measurement (§4.5; seed steps 4.1–4.3).
+   * @throws PeerAttestationError if its document fails a check; KmsError 503 otherwise.
+   */
   async requestMasterSecret(peer: Peer): Promise<Uint8Array> {
+    await this.#attestResponder(peer)
     const ephemeral = await generateP384PrivateKey(this.#options.random)
     const answer = await this.#send(peer, 'master_secret_request', { ecdh_pubkey: bytesToHex(ephemeral.publicKey.der) })
     // A requester also accepts `data.sealed` (§4.3).
@@ -190,6 +246,39 @@ export class SyncClient implements PeerSecretSource {
       ephemeralPrivateKey: ephemeral,
       sealed: { ephemeralPublicKeyDer: field('ephemeral_pubkey'), encryptedData: field('encrypted_data'), nonce: field('nonce') },
     })
+  }
+
+  /** `GET <peer>/attestation?nonce=<fresh>` (bounded, no redirect), verified against the peer cache's record. */
+  async #attestResponder(peer: Peer): Promise<void> {
+    const { fetch, random, peerAttestation } = this.#options
+    const nonce = random.bytes(ATTESTATION_NONCE_BYTES)
+    const url = `${peerEndpoint(peer.url, '/attestation')}?nonce=${encodeURIComponent(bytesToBase64(nonce))}`
+    const { response, signal } = await fetchPeer(fetch, url, { method: 'GET' }, SYNC_TIMEOUTS_MS.attestation)
+    if (response.status < 200 || response.status >= 300) {
+      await response.body?.cancel().catch(() => undefined)
+      throw syncFailure(`peer /attestation answered ${response.status}`)
+    }
+    const bytes = await readBoundedBody(response, PEER_REPLY_LIMITS.attestation, signal)
+    try {
+      let text: unknown
+      try {
+        text = (JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown> | null)?.['attestation']
+      } catch {
+        text = undefined
+      }
+      if (typeof text !== 'string') throw new PeerAttestationError('unreadable answer')
+      let document: Uint8Array
+      try {
+        document = decodeAttestationText(text, 'base64')
+      } catch (error) {
+        throw new PeerAttestationError('unreadable answer', { cause: error })
+      }
+      await verifyResponderAttestation({ document, nonce, peer, policy: peerAttestation.policy() })
+      peerAttestation.onResult?.('responder', 'ok')
+    } catch (error) {
+      if (isPeerAttestationError(error)) peerAttestation.onResult?.('responder', error.check)
+      throw error
+    }
   }
 
   /** True when only v2 may go to, or be accepted from, `wallet` (§3.6). */
@@ -241,6 +330,8 @@ export class SyncClient implements PeerSecretSource {
       headers['x-sync-version'] = '2'
       headers['x-app-content-sha256'] = contentSha256
       mac = await signSyncBody(envelope, nonce)
+      // §4.5: the requester's own document, for this responder, this request and its nonce.
+      if (type === 'master_secret_request') headers['x-kms-attestation'] = await this.#ownAttestation(peer, ownWallet, nonce, requestDigest)
     } else {
       signature = await tee.signMessage(buildPeerAuthMessage({ nonce, wallet: peer.wallet, timestamp }))
       mac = await signSyncBody(envelope)
@@ -269,7 +360,7 @@ export class SyncClient implements PeerSecretSource {
       }
       // Learnt from a verified signature only (§3.6): never v1 to this wallet again.
       this.versions.markV2(peer.wallet)
-      if (!ok) throw syncFailure(`peer answered ${response.status}`, new TextDecoder().decode(answer).slice(0, 200))
+      if (!ok) throw refusalOf(response.status, answer) ?? syncFailure(`peer answered ${response.status}`, new TextDecoder().decode(answer).slice(0, 200))
     } else {
       if (!ok) throw syncFailure(`peer answered ${response.status}`, new TextDecoder().decode(answer).slice(0, 200))
       // A v1 answer counts only while the wallet has never proven v2 and v1 is allowed (§3.6).
@@ -290,6 +381,20 @@ export class SyncClient implements PeerSecretSource {
     }
     if (!isEnvelope(parsed)) throw syncFailure('peer answer is not an envelope')
     return openEnvelope({ tee, envelope: parsed, expectedSenderDer: peer.teePubkeyDer, invalidPayloadMessage: 'Invalid sync payload' })
+  }
+
+  /** The requester's document for a `master_secret_request` (§4.5), base64. */
+  async #ownAttestation(peer: Peer, ownWallet: Wallet, nonce: string, requestDigest: string): Promise<string> {
+    const { tee } = this.#options
+    const nonceBytes = parseBase64(nonce)
+    if (nonceBytes === undefined) throw syncFailure('peer /nonce is not base64')
+    const document = await tee.getAttestation({
+      nonce: nonceBytes,
+      publicKeyDer: await tee.getEncryptionPublicKey(),
+      // The runtime injects eth_addr itself; it is given here too, for a helper that does not.
+      userData: { eth_addr: ownWallet, nova_kms: { v: 2, purpose: 'sync', kms_wallet: peer.wallet, request_digest: requestDigest } },
+    })
+    return bytesToBase64(document)
   }
 
   /** `GET /nonce`: 5 s and 1 KiB at most, no redirect. */

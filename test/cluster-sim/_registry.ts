@@ -1,6 +1,7 @@
 /** The in-memory registry behind each replica's real peer cache (§7.2; DESIGN §5 allows one in unit tests). */
 import type { PeerRegistryView } from '../../core/cluster'
 import { parseHex, type Wallet } from '../../core/encoding'
+import { DEV_CODE_MEASUREMENT } from '../helpers/devMeasurement'
 
 /** The registry's instance record, as the peer cache reads it (§9.2). */
 type InstanceRecord = NonNullable<Awaited<ReturnType<PeerRegistryView['getInstanceByWallet']>>>
@@ -35,6 +36,6 @@ export function simRegistry(wallets: readonly Wallet[]): PeerRegistryView {
   return {
     getActiveInstances: async () => [...wallets],
     getInstanceByWallet: async (wallet) => instances.get(wallet),
-    getVersion: async () => ({ status: 0 }),
+    getVersion: async () => ({ status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }),
   }
 }

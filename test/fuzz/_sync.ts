@@ -64,8 +64,10 @@ export interface Lane {
 
 export function newLane(peer: SyncPeer): Lane {
   const lane: Lane = { client: undefined as unknown as SyncClient, raws: [], last: undefined }
-  const tee: Pick<Tee, 'signMessage' | 'encrypt' | 'decrypt'> = {
+  const tee: Pick<Tee, 'signMessage' | 'encrypt' | 'decrypt' | 'getAttestation' | 'getEncryptionPublicKey'> = {
     signMessage: (message) => peer.peerTee.signMessage(message),
+    getAttestation: (request) => peer.peerTee.getAttestation(request),
+    getEncryptionPublicKey: () => peer.peerTee.getEncryptionPublicKey(),
     decrypt: (params) => peer.peerTee.decrypt(params),
     encrypt: (plaintext, receiver) => peer.peerTee.encrypt(restorePlaceholders(plaintext, lane.raws), receiver),
   }
@@ -80,6 +82,7 @@ export function newLane(peer: SyncPeer): Lane {
     clock: peer.clock,
     random,
     ownWallet: () => peer.peerWallet,
+    peerAttestation: { policy: () => peer.target.node.peerAttestationPolicy() },
     signSyncBody: (envelope, nonce) => peer.ring.signSyncBody(envelope, nonce),
     store: { ingest: async () => ({ total: 0, merged: 0, skipped: 0, rejected: 0, skip_reasons: {} }) },
     canDecrypt: peer.ring.canDecrypt,
@@ -237,6 +240,7 @@ export async function pullSnapshot(peer: SyncPeer): Promise<{ counts: IngestResu
     clock: peer.clock,
     random,
     ownWallet: () => peer.peerWallet,
+    peerAttestation: { policy: () => peer.target.node.peerAttestationPolicy() },
     signSyncBody: (envelope, nonce) => peer.ring.signSyncBody(envelope, nonce),
     store,
     canDecrypt: peer.ring.canDecrypt,

@@ -27,6 +27,7 @@ import { KvStore } from '../../core/store'
 import { createLocalTee, type Tee } from '../../core/tee'
 import { LOOPBACK } from '../../bundle/processes'
 import { cryptoRandom, systemClock } from './kmsNodes'
+import { DEV_CODE_MEASUREMENT } from './devMeasurement'
 
 export interface LegacyRequestRecord {
   /** `X-Sync-Version` as received (`null` when absent). */
@@ -154,6 +155,7 @@ export async function startLegacyPeer(options: { masterSecret: Uint8Array; kmsAp
         url: '',
         teePubkeyDer: peerKey,
         instance: { instanceId: 0, appId: options.kmsAppId, versionId: 1, operator: canonical, instanceUrl: '', teePubkey: peerKey, teeWalletAddress: canonical, zkVerified: true, status: 0, registeredAt: 0 },
+        version: { status: 0, codeMeasurement: DEV_CODE_MEASUREMENT },
         probe: undefined,
       })
     },

@@ -284,6 +284,8 @@ describe('each function alone is a working worker', () => {
       clock: systemClock,
       random: cryptoRandom,
       ownWallet: () => peerWallet,
+      // Dev mode: the dev root, zero PCRs allowed (PROTOCOL §4.5).
+      peerAttestation: { policy: () => ({ at: Date.now(), maxAgeMs: 300_000, trustedRoot: devRootCertificateDer(), allowDebugMode: true }) },
       signSyncBody: (envelope, nonce) => keys.signSyncBody(envelope, nonce),
       store: {
         ingest: async (data) => {

@@ -13,6 +13,7 @@ import { parseHex, type Wallet } from '../../../core/encoding'
 import { KmsError } from '../../../core/errors'
 import { KeyRing } from '../../../core/keys'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
+import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
 
 // PROTOCOL §5.7 keys: the "app" key plays the requesting peer, the node key the receiver.
 const PEER_KEY = parseHex('ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80')!
@@ -27,7 +28,7 @@ function peer(overrides: Partial<InstanceRecord> = {}, teePubkeyDer: Uint8Array 
     instanceId: 3, appId: 49, versionId: 1, operator: PEER_WALLET, instanceUrl: 'https://peer.example', teePubkey: teePubkeyDer,
     teeWalletAddress: PEER_WALLET, zkVerified: true, status: 0, registeredAt: 1, ...overrides,
   }
-  return { wallet: PEER_WALLET, url: instance.instanceUrl, teePubkeyDer, instance, probe: undefined }
+  return { wallet: PEER_WALLET, url: instance.instanceUrl, teePubkeyDer, instance, version: { status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }, probe: undefined }
 }
 
 /** `cached` is what the peer cache holds for the signer; `null` for nothing. */

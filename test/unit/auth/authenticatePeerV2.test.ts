@@ -13,6 +13,7 @@ import { parseHex, utf8ToBytes, type Wallet } from '../../../core/encoding'
 import { KmsError } from '../../../core/errors'
 import { KeyRing } from '../../../core/keys'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
+import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
 
 // PROTOCOL §5.7 keys: the "app" key plays the requesting peer, the node key the receiver.
 const PEER_KEY = parseHex('ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80')!
@@ -29,7 +30,7 @@ function peer(overrides: Partial<InstanceRecord> = {}): Peer {
     instanceId: 3, appId: 49, versionId: 1, operator: PEER_WALLET, instanceUrl: 'https://peer.example', teePubkey: TEE_PUBKEY,
     teeWalletAddress: PEER_WALLET, zkVerified: true, status: 0, registeredAt: 1, ...overrides,
   }
-  return { wallet: PEER_WALLET, url: instance.instanceUrl, teePubkeyDer: TEE_PUBKEY, instance, probe: undefined }
+  return { wallet: PEER_WALLET, url: instance.instanceUrl, teePubkeyDer: TEE_PUBKEY, instance, version: { status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }, probe: undefined }
 }
 
 async function setup(options: { cached?: Peer | null; minSyncVersion?: 1 | 2 } = {}) {

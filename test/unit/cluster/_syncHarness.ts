@@ -21,10 +21,12 @@ import { utf8ToBytes, type Wallet } from '../../../core/encoding'
 import { sealEnvelope } from '../../../core/envelope'
 import { KmsError } from '../../../core/errors'
 import type { KmsNode } from '../../../core/node'
+import { attestation } from '../../../functions/attestation'
 import { sync } from '../../../functions/sync'
 import { errorResponse } from '../../../functions/_stages/errorMapper'
 import { createDevNode, T0_MS } from '../functions/_helpers'
 import { FakeClock } from '../../helpers/fakeClock'
+import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
 
 export const MASTER_HEX = '5a'.repeat(32)
 
@@ -67,6 +69,7 @@ function syncView(entry: HarnessNode): KmsNode {
   const view = {
     keys: node.keys, identity: node.identity, nonces: node.nonces, clock: node.clock, config: node.config, tee: node.tee,
     store: node.store, random: node.random, admission: node.admission, log: node.log, peers: entry.peers, syncClient: entry.client,
+    metrics: node.metrics, peerAttestationPolicy: () => node.peerAttestationPolicy(),
   }
   return view as unknown as KmsNode
 }
@@ -77,6 +80,7 @@ async function answer(entry: HarnessNode, request: Request): Promise<Response> {
   if (intercepted !== undefined) return intercepted
   const path = new URL(request.url).pathname
   if (path === '/nonce') return new Response(JSON.stringify({ nonce: entry.node.nonces.issue() }), { headers: { 'content-type': 'application/json' } })
+  if (path === '/attestation') return attestation.handle(request, entry.node)
   if (path !== '/sync') return new Response('{"code":"not_found","message":"Not found"}', { status: 404 })
   let forwarded = request
   if (entry.legacy) {
@@ -106,7 +110,7 @@ export async function createHarness(specs: readonly NodeSpec[], options: { seed?
   const registry = {
     getActiveInstances: async () => [...instances.keys()],
     getInstanceByWallet: async (wallet: Wallet) => instances.get(wallet),
-    getVersion: async () => ({ status: 0 }),
+    getVersion: async () => ({ status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }),
   }
   let seed = options.seed ?? 11
   for (const spec of specs) {
@@ -121,6 +125,7 @@ export async function createHarness(specs: readonly NodeSpec[], options: { seed?
       clock,
       random: node.random,
       ownWallet: () => node.wallet,
+      peerAttestation: { policy: () => node.peerAttestationPolicy() },
       signSyncBody: (envelope, nonce) => node.keys.signSyncBody(envelope, nonce),
       store: node.store,
       canDecrypt: node.keys.canDecrypt,

@@ -11,6 +11,7 @@ import { masterSecretHash } from '../../../core/crypto'
 import type { Wallet } from '../../../core/encoding'
 import { createLocalTee, type Tee } from '../../../core/tee'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
+import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
 
 
 function instance(wallet: Wallet, teePubkey: Uint8Array, url: string, overrides: Partial<InstanceRecord> = {}): InstanceRecord {
@@ -37,7 +38,7 @@ async function setup(options: { peer?: boolean; register?: boolean; mode?: 'dev'
       return [...records.keys()]
     },
     getInstanceByWallet: async (candidate) => records.get(candidate),
-    getVersion: async () => ({ status: 0 }),
+    getVersion: async () => ({ status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }),
   }
   const readiness = new Readiness()
   const keys = new KeyRing({ kmsAppId: 49 })

@@ -10,6 +10,7 @@ import { fetchPeer, PeerCache, probePeers, readBoundedBody } from '../../../core
 import { createLocalTee } from '../../../core/tee'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
 import { createHarness, type HarnessNode } from './_syncHarness'
+import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
 
 /** A body of `chunks` chunks of `size` bytes, counting how many were pulled and whether it was cancelled. */
 function countingStream(chunks: number, size: number) {
@@ -148,7 +149,7 @@ describe('status probes (PROTOCOL §7.2) are bounded and follow no redirect', ()
     }
     const records = new Map([1, 2, 3].map((n) => [record(n).teeWalletAddress, record(n)] as const))
     const peers = new PeerCache({
-      registry: { getActiveInstances: async () => [...records.keys()], getInstanceByWallet: async (wallet) => records.get(wallet as never), getVersion: async () => ({ status: 0 }) },
+      registry: { getActiveInstances: async () => [...records.keys()], getInstanceByWallet: async (wallet) => records.get(wallet as never), getVersion: async () => ({ status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }) },
       kmsAppId: 49, mode: 'enclave', clock, ttlSeconds: 180,
     })
     await peers.refresh()

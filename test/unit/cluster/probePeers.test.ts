@@ -3,6 +3,7 @@ import type { InstanceRecord } from '../../../core/chain'
 import { PeerCache, probePeers } from '../../../core/cluster'
 import { createLocalTee } from '../../../core/tee'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
+import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
 
 describe('status probes (PROTOCOL §7.2)', () => {
   it('behavior: each peer gets reachable, code and time; a dead one gets reachable=false, nulls', async () => {
@@ -16,7 +17,7 @@ describe('status probes (PROTOCOL §7.2)', () => {
       ['0x00000000000000000000000000000000000000a2', peerRecord('0x00000000000000000000000000000000000000a2', 'https://down.example')],
     ] as const)
     const peers = new PeerCache({
-      registry: { getActiveInstances: async () => [...records.keys()], getInstanceByWallet: async (wallet) => records.get(wallet as never), getVersion: async () => ({ status: 0 }) },
+      registry: { getActiveInstances: async () => [...records.keys()], getInstanceByWallet: async (wallet) => records.get(wallet as never), getVersion: async () => ({ status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }) },
       kmsAppId: 49, mode: 'enclave', clock, ttlSeconds: 180,
     })
     await peers.refresh()

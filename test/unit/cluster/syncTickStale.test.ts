@@ -10,6 +10,7 @@ import type { Wallet } from '../../../core/encoding'
 import type { WireData } from '../../../core/store'
 import { createLocalTee } from '../../../core/tee'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
+import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
 
 const OWN: Wallet = '0x00000000000000000000000000000000000000a1'
 const OTHER: Wallet = '0x00000000000000000000000000000000000000a2'
@@ -29,7 +30,7 @@ describe('sync_tick on a stale peer cache (§7.4)', () => {
           return [OWN, OTHER]
         },
         getInstanceByWallet: async (wallet) => record(wallet),
-        getVersion: async () => ({ status: 0 }),
+        getVersion: async () => ({ status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }),
       },
       kmsAppId: 49, mode: 'dev', clock, ttlSeconds: 180,
     })
