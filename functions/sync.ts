@@ -7,6 +7,9 @@
  * read, the body is then checked against `X-App-Content-SHA256`, the HMAC covers the nonce,
  * and every answer after authentication, errors included, carries `X-KMS-Peer-Binding` over
  * its status and exact body instead of `X-KMS-Peer-Signature`.
+ *
+ * A `master_secret_request` also needs the requester's attestation document for this request
+ * (§4.5, step 7a), checked only once PoP and the peer cache have passed.
  */
 import { authenticatePeer } from '../core/auth'
 import { isPeerAttestationError } from '../core/auth/peerAttestationError'
