@@ -49,7 +49,8 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(USAGE)
     return
   }
-  const config = readConfig(parsed.devnetPath, parsed.appId)
+  const fromFile = readConfig(parsed.devnetPath, parsed.appId)
+  const config = parsed.pcrs === undefined ? fromFile : { ...fromFile, pcrs: parsed.pcrs }
   const instance = await createAppInstance(config, { clock: systemClock, random: webCryptoRandom, sleep: timerSleep, bindingVersion: parsed.bindingVersion })
   let running
   try {

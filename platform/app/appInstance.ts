@@ -10,6 +10,7 @@ import { createRuntimeKmsClient, type FetchFunction, type NodeDirectory, type Ru
 import { importP384PrivateKey, ReplayMemory, type P384PrivateKey } from '../../core/crypto'
 import type { Wallet } from '../../core/encoding'
 import type { Clock, Random } from '../../core/runtime'
+import type { InstancePcrs } from '../config/instancePcrs'
 import type { RuntimeConfig } from '../config/parseDevnetConfig'
 import { AppWalletVault } from './appWalletVault'
 
@@ -20,6 +21,8 @@ export interface AppInstance {
   /** The wallet's uncompressed secp256k1 public key (65 bytes). */
   readonly walletPublicKey: Uint8Array
   readonly teeKey: P384PrivateKey
+  /** PCR0..2 of its documents; `undefined`: all zero (the dev stand-in's debug documents). */
+  readonly pcrs: InstancePcrs | undefined
   readonly clock: Clock
   readonly random: Random
   /** `(client key, nonce)` pairs `/v1/encryption/decrypt` accepted (PROTOCOL §10.2). */
@@ -69,6 +72,7 @@ export async function createAppInstance(config: RuntimeConfig, runtime: AppInsta
     wallet: config.wallet,
     walletPublicKey: secp256k1.getPublicKey(config.walletKey, false),
     teeKey,
+    pcrs: config.pcrs,
     clock: runtime.clock,
     random: runtime.random,
     decryptReplays: new ReplayMemory(),

@@ -2,6 +2,7 @@
  * `/v1/attestation` of the local runtime (RUNTIME.md §2): a document in the AWS shape signed
  * by the dev attestation chain (`issueDevAttestation`, PROTOCOL §10.3), so it verifies with
  * `verifyNitroAttestation` against `devRootCertificateDer()`, never against the AWS root.
+ * PCR0..2 are zero (debug mode) unless the instance was given its own (`instancePcrs.ts`).
  */
 import { canonicalJson, utf8ToBytes, type JsonValue } from '../../core/encoding'
 import { issueDevAttestation } from '../../core/tee'
@@ -56,5 +57,6 @@ export async function issueInstanceAttestation(instance: AppInstance, body: Json
     teePublicKeyDer: instance.teeKey.publicKey.der,
     nowMs: instance.clock.nowMs(),
     random: instance.random,
+    ...(instance.pcrs === undefined ? {} : { pcrs: instance.pcrs }),
   })
 }

@@ -1,8 +1,10 @@
 /**
  * The runtime's configuration, read from the devnet description (`devnet.json`) that the
  * devnet launcher writes. Fields it relies on:
- * - `apps[]`: `{ appId, wallet, walletKey (hex), teeScalar (hex P-384 scalar) }`; the entry
- *   whose `appId` is the one asked for is this runtime's app instance;
+ * - `apps[]`: `{ appId, wallet, walletKey (hex), teeScalar (hex P-384 scalar), pcrs? }`; the
+ *   entry whose `appId` is the one asked for is this runtime's app instance. `pcrs`,
+ *   `{"0": hex, "1": hex, "2": hex}` (48 bytes each), replaces the zero PCR0..2 of its
+ *   documents (`instancePcrs.ts`);
  * - `kmsAppId`, `rpcUrl`, `contracts.novaAppRegistry`, `contracts.kmsRegistry`: the KMS
  *   integration. Without `kmsAppId` the runtime has none (RUNTIME.md §2: `/v1/kms/*` answers
  *   400 `KMS integration not configured`); with it, the other three are required.
@@ -10,6 +12,7 @@
 import { p384 } from '@noble/curves/nist.js'
 import { privateKeyToWallet } from '../../core/crypto'
 import { parseHex, parseWallet, type Wallet } from '../../core/encoding'
+import { PCR_BYTES, parsePcrValue, type InstancePcrs } from './instancePcrs'
 
 export interface KmsIntegrationConfig {
   rpcUrl: string
@@ -25,6 +28,8 @@ export interface RuntimeConfig {
   wallet: Wallet
   /** The instance's P-384 scalar (48 bytes): its registered teePubkey's key. */
   teeScalar: Uint8Array
+  /** PCR0..2 of the instance's documents; `undefined`: all zero, as the dev stand-in's. */
+  pcrs: InstancePcrs | undefined
   kms: KmsIntegrationConfig | undefined
 }
 
@@ -79,6 +84,22 @@ function keyAt(value: unknown, where: string, length: number, valid: (bytes: Uin
   return bytes
 }
 
+const PCR_KEYS = ['0', '1', '2']
+
+/** All three or none: a partial set would leave a zero PCR, which verifiers read as debug mode. */
+function pcrsAt(value: unknown, where: string): InstancePcrs | undefined {
+  if (value === undefined) return undefined
+  const keys = typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.keys(value).sort() : undefined
+  if (keys === undefined || keys.join() !== PCR_KEYS.join()) throw new DevnetConfigError(`${where} must be an object with exactly the keys "0", "1" and "2"`)
+  const pcrs = new Map<number, Uint8Array>()
+  for (const key of PCR_KEYS) {
+    const bytes = parsePcrValue((value as Record<string, unknown>)[key])
+    if (bytes === undefined) throw new DevnetConfigError(`${where}.${key} must be ${PCR_BYTES} bytes of hex`)
+    pcrs.set(Number(key), bytes)
+  }
+  return pcrs
+}
+
 /**
  * Picks app `appId` out of a parsed `devnet.json`.
  * @throws DevnetConfigError naming the missing or invalid field.
@@ -97,5 +118,5 @@ export function parseDevnetConfig(json: unknown, appId: number): RuntimeConfig {
   }
   const teeScalar = hexAt(app['teeScalar'], `apps[${index}].teeScalar`, 48)
   if (!p384.utils.isValidSecretKey(teeScalar)) throw new DevnetConfigError(`apps[${index}].teeScalar is not a valid P-384 scalar`)
-  return { appId, walletKey, wallet, teeScalar, kms: kmsIntegration(devnet) }
+  return { appId, walletKey, wallet, teeScalar, pcrs: pcrsAt(app['pcrs'], `apps[${index}].pcrs`), kms: kmsIntegration(devnet) }
 }

@@ -21,6 +21,13 @@ describe('parseDevnetConfig', () => {
     expect(bytesToHex(config.teeScalar)).toBe(app.teeScalar)
   })
 
+  it('behavior: pcrs gives PCR0..2 of the documents, 0x optional; without it they stay zero', () => {
+    const pcrs = { '0': 'a0'.repeat(48), '1': `0x${'a1'.repeat(48)}`, '2': 'A2'.repeat(48) }
+    const config = parseDevnetConfig({ ...devnet, apps: [{ ...app, pcrs }] }, 1000)
+    expect([...config.pcrs!].map(([index, value]) => [index, bytesToHex(value)])).toEqual([[0, 'a0'.repeat(48)], [1, 'a1'.repeat(48)], [2, 'a2'.repeat(48)]])
+    expect(parseDevnetConfig(devnet, 1000).pcrs).toBeUndefined()
+  })
+
   it('behavior: without kmsAppId there is no KMS integration', () => {
     expect(parseDevnetConfig({ apps: [app] }, 1000).kms).toBeUndefined()
   })
@@ -33,6 +40,12 @@ describe('parseDevnetConfig', () => {
     [{ ...devnet, apps: [{ ...app, wallet: `0x${'00'.repeat(20)}` }] }, 'apps[0].wallet is not the address of apps[0].walletKey'],
     [{ ...devnet, apps: [{ ...app, teeScalar: '00'.repeat(48) }] }, 'apps[0].teeScalar is not a valid P-384 scalar'],
     [{ ...devnet, rpcUrl: undefined }, 'rpcUrl must be a URL'],
+    [{ ...devnet, apps: [{ ...app, pcrs: ['aa'.repeat(48)] }] }, 'apps[0].pcrs must be an object with exactly the keys "0", "1" and "2"'],
+    [{ ...devnet, apps: [{ ...app, pcrs: { '0': 'aa'.repeat(48), '1': 'aa'.repeat(48) } }] }, 'apps[0].pcrs must be an object with exactly the keys "0", "1" and "2"'],
+    [{ ...devnet, apps: [{ ...app, pcrs: { '0': 'aa'.repeat(48), '1': 'aa'.repeat(48), '2': 'aa'.repeat(48), '3': 'aa'.repeat(48) } }] }, 'apps[0].pcrs must be an object with exactly the keys "0", "1" and "2"'],
+    [{ ...devnet, apps: [{ ...app, pcrs: { '0': 'aa'.repeat(48), '1': 'aa'.repeat(32), '2': 'aa'.repeat(48) } }] }, 'apps[0].pcrs.1 must be 48 bytes of hex'],
+    [{ ...devnet, apps: [{ ...app, pcrs: { '0': 'aa'.repeat(48), '1': 'aa'.repeat(48), '2': 'zz'.repeat(48) } }] }, 'apps[0].pcrs.2 must be 48 bytes of hex'],
+    [{ ...devnet, apps: [{ ...app, pcrs: { '0': 48, '1': 'aa'.repeat(48), '2': 'aa'.repeat(48) } }] }, 'apps[0].pcrs.0 must be 48 bytes of hex'],
     [{ ...devnet, contracts: { ...devnet.contracts, kmsRegistry: 'nope' } }, 'contracts.kmsRegistry must be an address'],
   ])('error: %#: %s', (json, message) => {
     expect(() => parseDevnetConfig(json, 1000)).toThrow(new DevnetConfigError(message))

@@ -1,5 +1,6 @@
-/** The command line the devnet launcher relies on (`node dist/nova-runtime.mjs …`). */
+/** The command line the devnet launcher and the tests rely on (`node dist/nova-runtime.mjs …`). */
 import { describe, expect, it } from 'vitest'
+import { bytesToHex } from '../../../core/encoding'
 import { parseRuntimeArguments, RuntimeArgumentsError } from '../../../platform/cli/parseRuntimeArguments'
 
 describe('parseRuntimeArguments', () => {
@@ -14,6 +15,12 @@ describe('parseRuntimeArguments', () => {
     expect(() => parseRuntimeArguments(['--devnet', 'd.json', '--app-id', '7', '--binding', '3'])).toThrow('--binding expects v1 or v2')
   })
 
+  it('behavior: --pcrs gives PCR0, PCR1 and PCR2 in that order, 0x optional; absent, none', () => {
+    const parsed = parseRuntimeArguments(['--devnet', 'd.json', '--app-id', '7', '--pcrs', `${'0a'.repeat(48)},0x${'1b'.repeat(48)},${'2C'.repeat(48)}`])
+    expect(parsed.command === 'run' ? [...parsed.pcrs!].map(([index, value]) => [index, bytesToHex(value)]) : undefined).toEqual([[0, '0a'.repeat(48)], [1, '1b'.repeat(48)], [2, '2c'.repeat(48)]])
+    expect(parseRuntimeArguments(['--devnet', 'd.json', '--app-id', '7'])).toMatchObject({ pcrs: undefined })
+  })
+
   it('behavior: --help wins over everything else', () => {
     expect(parseRuntimeArguments(['--devnet', 'x', '--help'])).toEqual({ command: 'help' })
   })
@@ -25,6 +32,12 @@ describe('parseRuntimeArguments', () => {
     [['--devnet', 'd.json', '--app-id', '1', '--port', '65535'], '--port expects an integer in 1..65534'],
     [['--devnet', '--app-id', '1'], '--devnet needs a value'],
     [['--devnet', 'd.json', '--app-id', '1', '--verbose'], 'unknown argument --verbose'],
+    [['--devnet', 'd.json', '--app-id', '1', '--pcrs', `${'aa'.repeat(48)},${'bb'.repeat(48)}`], '--pcrs expects three comma-separated values (PCR0,PCR1,PCR2), got 2'],
+    [['--devnet', 'd.json', '--app-id', '1', '--pcrs', `${'aa'.repeat(48)},${'bb'.repeat(48)},${'cc'.repeat(48)},${'dd'.repeat(48)}`], '--pcrs expects three comma-separated values (PCR0,PCR1,PCR2), got 4'],
+    [['--devnet', 'd.json', '--app-id', '1', '--pcrs', `${'aa'.repeat(48)},${'bb'.repeat(47)},${'cc'.repeat(48)}`], '--pcrs: PCR1 must be 48 bytes of hex'],
+    [['--devnet', 'd.json', '--app-id', '1', '--pcrs', `${'aa'.repeat(48)},${'bb'.repeat(48)},${'cg'.repeat(48)}`], '--pcrs: PCR2 must be 48 bytes of hex'],
+    [['--devnet', 'd.json', '--app-id', '1', '--pcrs', `,${'bb'.repeat(48)},${'cc'.repeat(48)}`], '--pcrs: PCR0 must be 48 bytes of hex'],
+    [['--devnet', 'd.json', '--app-id', '1', '--pcrs', ` ${'aa'.repeat(48)},${'bb'.repeat(48)},${'cc'.repeat(48)}`], '--pcrs: PCR0 must be 48 bytes of hex'],
   ])('error: %j → %s', (argv, message) => {
     expect(() => parseRuntimeArguments(argv)).toThrow(new RuntimeArgumentsError(message))
   })
