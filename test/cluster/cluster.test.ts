@@ -185,8 +185,9 @@ describe('a three-node cluster', () => {
     expect(await post(spoofed)).toEqual([403, { code: 'unauthorized', message: 'sender_wallet does not match PoP signature' }])
 
     expect(await post(await peer.prepare(target, { type: 'gossip' }, syncKey))).toEqual([400, { code: 'bad_request', message: 'Unknown sync type: gossip' }])
-    // master_secret_request needs no HMAC, but it needs a usable key.
-    expect(await post(await peer.prepare(target, { type: 'master_secret_request' }, undefined))).toEqual([400, { code: 'bad_request', message: 'Sealed ECDH pubkey required for master secret exchange' }])
+    // master_secret_request needs no HMAC (it gets past step 7), but it needs the requester's
+    // document (§4.5, step 7a), which comes before the dispatch checks its key.
+    expect(await post(await peer.prepare(target, { type: 'master_secret_request' }, undefined))).toEqual([403, { code: 'unauthorized', message: 'Peer attestation required' }])
 
     // A delta with one good record and records that must each be rejected.
     const dataKey = await importRecordKey(await deriveDataKey(parseHex(MASTER_SECRET_HEX)!, app.appId))
