@@ -1,100 +1,61 @@
 /**
  * An enclave-mode cluster on loopback (issue 13): anvil with the real contracts, three
- * `node dist/kms.mjs` processes with `IN_ENCLAVE=true`, each with its own
+ * `node dist/kms-test.mjs` processes with `IN_ENCLAVE=true`, each with its own
  * `node dist/nova-runtime.mjs` as its Odyn, https peer URLs on names only the egress proxy
  * resolves (a TLS terminator per node, certificates from a test CA), and an HTTP CONNECT
  * proxy as the enclave's only way out. The chain is reached at a loopback URL, as Helios is.
+ *
+ * The test build, because peer attestation (PROTOCOL §4.5) makes `dist/kms.mjs` in enclave
+ * mode trust only the AWS root, which no document made on this machine chains to
+ * (productionRefusesDevRoot.test.ts shows that refusal). The test build trusts the dev root
+ * and still refuses debug documents, so every Odyn issues non-zero PCRs and the nodes
+ * register under KMS version 2, enrolled with their measurement (_enclaveCluster.ts): every
+ * secret moves here only after both sides' documents passed. The test build runs from a
+ * byte-identical copy named kms.mjs (`testBuildEntry`: the bootstrap serves only under that name).
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { Agent, fetch as undiciFetch } from 'undici'
 import { createPublicClient, http, type Address, type Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stopProcess } from '../../bundle/processes'
 import { createNovaAppRegistryReader } from '../../core/chain/createNovaAppRegistryReader'
 import { discoverKmsNodes, KmsClient, type DiscoveredKmsNode } from '../../core/client'
+import { codeMeasurement, verifyNitroAttestation } from '../../core/attestation'
 import { bytesToHex } from '../../core/encoding'
+import { devRootCertificateDer } from '../../core/tee'
 import { createOdynTee } from '../../core/tee/odynTee'
-import { startConnectProxy, type ConnectProxy } from '../helpers/connectProxy'
-import { startDevChain, type DevChain } from '../helpers/devChain'
+import { assertBundleBuilt, cryptoRandom, registerTestApp, systemClock, type TestApp } from '../helpers/kmsNodes'
+import { createLocalOdyn } from '../helpers/localOdyn'
+import { startCountingListener, type CountingHttpServer } from '../helpers/tlsIngress'
 import {
-  assertBundleBuilt,
-  cryptoRandom,
-  nodeEnvironment,
-  registerTestApp,
-  startProcessNode,
-  systemClock,
-  type NodeStatus,
-  type TestApp,
-  type TestNode,
-} from '../helpers/kmsNodes'
-import { createLocalOdyn, type LocalOdyn } from '../helpers/localOdyn'
-import { createTestCa, startCountingListener, startTlsTerminator, type CountingHttpServer, type TestCa, type TlsTerminator } from '../helpers/tlsIngress'
+  caFetch,
+  ENCLAVE_TEST_MEASUREMENT,
+  KMS_BUNDLE,
+  KMS_TEST_BUNDLE,
+  peerAttestationCount,
+  registerMember,
+  sleep,
+  startEnclaveMember,
+  startEnclaveNetwork,
+  testBuildEntry,
+  waitForStatus,
+  type EnclaveMember,
+  type EnclaveNetwork,
+} from './_enclaveCluster'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const NAMES = ['node1.kms.test', 'node2.kms.test', 'node3.kms.test', 'node4.kms.test']
 
-interface EnclaveMember {
-  name: string
-  odyn: LocalOdyn
-  node: TestNode
-  terminator: TlsTerminator
-  /** `https://nodeN.kms.test:<terminator port>`, its registered instanceUrl. */
-  url: string
-}
-
-let chain: DevChain
-let ca: TestCa
-let proxy: ConnectProxy
+let network: EnclaveNetwork
+/** Where the test build runs from (see testBuildEntry). */
+let testBuild: string
 let plainListener: CountingHttpServer
 const members: EnclaveMember[] = []
 
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** Polls `/status` until `predicate` holds, at most `timeoutMs`. */
-async function waitForStatus(node: TestNode, predicate: (status: NodeStatus) => boolean, timeoutMs = 60_000): Promise<NodeStatus> {
-  const deadline = Date.now() + timeoutMs
-  let status = await node.status()
-  while (!predicate(status) && Date.now() < deadline) {
-    await sleep(500)
-    status = await node.status()
-  }
-  if (!predicate(status)) throw new Error(`condition not reached in ${timeoutMs} ms: ${JSON.stringify(status.node)}`)
-  return status
-}
-
-function enclaveEnvironment(odynUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return nodeEnvironment(chain, {
-    IN_ENCLAVE: 'true',
-    LOG_LEVEL: 'ERROR',
-    ODYN_URL: odynUrl,
-    KMS_NODE_TICK_SECONDS: '1',
-    DATA_SYNC_INTERVAL_SECONDS: '1',
-    PEER_CACHE_TTL_SECONDS: '30',
-    http_proxy: proxy.url,
-    https_proxy: proxy.url,
-    no_proxy: 'localhost,127.0.0.1',
-    NODE_EXTRA_CA_CERTS: ca.caPath,
-    ...extra,
-  })
-}
-
-async function register(member: EnclaveMember): Promise<void> {
-  await chain.fund(member.odyn.wallet as Address)
-  await chain.registerInstance({
-    teeWalletAddress: member.odyn.wallet as Address,
-    teePubkey: `0x${bytesToHex(member.odyn.teeKey.publicKey.der)}` as Hex,
-    instanceUrl: member.url,
-    zkVerified: true,
-  })
-}
-
-/** Runs `node dist/kms.mjs` to its exit (bounded), for the start-time refusals. */
-function runNodeToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+/** Runs `node <bundle>` to its exit (bounded), for the start-time refusals. */
+function runNodeToExit(bundlePath: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/kms.mjs'], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', ...env, BIND_ADDR: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [bundlePath], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', ...env, BIND_ADDR: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     let stdout = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -107,58 +68,28 @@ function runNodeToExit(env: Record<string, string>): Promise<{ code: number | nu
   })
 }
 
-/** A fetch that trusts the test CA and resolves each nodeN.kms.test to its terminator. */
-function caFetch(): { fetch: typeof fetch; close(): Promise<void> } {
-  const agent = new Agent({
-    connect: {
-      ca: ca.caPem,
-      lookup: (hostname, options, callback) => {
-        if (!NAMES.includes(hostname)) return callback(new Error(`unknown test host ${hostname}`), '', 4)
-        // `all` lookups want an array (undici asks for one address).
-        if ((options as { all?: boolean }).all === true) return (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: '127.0.0.1', family: 4 }])
-        return callback(null, '127.0.0.1', 4)
-      },
-    },
-  })
-  return {
-    fetch: ((input: RequestInfo | URL, init?: RequestInit) => undiciFetch(input as never, { ...((init ?? {}) as object), dispatcher: agent } as never)) as unknown as typeof fetch,
-    close: () => agent.close(),
-  }
-}
-
 describe('enclave-mode cluster behind TLS and an egress proxy', () => {
   beforeAll(async () => {
-    assertBundleBuilt()
-    chain = await startDevChain()
-    expect(new URL(chain.rpcUrl).hostname).toBe('127.0.0.1')
-    ca = await createTestCa(NAMES)
-    proxy = await startConnectProxy({ hosts: Object.fromEntries(NAMES.map((name) => [name, '127.0.0.1'])) })
+    assertBundleBuilt(KMS_BUNDLE)
+    testBuild = testBuildEntry()
+    network = await startEnclaveNetwork(NAMES)
+    expect(new URL(network.chain.rpcUrl).hostname).toBe('127.0.0.1')
     plainListener = await startCountingListener()
     for (let index = 0; index < 3; index++) {
-      const odyn = await createLocalOdyn(101 + index)
       // Node 3's Odyn starts later: that node first runs with its helper unreachable.
-      if (index < 2) await odyn.start()
-      const node = await startProcessNode(chain, enclaveEnvironment(odyn.url))
-      const terminator = await startTlsTerminator(ca.leaves.get(NAMES[index]!)!, Number(new URL(node.url).port))
-      members.push({ name: NAMES[index]!, odyn, node, terminator, url: `https://${NAMES[index]}:${terminator.port}` })
+      members.push(await startEnclaveMember(network, NAMES[index]!, { appId: 101 + index, bundlePath: testBuild, startOdyn: index < 2 }))
     }
     // Node 1 alone first: it generates the secret and commits its hash.
-    await register(members[0]!)
+    await registerMember(network.chain, members[0]!)
     await waitForStatus(members[0]!.node, (status) => status.node.service_available)
-    await register(members[1]!)
-    await register(members[2]!)
+    await registerMember(network.chain, members[1]!)
+    await registerMember(network.chain, members[2]!)
   })
 
   afterAll(async () => {
-    for (const member of members) {
-      await member.node.stop().catch(() => undefined)
-      await member.terminator.stop().catch(() => undefined)
-      await member.odyn.stop().catch(() => undefined)
-    }
+    for (const member of members) await member.stop()
     await plainListener?.stop()
-    await proxy?.stop()
-    await chain?.stop()
-    ca?.remove()
+    await network?.stop()
   })
 
   it("the node's Odyn client and the runtime API agree on every call it makes", async () => {
@@ -172,7 +103,9 @@ describe('enclave-mode cluster behind TLS and an egress proxy', () => {
     const publicKey = await tee.getEncryptionPublicKey()
     expect(bytesToHex(publicKey)).toBe(bytesToHex(odyn.teeKey.publicKey.der))
     expect(await tee.decrypt(await tee.encrypt('sealed text', publicKey))).toBe('sealed text')
-    expect((await tee.getAttestation({ nonce: cryptoRandom.bytes(32), publicKeyDer: publicKey, userData: { probe: 1 } })).length).toBeGreaterThan(0)
+    // A dev-root document with the test PCRs, which a verifier refusing debug mode accepts.
+    const document = await verifyNitroAttestation(await tee.getAttestation({ nonce: cryptoRandom.bytes(32), publicKeyDer: publicKey, userData: { probe: 1 } }), { at: Date.now(), trustedRoot: devRootCertificateDer() })
+    expect(`0x${bytesToHex(codeMeasurement(document.pcrs))}`).toBe(ENCLAVE_TEST_MEASUREMENT)
   })
 
   it('bootstraps on node 1, which generated the secret; node 2 joins by sealed ECDH through the proxy', async () => {
@@ -183,6 +116,9 @@ describe('enclave-mode cluster behind TLS and an egress proxy', () => {
     const second = await waitForStatus(members[1]!.node, (status) => status.node.service_available)
     expect(second.node.master_secret.state).toBe('synced')
     expect(second.node.master_secret.synced_from).toBe(members[0]!.url)
+    // Both documents passed before the secret moved (§4.5): node 2 checked node 1's, node 1 node 2's.
+    expect(await peerAttestationCount(members[1]!.node, 'responder', 'ok')).toBeGreaterThanOrEqual(1)
+    expect(await peerAttestationCount(members[0]!.node, 'requester', 'ok')).toBeGreaterThanOrEqual(1)
   })
 
   it("a node whose Odyn is unreachable stays unavailable with 'cannot read node wallet', and recovers once it runs", async () => {
@@ -196,13 +132,20 @@ describe('enclave-mode cluster behind TLS and an egress proxy', () => {
     const up = await waitForStatus(third.node, (status) => status.node.service_available, 90_000)
     expect(up.node.tee_wallet.toLowerCase()).toBe(third.odyn.wallet.toLowerCase())
     expect(up.node.master_secret.state).toBe('synced')
+    expect(await peerAttestationCount(third.node, 'responder', 'ok')).toBeGreaterThanOrEqual(1)
+    // Node 1 served node 2, and node 1 or node 2 served node 3, each after checking its document;
+    // no document was refused anywhere.
+    const served = await Promise.all(members.slice(0, 2).map((member) => peerAttestationCount(member.node, 'requester', 'ok')))
+    expect(served[0]! + served[1]!).toBeGreaterThanOrEqual(2)
+    for (const member of members) expect((await (await member.node.fetch('/metrics')).text()).match(/^nova_kms_peer_attestations_total\{verified="\w+",result="(?!ok")/m)).toBeNull()
   })
 
   it('an app with PoP derives the same key on every node, and a PUT on node 1 is read on node 3', async () => {
+    const { chain } = network
     const app: TestApp = await registerTestApp(chain)
     const registry = createNovaAppRegistryReader({ client: createPublicClient({ transport: http(chain.rpcUrl) }), address: chain.addresses.novaAppRegistry })
     const discovered: DiscoveredKmsNode[] = await discoverKmsNodes({ registry, kmsAppId: chain.addresses.kmsAppId })
-    const https = caFetch()
+    const https = caFetch(network)
     try {
       const clients = members.map((member) => {
         const identity = discovered.find((node) => node.url === member.url)
@@ -234,6 +177,7 @@ describe('enclave-mode cluster behind TLS and an egress proxy', () => {
   })
 
   it('a plain-http peer URL is refused: the peer cache drops it and it never receives a request', async () => {
+    const { chain, proxy } = network
     const stranger = await createLocalOdyn(199)
     await chain.registerInstance({
       teeWalletAddress: stranger.wallet as Address,
@@ -258,6 +202,7 @@ describe('enclave-mode cluster behind TLS and an egress proxy', () => {
   })
 
   it('every peer request went through the proxy, to nodeN.kms.test only, and nothing else did', () => {
+    const { proxy } = network
     const targets = new Set(proxy.log.map((entry) => entry.target))
     const expected = new Set(members.map((member) => `${member.name}:${member.terminator.port}`))
     expect(proxy.log.length).toBeGreaterThan(0)
@@ -269,10 +214,13 @@ describe('enclave-mode cluster behind TLS and an egress proxy', () => {
     for (const member of members) expect(member.terminator.connections).toBeGreaterThan(0)
   })
 
-  it.each(['NITRO_ROOT_CERT_PEM', 'NODE_PRIVATE_KEY', 'MASTER_SECRET_HEX'])('%s is refused at start in enclave mode (exit 1, naming it)', async (name) => {
-    const value = name === 'NITRO_ROOT_CERT_PEM' ? ca.caPem : `0x${'11'.repeat(32)}`
-    const result = await runNodeToExit(enclaveEnvironment(members[0]!.odyn.url, { [name]: value }))
-    expect(result.code).toBe(1)
-    expect(`${result.stderr}${result.stdout}`).toContain(name)
-  })
+  it.each([KMS_TEST_BUNDLE, KMS_BUNDLE].flatMap((bundle) => ['NITRO_ROOT_CERT_PEM', 'NODE_PRIVATE_KEY', 'MASTER_SECRET_HEX'].map((name) => [bundle, name])))(
+    '%s: %s is refused at start in enclave mode (exit 1, naming it)',
+    async (bundle, name) => {
+      const value = name === 'NITRO_ROOT_CERT_PEM' ? network.ca.caPem : `0x${'11'.repeat(32)}`
+      const result = await runNodeToExit(bundle === KMS_TEST_BUNDLE ? testBuild : bundle, network.environment(members[0]!.odyn.url, { [name]: value }))
+      expect(result.code).toBe(1)
+      expect(`${result.stderr}${result.stdout}`).toContain(name)
+    },
+  )
 })

@@ -51,8 +51,9 @@ export interface TestNode {
   stop(): Promise<void>
 }
 
-export function assertBundleBuilt(): void {
-  if (!existsSync(`${ROOT}${BUNDLE_PATH}`)) throw new Error(`${BUNDLE_PATH} is missing: run \`npm run build\` first (npm test does)`)
+/** @param bundlePath `dist/kms.mjs` unless given (the enclave suites also run `dist/kms-test.mjs`). */
+export function assertBundleBuilt(bundlePath: string = BUNDLE_PATH): void {
+  if (!existsSync(`${ROOT}${bundlePath}`)) throw new Error(`${bundlePath} is missing: run \`npm run build\` first (npm test does)`)
 }
 
 /** The variables every test node gets; `overrides` win. */
@@ -107,10 +108,14 @@ export async function startMiniflareNode(chain: DevChain, overrides: Record<stri
   }
 }
 
-/** `node dist/kms.mjs` as a child process on a loopback port; stopped by PID. */
-export async function startProcessNode(chain: DevChain, overrides: Record<string, string> = {}): Promise<TestNode> {
-  assertBundleBuilt()
-  const node = await spawnKmsNode({ env: nodeEnvironment(chain, overrides), cwd: ROOT, bundlePath: BUNDLE_PATH })
+/**
+ * `node dist/kms.mjs` (or `options.bundlePath`, such as the test build `dist/kms-test.mjs`) as
+ * a child process on a loopback port; stopped by PID.
+ */
+export async function startProcessNode(chain: DevChain, overrides: Record<string, string> = {}, options: { bundlePath?: string } = {}): Promise<TestNode> {
+  const bundlePath = options.bundlePath ?? BUNDLE_PATH
+  assertBundleBuilt(bundlePath)
+  const node = await spawnKmsNode({ env: nodeEnvironment(chain, overrides), cwd: ROOT, bundlePath })
   const fetcher = (path: string, init?: RequestInit): Promise<Response> => fetch(`${node.url}${path}`, init)
   return {
     kind: 'process',

@@ -2,7 +2,9 @@
  * A node's own Odyn for enclave-mode tests: `node dist/nova-runtime.mjs` serving the runtime
  * API (`/v1/eth/*`, `/v1/random`, `/v1/encryption/*`, `/v1/attestation`) on a chosen loopback
  * port, from a devnet.json with one `apps[]` entry and no `kmsAppId` (no KMS integration).
- * The keys are made here, so the instance can be registered before the API runs.
+ * The keys are made here, so the instance can be registered before the API runs. With `pcrs`
+ * its documents carry that PCR0..2 (the app's `pcrs` in devnet.json) instead of the zeros that
+ * verifiers read as debug mode, so a node that refuses debug documents can accept them.
  *
  * @module
  */
@@ -24,6 +26,8 @@ export interface LocalOdyn {
   appId: number
   wallet: Wallet
   teeKey: P384PrivateKey
+  /** PCR0..2 of its documents; `undefined`: all zero. */
+  pcrs: readonly [Uint8Array, Uint8Array, Uint8Array] | undefined
   devnetPath: string
   /** The API port (the Aux API takes port + 1). */
   port: number
@@ -44,20 +48,28 @@ async function freePortPair(): Promise<number> {
 }
 
 /** Makes the keys and the devnet.json, and reserves a port; `start()` runs the runtime. */
-export async function createLocalOdyn(appId: number): Promise<LocalOdyn> {
+export async function createLocalOdyn(appId: number, options: { pcrs?: readonly [Uint8Array, Uint8Array, Uint8Array] } = {}): Promise<LocalOdyn> {
   const walletKey = generateWalletPrivateKey(cryptoRandom)
   const wallet = privateKeyToWallet(walletKey)
   let teeScalar = cryptoRandom.bytes(48)
   while (!p384.utils.isValidSecretKey(teeScalar)) teeScalar = cryptoRandom.bytes(48)
   const teeKey = await importP384PrivateKey(teeScalar)
   const devnetPath = join(mkdtempSync(join(tmpdir(), 'kms-odyn-')), 'devnet.json')
-  writeFileSync(devnetPath, JSON.stringify({ apps: [{ appId, wallet, walletKey: bytesToHex(walletKey), teeScalar: bytesToHex(teeScalar) }] }, null, 2))
+  const app = {
+    appId,
+    wallet,
+    walletKey: bytesToHex(walletKey),
+    teeScalar: bytesToHex(teeScalar),
+    ...(options.pcrs === undefined ? {} : { pcrs: Object.fromEntries(options.pcrs.map((pcr, index) => [String(index), bytesToHex(pcr)])) }),
+  }
+  writeFileSync(devnetPath, JSON.stringify({ apps: [app] }, null, 2))
   const port = await freePortPair()
   let child: ChildProcess | undefined
   return {
     appId,
     wallet,
     teeKey,
+    pcrs: options.pcrs,
     devnetPath,
     port,
     url: `http://127.0.0.1:${port}`,
