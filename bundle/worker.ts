@@ -10,7 +10,7 @@ const worker = serve(ALL_FUNCTIONS)
 export default worker satisfies ModuleWorker
 
 /**
- * `node dist/kms.mjs` serves HTTP; importing the file (Miniflare, tests) does not. workerd
+ * `node dist/kms.mjs` (or `dist/kms-test.mjs`) serves HTTP; importing the file (Miniflare, tests) does not. workerd
  * with `nodejs_compat` has `process` too, so Node is told apart by its missing
  * `navigator.userAgent` of `Cloudflare-Workers` (DESIGN §4).
  */
@@ -18,7 +18,8 @@ function isNodeEntryPoint(): boolean {
   const userAgent = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent
   if (userAgent === 'Cloudflare-Workers') return false
   const entry = typeof process === 'undefined' ? undefined : process.argv?.[1]
-  return entry !== undefined && /(^|[\\/])kms\.mjs$/.test(entry)
+  // dist/kms.mjs, or the test build dist/kms-test.mjs (PROTOCOL §10.3).
+  return entry !== undefined && /(^|[\\/])kms(-test)?\.mjs$/.test(entry)
 }
 
 if (isNodeEntryPoint()) {
