@@ -1,14 +1,15 @@
 /**
  * The production image (issue 13): read from the Dockerfile itself, since there is no Docker
  * engine here to build it. Two stages on one digest-pinned base given as `ARG BASE_IMAGE`; the
- * build stage builds only dist/kms.mjs; the final stage copies in that one file and nothing
- * else, runs as the base image's unprivileged user, in enclave mode; and the Node major of
- * the pin is the one README's deployment section states.
+ * build stage builds only dist/kms.mjs, never the test build dist/kms-test.mjs; the final
+ * stage copies in that one file and nothing else, runs as the base image's unprivileged user,
+ * in enclave mode; and the Node major of the pin is the one README's deployment section states.
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { BUILD_ARG_KEYS, REPOSITORY_ROOT } from '../../deploy/render-manifest'
+import { kmsBundleOptions } from '../../esbuild.config'
 import { assignments, globalArgDefaults, parseDockerfile } from '../helpers/dockerfile'
 
 const read = (path: string): string => readFileSync(resolve(REPOSITORY_ROOT, path), 'utf8')
@@ -66,6 +67,17 @@ describe('Dockerfile', () => {
     expect(runs).toContain('npx tsx esbuild.config.ts --only kms && sha256sum dist/kms.mjs')
     expect(runs.some((args) => args.includes('readConfig(process.env)') && args.startsWith('IN_ENCLAVE=true '))).toBe(true)
     for (const key of BUILD_ARG_KEYS) expect(buildStage).toContainEqual({ keyword: 'ARG', args: key })
+  })
+
+  it('behavior: the image never holds the test build: no word of kms-test, and the one bundle build is --only kms', () => {
+    // The raw text, comments included: the test build (dev-root trust in enclave mode) has no business here.
+    expect(dockerfile.toLowerCase()).not.toContain('kms-test')
+    expect(dockerfile).not.toContain('TEST_BUILD')
+    const builds = instructions.filter(({ keyword, args }) => keyword === 'RUN' && /esbuild|npm run build|npm run --silent build/.test(args)).map(({ args }) => args)
+    expect(builds).toEqual(['npx tsx esbuild.config.ts --only kms && sha256sum dist/kms.mjs'])
+    // What `--only kms` selects: dist/kms.mjs, built with the test switch off.
+    expect(kmsBundleOptions.outfile).toBe('dist/kms.mjs')
+    expect(kmsBundleOptions.define?.['__NOVA_KMS_TEST_BUILD__']).toBe('false')
   })
 
   it('behavior: the final stage copies in the bundle and nothing else', () => {
