@@ -12,8 +12,6 @@
  *
  * @module
  */
-import { copyFileSync, mkdirSync, readFileSync, renameSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { sha384 } from '@noble/hashes/sha2.js'
 import { Agent, fetch as undiciFetch } from 'undici'
 import type { Address, Hex } from 'viem'
@@ -21,34 +19,12 @@ import { codeMeasurement } from '../../core/attestation'
 import { bytesToHex, utf8ToBytes } from '../../core/encoding'
 import { startConnectProxy, type ConnectProxy } from '../helpers/connectProxy'
 import { startDevChain, type DevChain } from '../helpers/devChain'
-import { assertBundleBuilt, nodeEnvironment, startProcessNode, type NodeStatus, type TestNode } from '../helpers/kmsNodes'
+import { nodeEnvironment, startProcessNode, type NodeStatus, type TestNode } from '../helpers/kmsNodes'
 import { createLocalOdyn, type LocalOdyn } from '../helpers/localOdyn'
 import { createTestCa, startTlsTerminator, type TestCa, type TlsTerminator } from '../helpers/tlsIngress'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-
 export const KMS_BUNDLE = 'dist/kms.mjs'
 export const KMS_TEST_BUNDLE = 'dist/kms-test.mjs'
-/** Where {@link testBuildEntry} puts the test build, relative to the repository root. */
-const TEST_BUILD_ENTRY = '.test-builds/kms-test/kms.mjs'
-
-/**
- * The test build as a process: `dist/kms-test.mjs` copied byte for byte to
- * `.test-builds/kms-test/kms.mjs`. bundle/worker.ts serves HTTP only when the entry file is
- * named `kms.mjs` (`isNodeEntryPoint`), so `node dist/kms-test.mjs` exits 0 at once without
- * serving; under that name the same bytes serve. Drop this once the entry check knows the
- * test build's name.
- * @returns the copy's path, relative to the repository root.
- */
-export function testBuildEntry(): string {
-  assertBundleBuilt(KMS_TEST_BUNDLE)
-  mkdirSync(`${ROOT}.test-builds/kms-test`, { recursive: true })
-  // Copied beside, then renamed: a node spawned meanwhile never reads half a file.
-  copyFileSync(`${ROOT}${KMS_TEST_BUNDLE}`, `${ROOT}${TEST_BUILD_ENTRY}.partial`)
-  renameSync(`${ROOT}${TEST_BUILD_ENTRY}.partial`, `${ROOT}${TEST_BUILD_ENTRY}`)
-  if (!readFileSync(`${ROOT}${TEST_BUILD_ENTRY}`).equals(readFileSync(`${ROOT}${KMS_TEST_BUNDLE}`))) throw new Error(`${TEST_BUILD_ENTRY} differs from ${KMS_TEST_BUNDLE}`)
-  return TEST_BUILD_ENTRY
-}
 
 /** PCR0..2 of every Odyn's documents: SHA-384 of a label each, so no byte pattern is special. */
 export const ENCLAVE_TEST_PCRS = [0, 1, 2].map((index) => sha384(utf8ToBytes(`nova-kms enclave test PCR${index}`))) as [Uint8Array, Uint8Array, Uint8Array]

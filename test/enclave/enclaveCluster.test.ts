@@ -10,8 +10,7 @@
  * (productionRefusesDevRoot.test.ts shows that refusal). The test build trusts the dev root
  * and still refuses debug documents, so every Odyn issues non-zero PCRs and the nodes
  * register under KMS version 2, enrolled with their measurement (_enclaveCluster.ts): every
- * secret moves here only after both sides' documents passed. The test build runs from a
- * byte-identical copy named kms.mjs (`testBuildEntry`: the bootstrap serves only under that name).
+ * secret moves here only after both sides' documents passed.
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -37,7 +36,6 @@ import {
   sleep,
   startEnclaveMember,
   startEnclaveNetwork,
-  testBuildEntry,
   waitForStatus,
   type EnclaveMember,
   type EnclaveNetwork,
@@ -47,8 +45,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const NAMES = ['node1.kms.test', 'node2.kms.test', 'node3.kms.test', 'node4.kms.test']
 
 let network: EnclaveNetwork
-/** Where the test build runs from (see testBuildEntry). */
-let testBuild: string
 let plainListener: CountingHttpServer
 const members: EnclaveMember[] = []
 
@@ -70,14 +66,13 @@ function runNodeToExit(bundlePath: string, env: Record<string, string>): Promise
 
 describe('enclave-mode cluster behind TLS and an egress proxy', () => {
   beforeAll(async () => {
-    assertBundleBuilt(KMS_BUNDLE)
-    testBuild = testBuildEntry()
+    for (const bundle of [KMS_TEST_BUNDLE, KMS_BUNDLE]) assertBundleBuilt(bundle)
     network = await startEnclaveNetwork(NAMES)
     expect(new URL(network.chain.rpcUrl).hostname).toBe('127.0.0.1')
     plainListener = await startCountingListener()
     for (let index = 0; index < 3; index++) {
       // Node 3's Odyn starts later: that node first runs with its helper unreachable.
-      members.push(await startEnclaveMember(network, NAMES[index]!, { appId: 101 + index, bundlePath: testBuild, startOdyn: index < 2 }))
+      members.push(await startEnclaveMember(network, NAMES[index]!, { appId: 101 + index, bundlePath: KMS_TEST_BUNDLE, startOdyn: index < 2 }))
     }
     // Node 1 alone first: it generates the secret and commits its hash.
     await registerMember(network.chain, members[0]!)
@@ -218,7 +213,7 @@ describe('enclave-mode cluster behind TLS and an egress proxy', () => {
     '%s: %s is refused at start in enclave mode (exit 1, naming it)',
     async (bundle, name) => {
       const value = name === 'NITRO_ROOT_CERT_PEM' ? network.ca.caPem : `0x${'11'.repeat(32)}`
-      const result = await runNodeToExit(bundle === KMS_TEST_BUNDLE ? testBuild : bundle, network.environment(members[0]!.odyn.url, { [name]: value }))
+      const result = await runNodeToExit(bundle, network.environment(members[0]!.odyn.url, { [name]: value }))
       expect(result.code).toBe(1)
       expect(`${result.stderr}${result.stdout}`).toContain(name)
     },

@@ -23,12 +23,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBundleBuilt } from '../helpers/kmsNodes'
 import {
   KMS_BUNDLE,
+  KMS_TEST_BUNDLE,
   peerAttestationCount,
   registerMember,
   sleep,
   startEnclaveMember,
   startEnclaveNetwork,
-  testBuildEntry,
   waitForStatus,
   type EnclaveMember,
   type EnclaveNetwork,
@@ -51,11 +51,10 @@ async function attestationSeries(member: EnclaveMember): Promise<Record<string, 
 
 describe('a production node (dist/kms.mjs) and dev-rooted peers in enclave mode', () => {
   beforeAll(async () => {
-    assertBundleBuilt(KMS_BUNDLE)
-    const testBuildPath = testBuildEntry()
+    for (const bundle of [KMS_BUNDLE, KMS_TEST_BUNDLE]) assertBundleBuilt(bundle)
     network = await startEnclaveNetwork(NAMES)
     production = await startEnclaveMember(network, NAMES[0]!, { appId: 201, bundlePath: KMS_BUNDLE })
-    testBuild = await startEnclaveMember(network, NAMES[1]!, { appId: 202, bundlePath: testBuildPath })
+    testBuild = await startEnclaveMember(network, NAMES[1]!, { appId: 202, bundlePath: KMS_TEST_BUNDLE })
     productionJoiner = await startEnclaveMember(network, NAMES[2]!, { appId: 203, bundlePath: KMS_BUNDLE })
     await registerMember(network.chain, production)
     await waitForStatus(production.node, (status) => status.node.service_available)
