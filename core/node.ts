@@ -82,6 +82,8 @@ export class KmsNode {
   /** Learnt on the first tick (wallet) and from the registry (URL). */
   readonly identity: { wallet: Wallet | undefined; instanceUrl: string }
   readonly snapshotMerged = { value: false }
+  /** The test build in enclave mode: its own document was seen to chain to the dev root (§7.1 step 1). */
+  readonly ownAttestationDevRooted = { value: false }
   readonly syncClient: SyncClient
   readonly watermarks = new PeerWatermarks()
   readonly ticks: TickSchedule

@@ -42,12 +42,10 @@ export function nodeTick(node: KmsNode): Promise<void> {
   )
 }
 
-/** Checked once, then remembered: a helper's root does not change under a running node. */
-const devRootedNodes = new WeakSet<KmsNode>()
-
 /** The test build's check (§4.5): the root of this node's own document, without verifying it. */
 async function ownAttestationRoot(node: KmsNode): Promise<'dev' | 'aws' | 'unreadable'> {
-  if (devRootedNodes.has(node)) return 'dev'
+  // Checked once, then remembered: a helper's root does not change under a running node.
+  if (node.ownAttestationDevRooted.value) return 'dev'
   let root: Uint8Array | undefined
   try {
     root = decodeNitroAttestationUnverified(await node.tee.getAttestation({ nonce: node.random.bytes(32) })).cabundle[0]
@@ -60,7 +58,7 @@ async function ownAttestationRoot(node: KmsNode): Promise<'dev' | 'aws' | 'unrea
     node.log('error', 'the test build refuses to serve: its own attestation chains to the AWS root')
     return 'aws'
   }
-  devRootedNodes.add(node)
+  node.ownAttestationDevRooted.value = true
   return 'dev'
 }
 

@@ -11,32 +11,23 @@ import type { P384PublicKey } from './p384PublicKey'
 export const SHARED_SECRET_CACHE_ENTRIES = 1024
 
 /**
- * Z per (own key, counterpart key), most recently used last. Keyed by the private key object,
- * so the entries go with it (an ephemeral key's one entry is collected with the key).
+ * P-384 ECDH (PROTOCOL §5.1): Z is the 48-byte x-coordinate of d·P, on WebCrypto, and
+ * remembered in `privateKey.sharedSecrets` (at most {@link SHARED_SECRET_CACHE_ENTRIES}).
+ * The peer key is already parsed, so it is on the curve.
  *
  * Reusing Z is safe (PROTOCOL §10.2): every envelope key is K = HKDF(Z, lo‖hi‖N, info) with
- * a fresh 12-byte N per message, so no two messages share K, and Z itself never leaves this
- * module. Holding Z adds nothing an attacker of this memory would not already have: the
- * private key next to it gives every Z. What it saves is the ECDH, the costliest step of
- * sealing or opening an envelope (about 3 ms of P-384 here, twice per request).
- */
-const cachedSecrets = new WeakMap<P384PrivateKey, Map<string, Uint8Array>>()
-
-/**
- * P-384 ECDH (PROTOCOL §5.1): Z is the 48-byte x-coordinate of d·P, on WebCrypto, and
- * remembered per key pair (see {@link SHARED_SECRET_CACHE_ENTRIES}). The peer key is already
- * parsed, so it is on the curve.
+ * a fresh 12-byte N per message, so no two messages share K, and Z never leaves this
+ * function but as a copy into that derivation. Holding Z adds nothing an attacker of this
+ * memory would not already have: the private key next to it gives every Z. What it saves is
+ * the ECDH, the costliest step of sealing or opening an envelope (about 3 ms of P-384 here,
+ * twice per request against the same app key).
  * @returns a fresh copy of Z, which the caller may overwrite.
  */
 export async function computeP384SharedSecret(
   privateKey: P384PrivateKey,
   peerPublicKey: P384PublicKey,
 ): Promise<Uint8Array> {
-  let secrets = cachedSecrets.get(privateKey)
-  if (secrets === undefined) {
-    secrets = new Map()
-    cachedSecrets.set(privateKey, secrets)
-  }
+  const secrets = privateKey.sharedSecrets
   const counterpart = bytesToHex(peerPublicKey.sec1)
   const known = secrets.get(counterpart)
   if (known !== undefined) {

@@ -15,6 +15,11 @@ export interface P384PrivateKey {
   readonly publicKey: P384PublicKey
   /** WebCrypto ECDH key, usable for `deriveBits` only. */
   readonly cryptoKey: CryptoKey
+  /**
+   * Z per counterpart key (hex of its SEC1 point), most recently used last: the bounded ECDH
+   * cache of `computeP384SharedSecret`, owned by this key so that it goes with it.
+   */
+  readonly sharedSecrets: Map<string, Uint8Array>
 }
 
 const SCALAR_LENGTH = 48
@@ -41,7 +46,7 @@ export async function importP384PrivateKey(scalar: Uint8Array): Promise<P384Priv
     ext: false,
   }
   const cryptoKey = await subtle().importKey('jwk', jwk, { name: 'ECDH', namedCurve: 'P-384' }, false, ['deriveBits'])
-  return { publicKey: { sec1, der: encodeP384PublicKeyDer(sec1) }, cryptoKey }
+  return { publicKey: { sec1, der: encodeP384PublicKeyDer(sec1) }, cryptoKey, sharedSecrets: new Map() }
 }
 
 /** A fresh key whose scalar comes from the injected `Random` (DESIGN §3). */

@@ -36,7 +36,7 @@ describe('computeP384SharedSecret cache', () => {
     expect(bytesToHex(await computeP384SharedSecret(own, peer.publicKey))).toBe(expected)
   })
 
-  it('behavior: the cache is per private key object; another object of the same scalar computes again', async () => {
+  it('behavior: the cache belongs to the private key object; another object of the same scalar computes again', async () => {
     const scalar = new Uint8Array(48).fill(0x21)
     const peer = await generateP384PrivateKey(seededRandom(7))
     const derive = vi.spyOn(globalThis.crypto.subtle, 'deriveBits')
