@@ -17,9 +17,10 @@ export const BUNDLE_PATH = 'dist/kms.mjs'
 export const MASTER_SECRET_HEX = '5e'.repeat(32)
 
 /**
- * What every bench node runs with. The per-client limiters (120/min, 30/min for /nonce) and
- * the per-app limiter (6000/min) would cap a load test from one loopback client, so they are
- * raised, not turned off: the limiter code still runs on every request.
+ * What every bench node runs with. The per-client limiters (120/min, 30/min for /nonce), the
+ * node-wide /nonce bucket (1800/min, loopback included, so it caps every PoP round trip at
+ * 30/s) and the per-app limiter (6000/min) would cap a load test from one loopback client,
+ * so they are raised, not turned off: the limiter code still runs on every request.
  */
 export const BENCH_ENV: Readonly<Record<string, string>> = {
   LOG_LEVEL: 'WARN',
@@ -27,6 +28,7 @@ export const BENCH_ENV: Readonly<Record<string, string>> = {
   MASTER_SECRET_HEX,
   RATE_LIMIT_PER_MINUTE: '100000000',
   NONCE_RATE_LIMIT_PER_MINUTE: '100000000',
+  NODE_NONCE_RATE_LIMIT_PER_MINUTE: '100000000',
   APP_RATE_LIMIT_PER_MINUTE: '100000000',
 }
 
