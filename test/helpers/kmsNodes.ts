@@ -11,7 +11,7 @@ import { KmsClient, KmsClientError } from '../../core/client'
 import { generateP384PrivateKey, generateWalletPrivateKey, privateKeyToWallet, type P384PrivateKey } from '../../core/crypto'
 import { bytesToHex, parseHex, type Wallet } from '../../core/encoding'
 import type { Clock } from '../../core/runtime'
-import { findFreePort, spawnKmsNode } from '../../bundle/processes'
+import { findFreePort, spawnKmsNode, type KmsNodeProcess } from '../../bundle/processes'
 import { webCryptoRandom } from '../../bundle/runtime'
 import type { DevChain } from './devChain'
 
@@ -115,7 +115,11 @@ export async function startMiniflareNode(chain: DevChain, overrides: Record<stri
 export async function startProcessNode(chain: DevChain, overrides: Record<string, string> = {}, options: { bundlePath?: string } = {}): Promise<TestNode> {
   const bundlePath = options.bundlePath ?? BUNDLE_PATH
   assertBundleBuilt(bundlePath)
-  const node = await spawnKmsNode({ env: nodeEnvironment(chain, overrides), cwd: ROOT, bundlePath })
+  return processTestNode(await spawnKmsNode({ env: nodeEnvironment(chain, overrides), cwd: ROOT, bundlePath }))
+}
+
+/** A spawned node process (bundle/processes.ts, or the image under `buildah run`) as a `TestNode`. */
+export function processTestNode(node: KmsNodeProcess): TestNode {
   const fetcher = (path: string, init?: RequestInit): Promise<Response> => fetch(`${node.url}${path}`, init)
   return {
     kind: 'process',

@@ -26,7 +26,7 @@ import { INSTANCE_STATUS } from '../../core/chain/types'
 import { bytesToHex } from '../../core/encoding'
 import { startDevChain, type DevChain } from '../helpers/devChain'
 import { globalArgDefaults } from '../helpers/dockerfile'
-import { nodeEnvironment, registerKmsNode, registerTestApp, type NodeStatus, type TestNode } from '../helpers/kmsNodes'
+import { nodeEnvironment, processTestNode, registerKmsNode, registerTestApp, type NodeStatus, type TestNode } from '../helpers/kmsNodes'
 import { createLocalOdyn, type LocalOdyn } from '../helpers/localOdyn'
 import { BuildahStore, buildBaseRootfs, descendantsOf, hostCaFile, processIdentity, type ImageInspection, type LayerEntry } from './imageBuild'
 
@@ -135,19 +135,6 @@ function nodeInside(child: ChildProcess): { pid: number; argv: string[]; uid: nu
   throw new Error(`no process running ${entrypoint.join(' ')} under buildah pid ${child.pid}`)
 }
 
-function testNode(node: KmsNodeProcess): TestNode {
-  const fetcher = (path: string, init?: RequestInit): Promise<Response> => fetch(`${node.url}${path}`, init)
-  return {
-    kind: 'process',
-    pid: node.pid,
-    url: node.url,
-    fetch: fetcher,
-    tick: async () => undefined,
-    status: async () => (await (await fetcher('/status')).json()) as NodeStatus,
-    stop: node.stop,
-  }
-}
-
 async function waitForStatus(node: TestNode, predicate: (status: NodeStatus) => boolean, timeoutMs = 60_000): Promise<NodeStatus> {
   return waitUntil('the node status', async () => {
     const status = await node.status()
@@ -243,7 +230,7 @@ describe('the production image, built here with buildah', () => {
     expect(inside.argv).toEqual(['/usr/local/bin/node', '/app/kms.mjs'])
     expect(inside.uid).toBe(1000)
     expect(await (await fetch(`${node.url}/health`)).json()).toEqual({ status: 'healthy' })
-    const kms = testNode(node)
+    const kms = processTestNode(node)
     devInstanceId = (await registerKmsNode(chain, kms)).instanceId
     const ready = await timed('run: dev mode to service_available', () => waitForStatus(kms, (status) => status.node.service_available))
     expect(ready.node.mode).toBe('dev')
@@ -267,7 +254,7 @@ describe('the production image, built here with buildah', () => {
     const env = nodeEnvironment(chain!, { ODYN_URL: odyn.url, KMS_NODE_TICK_SECONDS: '1', LOG_LEVEL: 'ERROR' })
     delete env['IN_ENCLAVE']
     const { node } = await timed('run: enclave mode to /health', () => runImage(stores[0], env))
-    const kms = testNode(node)
+    const kms = processTestNode(node)
     // A new cluster on the same chain: the dev node's instance is stopped and its hash cleared.
     await chain!.setInstanceStatus(devInstanceId!, INSTANCE_STATUS.STOPPED)
     await chain!.resetMasterSecretHash()
