@@ -56,6 +56,26 @@ const SCENARIOS: Record<string, Scenario> = {
   // 17 entries: just past a doubling of the clock map's table, the worst case per entry.
   ingest_clock_17_shared: { keyChars: 6, ciphertextBytes: 28, via: 'ingest', clockEntries: 17 },
   ingest_clock_17_unique: { keyChars: 6, ciphertextBytes: 28, via: 'ingest', clockEntries: 17, unique: true },
+  // The bench's record (bench/sync.ts): a 16-character key, a 100-byte value (128 bytes of
+  // ciphertext), one clock entry; bench/memory.ts runs these at 100,000 records.
+  bench_put: { keyChars: 16, ciphertextBytes: 128, via: 'put' },
+  bench_ingest: { keyChars: 16, ciphertextBytes: 128, via: 'ingest' },
+}
+
+/** One scenario's figures, per record. */
+export interface ScenarioResult {
+  name: string
+  records: number
+  key_charged_bytes: number
+  ciphertext_bytes: number
+  clock_entries: number
+  live_bytes_per_record: number
+  rss_bytes_per_record: number
+  overhead_live: number
+  overhead_rss: number
+  charged_bytes_per_record: number
+  charged_over_live: number
+  charged_minus_live: number
 }
 
 interface Usage {
@@ -152,22 +172,36 @@ async function runScenario(name: string, records: number): Promise<void> {
   const ciphertext = scenario.tombstone ? 0 : scenario.ciphertextBytes
   const charged = stats.total_bytes / records
   const keyCharge = keyBytes(keyText(0, scenario.keyChars, scenario.twoByte))
-  process.stdout.write(
-    JSON.stringify({
-      name,
-      records,
-      key_charged_bytes: keyCharge,
-      ciphertext_bytes: ciphertext,
-      clock_entries: clockEntries,
-      live_bytes_per_record: Math.round(live),
-      rss_bytes_per_record: Math.round((after.rss - before.rss) / records),
-      overhead_live: Math.round(live - keyCharge - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
-      overhead_rss: Math.round((after.rss - before.rss) / records - keyCharge - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
-      charged_bytes_per_record: charged,
-      charged_over_live: Math.round((charged / live) * 100) / 100,
-      charged_minus_live: Math.round(charged - live),
-    }) + '\n',
-  )
+  const result: ScenarioResult = {
+    name,
+    records,
+    key_charged_bytes: keyCharge,
+    ciphertext_bytes: ciphertext,
+    clock_entries: clockEntries,
+    live_bytes_per_record: Math.round(live),
+    rss_bytes_per_record: Math.round((after.rss - before.rss) / records),
+    overhead_live: Math.round(live - keyCharge - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
+    overhead_rss: Math.round((after.rss - before.rss) / records - keyCharge - ciphertext - clockEntries * CLOCK_ENTRY_BYTES),
+    charged_bytes_per_record: charged,
+    charged_over_live: Math.round((charged / live) * 100) / 100,
+    charged_minus_live: Math.round(charged - live),
+  }
+  process.stdout.write(JSON.stringify(result) + '\n')
+}
+
+const SELF = fileURLToPath(import.meta.url)
+
+/**
+ * Runs `name` with `records` records in a child process of its own (`--expose-gc`, with this
+ * process's loader flags, so a bench under tsx can call it) and returns its figures.
+ */
+export function measureScenario(name: string, records: number): ScenarioResult {
+  const flags = ['--expose-gc', ...process.execArgv.filter((flag) => flag !== '--expose-gc')]
+  const output = execFileSync(process.execPath, [...flags, SELF, '--scenario', name, '--records', String(records)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return JSON.parse(output) as ScenarioResult
 }
 
 async function main(): Promise<void> {
@@ -180,19 +214,15 @@ async function main(): Promise<void> {
   const records = Number(option('--records') ?? 131_073)
   const scenario = option('--scenario')
   if (scenario !== undefined) return runScenario(scenario, records)
-  const self = fileURLToPath(import.meta.url)
-  const results: unknown[] = []
+  const only = option('--only')?.split(',')
+  const results: ScenarioResult[] = []
   for (const name of Object.keys(SCENARIOS)) {
+    if (only !== undefined && !only.includes(name)) continue
     process.stderr.write(`[recordOverhead] ${name}\n`)
-    const output = execFileSync(process.execPath, [...process.execArgv, self, '--scenario', name, '--records', String(records)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-    results.push(JSON.parse(output))
+    results.push(measureScenario(name, records))
   }
-  const clock = results.filter((r): r is { name: string; live_bytes_per_record: number; rss_bytes_per_record: number } => typeof r === 'object' && r !== null)
-  const one = clock.find((r) => r.name === 'ingest_small')
-  const unique = clock.find((r) => r.name === 'ingest_clock_17_unique')
+  const one = results.find((r) => r.name === 'ingest_small')
+  const unique = results.find((r) => r.name === 'ingest_clock_17_unique')
   const perEntry = one && unique ? { live: (unique.live_bytes_per_record - one.live_bytes_per_record) / 16, rss: (unique.rss_bytes_per_record - one.rss_bytes_per_record) / 16 } : undefined
   process.stdout.write(
     JSON.stringify(
@@ -209,4 +239,5 @@ async function main(): Promise<void> {
   )
 }
 
-await main()
+// Run only as a script: bench/memory.ts imports `measureScenario`.
+if (process.argv[1] === SELF) await main()
