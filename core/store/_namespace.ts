@@ -1,9 +1,12 @@
 /** One app's namespace (PROTOCOL §6.1): its records, true LRU (§6.4) and purge queues (§6.3). */
 import { compareCodePoints } from '../encoding'
+import { ByteSlab } from './_byteSlab'
 import { MinHeap } from './_heap'
+import { HeldRecord } from './_heldRecord'
 import { RecencyList } from './_recencyList'
+import { WalletInterner } from './_walletInterner'
 import { isSkipReason, mergeRecord, type MergeReason } from './mergeRecord'
-import { chargedBytes, isExpired, type StoreRecord } from './storeRecord'
+import { isExpired, type StoreRecord } from './storeRecord'
 
 export interface NamespaceLimits {
   /** §6.4: charged bytes, tombstones included. */
@@ -14,39 +17,30 @@ export interface NamespaceLimits {
   readonly maxTombstonesPerApp: number
 }
 
-/**
- * A purge-queue entry. It copies the fields that order it instead of holding the record, so
- * that a replaced record's ciphertext is not kept alive by a stale entry.
- */
-interface QueueEntry {
-  readonly key: string
-  readonly updatedAtMs: number
-  readonly ttlMs: number
-}
-
-const entryOf = ({ key, updatedAtMs, ttlMs }: StoreRecord): QueueEntry => ({ key, updatedAtMs, ttlMs })
-
 // The sum can round past 2^53 only for deadlines millennia away; `isExpired` decides exactly.
-const soonerDeadline = (a: QueueEntry, b: QueueEntry): boolean => a.updatedAtMs + a.ttlMs < b.updatedAtMs + b.ttlMs
+const soonerDeadline = (a: HeldRecord, b: HeldRecord): boolean => a.updatedAtMs + a.ttlMs < b.updatedAtMs + b.ttlMs
 
 // §6.3: tombstones leave oldest first by (updated_at_ms, key).
-const older = (a: QueueEntry, b: QueueEntry): boolean =>
+const older = (a: HeldRecord, b: HeldRecord): boolean =>
   a.updatedAtMs !== b.updatedAtMs ? a.updatedAtMs < b.updatedAtMs : compareCodePoints(a.key, b.key) < 0
 
-// Entries are pushed on every write and never updated in place. An entry is current while
-// its key holds a record with the same fields (a stale twin of a current entry decides the
-// same way, so it is harmless); other entries are dropped when they surface. A queue is
-// rebuilt once it is more than twice the namespace, so memory stays O(n) and every
-// operation O(log n) amortized.
+// The purge queues hold the records themselves, only those that can expire (ttl > 0) or are
+// tombstones, pushed on every write and never updated in place. An entry is current while its
+// key holds that very record; other entries are dropped when they surface. A queue is rebuilt
+// once it is more than twice the namespace, and whenever the pages are evacuated (so that no
+// stale record keeps old pages alive), so memory stays O(n) and every operation O(log n)
+// amortized.
 const QUEUE_SLACK = 64
 
 export class Namespace {
   readonly #limits: NamespaceLimits
-  readonly #records = new Map<string, StoreRecord>()
-  /** The non-tombstone keys: tombstones are never evicted (§6.4). */
-  readonly #recency = new RecencyList()
-  readonly #expiries = new MinHeap<QueueEntry>(soonerDeadline)
-  readonly #tombstones = new MinHeap<QueueEntry>(older)
+  readonly #records = new Map<string, HeldRecord>()
+  /** The non-tombstone records: tombstones are never evicted (§6.4). */
+  readonly #recency = new RecencyList<HeldRecord>()
+  readonly #expiries = new MinHeap<HeldRecord>(soonerDeadline)
+  readonly #tombstones = new MinHeap<HeldRecord>(older)
+  readonly #slab = new ByteSlab()
+  readonly #wallets = new WalletInterner()
   #tombstoneCount = 0
   #totalBytes = 0
 
@@ -76,28 +70,31 @@ export class Namespace {
 
   /** Marks `key` most recently used (§6.4: a single-key read returned it). */
   touch(key: string): void {
-    if (this.#recency.delete(key)) this.#recency.add(key)
+    const record = this.#records.get(key)
+    if (record !== undefined && this.#recency.has(record)) this.#recency.add(record)
   }
 
   records(): IterableIterator<StoreRecord> {
     return this.#records.values()
   }
 
-  /** Stores `record` as the most recently used, then evicts down to the limits (§6.4). */
+  /** Stores a copy of `record` as the most recently used, then evicts down to the limits (§6.4). */
   write(record: StoreRecord): void {
-    const previous = this.#records.get(record.key)
+    const held = new HeldRecord(record, this.#slab, this.#wallets)
+    const previous = this.#records.get(held.key)
     if (previous !== undefined) this.#forget(previous)
-    this.#records.set(record.key, record)
-    this.#totalBytes += chargedBytes(record)
-    if (record.tombstone) {
+    this.#records.set(held.key, held)
+    this.#totalBytes += held.charged()
+    if (held.tombstone) {
       this.#tombstoneCount++
-      this.#tombstones.push(entryOf(record))
+      this.#tombstones.push(held)
     } else {
-      this.#recency.add(record.key)
+      this.#recency.add(held)
     }
-    if (record.ttlMs > 0) this.#expiries.push(entryOf(record))
+    if (held.ttlMs > 0) this.#expiries.push(held)
     this.#compactQueues()
-    this.#evictExcept(record.key)
+    this.#evictExcept(held.key)
+    this.#compactPages()
   }
 
   /** Applies the §6.6 rule; an insert or replace counts as a write for recency and eviction. */
@@ -110,23 +107,22 @@ export class Namespace {
   /** §6.3: expired records, then tombstones past retention, then the oldest over the cap. */
   purge(nowMs: number): void {
     for (let top = this.#expiries.peek(); top !== undefined; top = this.#expiries.peek()) {
-      const record = this.#records.get(top.key)
-      if (record !== undefined && record.updatedAtMs === top.updatedAtMs && record.ttlMs === top.ttlMs) {
-        if (!isExpired(record, nowMs)) break
-        this.#remove(record)
+      if (this.#records.get(top.key) === top) {
+        if (!isExpired(top, nowMs)) break
+        this.#remove(top)
       }
       this.#expiries.pop()
     }
     const { tombstoneRetentionMs, maxTombstonesPerApp } = this.#limits
     for (let top = this.#tombstones.peek(); top !== undefined; top = this.#tombstones.peek()) {
-      const record = this.#records.get(top.key)
-      if (record !== undefined && record.tombstone && record.updatedAtMs === top.updatedAtMs) {
-        const retained = nowMs - record.updatedAtMs < tombstoneRetentionMs
+      if (this.#records.get(top.key) === top) {
+        const retained = nowMs - top.updatedAtMs < tombstoneRetentionMs
         if (retained && this.#tombstoneCount <= maxTombstonesPerApp) break
-        this.#remove(record)
+        this.#remove(top)
       }
       this.#tombstones.pop()
     }
+    this.#compactPages()
   }
 
   #overLimits(): boolean {
@@ -140,43 +136,60 @@ export class Namespace {
    */
   #evictExcept(kept: string): void {
     while (this.#overLimits()) {
-      const key = this.#recency.oldest()
-      if (key === undefined || key === kept) break
-      this.#remove(this.#records.get(key)!)
+      const oldest = this.#recency.oldest()
+      if (oldest === undefined || oldest.key === kept) break
+      this.#remove(oldest)
     }
     if (!this.#overLimits()) return
     // Only tombstones are left besides `kept`. Its own queue entry (if `kept` is the oldest
     // tombstone) is set aside and pushed back, so that the next oldest goes instead.
-    const setAside: QueueEntry[] = []
+    const setAside: HeldRecord[] = []
     while (this.#overLimits()) {
       const top = this.#tombstones.pop()
       if (top === undefined) break
-      const record = this.#records.get(top.key)
-      if (record === undefined || !record.tombstone || record.updatedAtMs !== top.updatedAtMs) continue // stale
+      if (this.#records.get(top.key) !== top) continue // stale
       if (top.key === kept) setAside.push(top)
-      else this.#remove(record)
+      else this.#remove(top)
     }
-    for (const entry of setAside) this.#tombstones.push(entry)
+    for (const record of setAside) this.#tombstones.push(record)
   }
 
-  #remove(record: StoreRecord): void {
+  #remove(record: HeldRecord): void {
     this.#records.delete(record.key)
     this.#forget(record)
   }
 
-  #forget(record: StoreRecord): void {
-    this.#totalBytes -= chargedBytes(record)
+  #forget(record: HeldRecord): void {
+    this.#totalBytes -= record.charged()
+    this.#slab.release(record.ciphertextLength)
     if (record.tombstone) this.#tombstoneCount--
-    else this.#recency.delete(record.key)
+    else this.#recency.delete(record)
   }
 
   #compactQueues(): void {
     const bound = 2 * this.#records.size + QUEUE_SLACK
-    if (this.#expiries.size > bound) {
-      this.#expiries.reset([...this.#records.values()].filter((r) => r.ttlMs > 0).map(entryOf))
-    }
-    if (this.#tombstones.size > bound) {
-      this.#tombstones.reset([...this.#records.values()].filter((r) => r.tombstone).map(entryOf))
-    }
+    if (this.#expiries.size > bound) this.#rebuildExpiries()
+    if (this.#tombstones.size > bound) this.#rebuildTombstones()
+  }
+
+  #rebuildExpiries(): void {
+    this.#expiries.reset([...this.#records.values()].filter((record) => record.ttlMs > 0))
+  }
+
+  #rebuildTombstones(): void {
+    this.#tombstones.reset([...this.#records.values()].filter((record) => record.tombstone))
+  }
+
+  /**
+   * Once dead bytes pass half the live ones (`ByteSlab`), every record's bytes move to fresh
+   * pages: O(n), after at least n/2 records' worth of bytes were released, so O(1) amortized.
+   * The queues are rebuilt too, so that no stale record keeps the old pages alive.
+   */
+  #compactPages(): void {
+    if (!this.#slab.wantsCompaction) return
+    this.#slab.restart()
+    for (const record of this.#records.values()) record.relocate(this.#slab)
+    this.#rebuildExpiries()
+    this.#rebuildTombstones()
   }
 }

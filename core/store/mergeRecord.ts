@@ -43,9 +43,17 @@ export function mergeRecord(stored: StoreRecord | undefined, incoming: StoreReco
       return { reason: 'ignored_existing_newer_version', record: stored }
     case 'concurrent':
       if (!incomingWins(incoming, stored)) return { reason: 'ignored_concurrent_tie_break', record: stored }
+      // Fields named one by one: a held record keeps `ciphertext` and `clock` behind getters, which a spread would drop.
       return {
         reason: 'replaced_by_concurrent_lww',
-        record: { ...incoming, clock: mergeClocks(stored.clock, incoming.clock) },
+        record: {
+          key: incoming.key,
+          ciphertext: incoming.ciphertext,
+          clock: mergeClocks(stored.clock, incoming.clock),
+          updatedAtMs: incoming.updatedAtMs,
+          tombstone: incoming.tombstone,
+          ttlMs: incoming.ttlMs,
+        },
       }
   }
 }

@@ -49,7 +49,12 @@ export function isExpired(record: StoreRecord, nowMs: number): boolean {
  * It depends on the record alone, so every node charges the same record alike.
  */
 export function chargedBytes(record: StoreRecord): number {
-  return keyBytes(record.key) + record.ciphertext.length + RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES * record.clock.size
+  return chargeFor(record.key, record.ciphertext.length, record.clock.size)
+}
+
+/** `chargedBytes` from its inputs, for a held record that keeps its fields packed. */
+export function chargeFor(key: string, ciphertextBytes: number, clockEntries: number): number {
+  return keyBytes(key) + ciphertextBytes + RECORD_OVERHEAD_BYTES + CLOCK_ENTRY_BYTES * clockEntries
 }
 
 /**
