@@ -45,6 +45,17 @@ export default defineConfig({
       },
       {
         test: {
+          // Fault suites (issue 14): real node processes on anvil, with the RPC cut, peers that
+          // hang, a node killed mid-snapshot and skewed clocks. About 3-4 minutes in all.
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
           testTimeout: 120_000,
