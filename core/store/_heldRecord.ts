@@ -3,8 +3,9 @@
  * one object, the ciphertext in the namespace's pages (`ByteSlab`), the clock inline (one
  * entry, the common case, is a wallet and a number; more are a flat array), wallets shared
  * through the namespace's `WalletInterner`, and the recency links of true LRU on the record
- * itself. Measured on Node 20 (bench/recordOverhead.ts), a record object with a Map clock and
- * an ArrayBuffer of its own cost about 600 bytes beside its key and ciphertext; this, about 160.
+ * itself. Measured on Node 20 (bench/recordOverhead.ts), a record with one clock entry costs
+ * 200–212 bytes beside its key and ciphertext; as an object literal with a Map clock, an
+ * ArrayBuffer of its own and a recency node, it cost 604–654.
  *
  * Outside, it is a `StoreRecord`: `ciphertext` is a view of the held bytes (a write through it
  * changes the stored value, as writing the stored array did) and `clock` a new Map, made on

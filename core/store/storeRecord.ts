@@ -10,19 +10,23 @@ export const MAX_KEY_BYTES = 1024
 
 /**
  * §6.4: the bytes charged for holding one record besides its key, its ciphertext and its
- * clock entries: the record object, its clock map, its entries in the namespace's map and
- * recency list, its purge-queue entries. A protocol constant, so that every node charges
- * alike. bench/recordOverhead.ts (Node 20, 131,073 records, heap + array buffers after GC)
- * measured, beyond the key and ciphertext of a record with one clock entry, 604–654 bytes,
- * and 786 with a TTL and a stale purge-queue entry (the worst case); with CLOCK_ENTRY_BYTES
- * that is covered: 768 + 128 = 896.
+ * clock entries: the record object (core/store/_heldRecord.ts), its entry in the namespace's
+ * map, its share of the ciphertext pages, its purge-queue entries. A protocol constant, so
+ * that every node charges alike: it is not lowered when a node holds records more cheaply.
+ * bench/recordOverhead.ts (Node 20, 131,073 records, heap + array buffers after GC) measured,
+ * beyond the key and ciphertext of a record with one clock entry, 200–212 bytes, 230 with a
+ * TTL and a stale purge-queue entry, and 408 when 1024-byte values (the largest kept in shared
+ * pages) were each written twice. Released bytes wait in the pages until they pass half the
+ * live ones (_byteSlab.ts), so that case is bounded by about 230 + 512 = 742, still below
+ * 768 + 128 = 896; every measured case kept at least 488 bytes of margin. (Before records were
+ * packed, with a Map clock, an ArrayBuffer per value and a recency node per key: 604–654 and 786.)
  */
 export const RECORD_OVERHEAD_BYTES = 768
 
 /**
- * §6.4: the bytes charged for each entry of a record's clock. Measured: 117 bytes per entry
- * when every wallet is a string of its own (a hostile peer's clocks), 49 when wallets are
- * shared, just past a doubling of the map's table; rounded up.
+ * §6.4: the bytes charged for each entry of a record's clock. Measured: 94 bytes per entry
+ * when every wallet is a string of its own (a hostile peer's clocks), 26 when wallets are
+ * shared (before packing: 117 and 49); rounded up.
  */
 export const CLOCK_ENTRY_BYTES = 128
 
