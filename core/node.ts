@@ -9,7 +9,7 @@
 import { awsNitroRootG1Der, loadTrustedRoot } from './attestation'
 import { NonceStore, RateLimiter, RequestAdmission } from './auth'
 import type { PeerAttestationPolicy } from './auth/verifyPeerAttestation'
-import { createCachedRegistry, createChainReaders, type CachedRegistry, type ChainReaders } from './chain'
+import { FOUND_TTL_CAP_SECONDS, NODE_REFRESH_AHEAD_SECONDS, createCachedRegistry, createChainReaders, type CachedRegistry, type ChainReaders } from './chain'
 import { PeerCache, PeerWatermarks, Readiness, SyncClient, TickSchedule, type Sleep } from './cluster'
 import { readConfig, type ConfigEnvironment, type NodeConfig } from './config'
 import type { Wallet } from './encoding'
@@ -38,6 +38,12 @@ export interface KmsNodeRuntime {
    * time, never by a variable; `dist/kms.mjs` and the image never have it.
    */
   testBuild?: boolean
+  /**
+   * Whether work may outlive the request that started it (true in Node, false in workerd).
+   * With it, registry entries in use are reloaded ahead of their expiry in the background
+   * (`createCachedRegistry`'s refresh ahead), so no request waits on the chain for them.
+   */
+  backgroundWork?: boolean
 }
 
 export type { LogLevel, Logger }
@@ -107,7 +113,12 @@ export class KmsNode {
       kmsRegistry: config.kmsRegistryAddress,
       fetch: runtime.fetch,
     })
-    this.registry = createCachedRegistry(this.chain.novaAppRegistry, { clock, ttlSeconds: config.registryCacheTtlSeconds })
+    this.registry = createCachedRegistry(this.chain.novaAppRegistry, {
+      clock,
+      ttlSeconds: config.registryCacheTtlSeconds,
+      refreshAheadSeconds:
+        runtime.backgroundWork === true ? Math.min(NODE_REFRESH_AHEAD_SECONDS, Math.min(config.registryCacheTtlSeconds, FOUND_TTL_CAP_SECONDS) / 2) : 0,
+    })
     this.nonces = new NonceStore({ clock, random, ttlSeconds: config.popTimeoutSeconds, capacity: config.maxNonces })
     const limiter = (ratePerMinute: number): RateLimiter => new RateLimiter({ clock, ratePerMinute, maxBuckets: config.maxRateBuckets })
     this.limiters = {

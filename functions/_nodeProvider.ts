@@ -5,7 +5,7 @@
  * import time (workerd forbids randomness and I/O at module top level, DESIGN §3).
  */
 import { KmsNode } from '../core/node'
-import { consoleLogWriter, PACKAGE_VERSION, systemClock, TEST_BUILD, timerSleep, webCryptoRandom } from './_runtime'
+import { consoleLogWriter, PACKAGE_VERSION, runtimeAllowsBackgroundWork, systemClock, TEST_BUILD, timerSleep, webCryptoRandom } from './_runtime'
 
 export type NodeProvider = (env: unknown) => Promise<KmsNode>
 
@@ -29,6 +29,7 @@ export const defaultNodeProvider: NodeProvider = (env) => {
     writeLog: consoleLogWriter,
     version: PACKAGE_VERSION,
     testBuild: TEST_BUILD,
+    backgroundWork: runtimeAllowsBackgroundWork(),
   }).catch((error: unknown) => {
     defaultNode = undefined
     throw error

@@ -42,3 +42,15 @@ declare const __NOVA_KMS_TEST_BUILD__: boolean | undefined
  * to serve under the AWS root. No variable can turn it on.
  */
 export const TEST_BUILD: boolean = typeof __NOVA_KMS_TEST_BUILD__ === 'boolean' && __NOVA_KMS_TEST_BUILD__
+
+/**
+ * Whether work may outlive the request that started it. In Node it may; in workerd a promise
+ * whose I/O began in one request cannot be awaited by another, and is cancelled once its
+ * request has answered (without `ctx.waitUntil`). The node then reloads registry entries
+ * only when they expire, on the request path. workerd identifies itself by its user agent
+ * (WinterCG's runtime keys); Node 20 has no `navigator`.
+ */
+export function runtimeAllowsBackgroundWork(): boolean {
+  const agent = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent
+  return agent !== 'Cloudflare-Workers'
+}

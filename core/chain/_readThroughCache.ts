@@ -27,6 +27,14 @@ export interface ReadThroughCacheOptions {
    * its reload fails (the reload's error is then swallowed).
    */
   maxAgeMs: number
+  /**
+   * Refresh ahead: a read that finds its entry fresh but with less than this many ms of its
+   * lifetime left still answers from the entry, and starts the reload in the background
+   * (once; its failure is dropped, as the entry is still fresh). So an entry in steady use
+   * is reloaded before it expires, and no request waits on the chain for it; what is served
+   * is never older than before. 0 (the default): reload only on expiry.
+   */
+  refreshAheadMs?: number
 }
 
 export class ReadThroughCache<V> {
@@ -35,12 +43,14 @@ export class ReadThroughCache<V> {
   readonly #clock: Clock
   readonly #maxEntries: number
   readonly #maxAgeMs: number
+  readonly #refreshAheadMs: number
   #generation = 0
 
   constructor(clock: Clock, options: ReadThroughCacheOptions) {
     this.#clock = clock
     this.#maxEntries = options.maxEntries
     this.#maxAgeMs = options.maxAgeMs
+    this.#refreshAheadMs = options.refreshAheadMs ?? 0
   }
 
   /**
@@ -52,7 +62,12 @@ export class ReadThroughCache<V> {
     const cached = this.#entries.get(key)
     if (cached !== undefined) {
       const now = this.#clock.nowMs()
-      if (cached.readAtMs <= now && now < cached.freshUntilMs) return Promise.resolve(cached.value)
+      if (cached.readAtMs <= now && now < cached.freshUntilMs) {
+        if (cached.freshUntilMs - now <= this.#refreshAheadMs && !this.#inFlight.has(key)) {
+          this.#load(key, load, lifetimeMs).catch(() => undefined)
+        }
+        return Promise.resolve(cached.value)
+      }
       if (!this.#withinBound(cached, now)) this.#entries.delete(key)
     }
     const loading = this.#inFlight.get(key) ?? this.#load(key, load, lifetimeMs)

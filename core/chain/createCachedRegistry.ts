@@ -13,6 +13,12 @@ export interface CreateCachedRegistryOptions {
   ttlSeconds: number
   /** Entries kept per kind (instances, apps, versions); the oldest goes first. */
   maxEntries?: number
+  /**
+   * Reload an entry in use this long before it expires, in the background, so that no
+   * request waits on the chain when it does (issue 14: a chain read on the request path was
+   * one source of tail latency). Never serves anything older. Default 0: reload on expiry.
+   */
+  refreshAheadSeconds?: number
 }
 
 export interface CachedRegistry extends NovaAppRegistryReader {
@@ -31,6 +37,11 @@ export const FOUND_TTL_CAP_SECONDS = 5
 /** A not-found instance, app or version lives at most this long (PROTOCOL §3.3). */
 export const NOT_FOUND_TTL_CAP_SECONDS = 10
 export const DEFAULT_MAX_CACHE_ENTRIES = 10_000
+/**
+ * What a node reloads ahead: an entry in use is reloaded in its last second (or last half,
+ * for lifetimes under 2 s), so an active app costs about one extra read per lifetime at most.
+ */
+export const NODE_REFRESH_AHEAD_SECONDS = 1
 
 /**
  * Wraps `reader` so that authorization reads hit the chain at most once per lifetime:
@@ -63,14 +74,15 @@ export const DEFAULT_MAX_CACHE_ENTRIES = 10_000
  * @throws (from reads) whatever `reader` throws, e.g. KmsError `registry_unavailable`.
  */
 export function createCachedRegistry(reader: NovaAppRegistryReader, options: CreateCachedRegistryOptions): CachedRegistry {
-  const { clock, ttlSeconds, maxEntries = DEFAULT_MAX_CACHE_ENTRIES } = options
+  const { clock, ttlSeconds, maxEntries = DEFAULT_MAX_CACHE_ENTRIES, refreshAheadSeconds = 0 } = options
   if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) throw new RangeError('ttlSeconds: expected a number ≥ 0')
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries: expected an integer ≥ 1')
+  if (!Number.isFinite(refreshAheadSeconds) || refreshAheadSeconds < 0) throw new RangeError('refreshAheadSeconds: expected a number ≥ 0')
 
   const foundMs = Math.min(ttlSeconds, FOUND_TTL_CAP_SECONDS) * 1000
   const notFoundMs = Math.min(ttlSeconds, NOT_FOUND_TTL_CAP_SECONDS) * 1000
   const lifetime = (value: unknown): number => (value === undefined ? notFoundMs : foundMs)
-  const cacheOptions = { maxEntries, maxAgeMs: REVOCATION_BOUND_SECONDS * 1000 }
+  const cacheOptions = { maxEntries, maxAgeMs: REVOCATION_BOUND_SECONDS * 1000, refreshAheadMs: refreshAheadSeconds * 1000 }
   const instances = new ReadThroughCache<InstanceRecord | undefined>(clock, cacheOptions)
   const apps = new ReadThroughCache<AppRecord | undefined>(clock, cacheOptions)
   const versions = new ReadThroughCache<VersionRecord | undefined>(clock, cacheOptions)

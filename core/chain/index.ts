@@ -26,6 +26,7 @@ export {
   FOUND_TTL_CAP_SECONDS,
   NOT_FOUND_TTL_CAP_SECONDS,
   DEFAULT_MAX_CACHE_ENTRIES,
+  NODE_REFRESH_AHEAD_SECONDS,
   type CachedRegistry,
   type CreateCachedRegistryOptions,
 } from './createCachedRegistry'

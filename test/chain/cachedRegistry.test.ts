@@ -292,3 +292,51 @@ test('behavior: getActiveInstances is not cached (the peer cache has its own TTL
   await cache.getActiveInstances(49)
   expect(counting.calls.count).toBe(2)
 })
+
+test('behavior: refresh ahead: a read in the last second answers from the entry and reloads it in the background, so the read at expiry does not wait', async () => {
+  const ahead = createCachedRegistry(counting.reader, { clock, ttlSeconds: TTL_SECONDS, refreshAheadSeconds: 1 })
+  const wallet = newWallet()
+  const instanceId = await chain.registerInstance({ teeWalletAddress: wallet })
+  expect((await ahead.getInstanceByWallet(wallet))?.status).toBe(0)
+  await chain.setInstanceStatus(instanceId, 1)
+
+  clock.advanceSeconds(3.999) // more than a second left: no reload
+  expect((await ahead.getInstanceByWallet(wallet))?.status).toBe(0)
+  expect(counting.calls.count).toBe(1)
+
+  clock.advanceSeconds(0.001) // one second left: the entry answers, and one reload starts
+  const [first, second] = await Promise.all([ahead.getInstanceByWallet(wallet), ahead.getInstanceByWallet(wallet)])
+  expect([first?.status, second?.status]).toEqual([0, 0])
+  expect(counting.calls.count).toBe(2)
+
+  // At the old expiry the reloaded answer (read at 4 s) is served, with no further chain call.
+  clock.advanceSeconds(1)
+  expect((await ahead.getInstanceByWallet(wallet))?.status).toBe(1)
+  expect(counting.calls.count).toBe(2)
+  // It is as old as the start of its read: fresh until 4 + 5 s, not longer.
+  clock.advanceSeconds(3.999)
+  expect((await ahead.getInstanceByWallet(wallet))?.status).toBe(1)
+  expect(counting.calls.count).toBe(3) // the next refresh ahead
+})
+
+test('behavior: refresh ahead that fails changes nothing: the entry answers until its expiry, and the revocation bound still holds', async () => {
+  const ahead = createCachedRegistry(counting.reader, { clock, ttlSeconds: TTL_SECONDS, refreshAheadSeconds: 1 })
+  const wallet = newWallet()
+  await chain.registerInstance({ teeWalletAddress: wallet })
+  expect(await ahead.getInstanceByWallet(wallet)).toMatchObject({ teeWalletAddress: wallet })
+  counting.use(dead)
+
+  clock.advanceSeconds(4.5) // a background reload starts and fails; nobody sees its error
+  expect(await ahead.getInstanceByWallet(wallet)).toMatchObject({ teeWalletAddress: wallet })
+  expect(counting.calls.count).toBe(2)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+
+  clock.advanceSeconds(5.5) // read 10 s ago: refused, as without refresh ahead
+  const failure = await ahead.getInstanceByWallet(wallet).catch((error: unknown) => error)
+  expect((failure as KmsError).code).toBe('registry_unavailable')
+})
+
+test('error: refreshAheadSeconds must be a number ≥ 0', () => {
+  expect(() => createCachedRegistry(counting.reader, { clock, ttlSeconds: 5, refreshAheadSeconds: -1 })).toThrow(RangeError)
+  expect(() => createCachedRegistry(counting.reader, { clock, ttlSeconds: 5, refreshAheadSeconds: Number.NaN })).toThrow(RangeError)
+})
