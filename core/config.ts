@@ -25,6 +25,12 @@ export interface NodeConfig {
   odynUrl: string
   /** Dev only. */
   nodePrivateKey: Uint8Array | undefined
+  /**
+   * Dev only (`NODE_ENCRYPTION_KEY`): the stand-in's P-384 scalar (48 bytes), so that an
+   * instance can be registered with its teePubkey before the process starts (the bench's
+   * cold start, a scripted cluster). Random per process when absent.
+   */
+  nodeEncryptionKey: Uint8Array | undefined
   /** Dev only: preloads the master secret as `generated` (§7.5). */
   masterSecret: Uint8Array | undefined
   /** Dev only: replaces the dev attestation root (§3.2.3). */
@@ -152,7 +158,7 @@ const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const
 export function readConfig(env: ConfigEnvironment): NodeConfig {
   const mode: Mode = (text(env, 'IN_ENCLAVE') ?? 'true').trim().toLowerCase() === 'true' ? 'enclave' : 'dev'
   if (mode === 'enclave') {
-    for (const forbidden of ['NODE_PRIVATE_KEY', 'MASTER_SECRET_HEX', 'NITRO_ROOT_CERT_PEM']) {
+    for (const forbidden of ['NODE_PRIVATE_KEY', 'NODE_ENCRYPTION_KEY', 'MASTER_SECRET_HEX', 'NITRO_ROOT_CERT_PEM']) {
       if (text(env, forbidden) !== undefined) {
         throw new KmsError('internal_error', `Invalid configuration: ${forbidden} is not allowed in enclave mode`)
       }
@@ -206,6 +212,7 @@ export function readConfig(env: ConfigEnvironment): NodeConfig {
     nodeInstanceUrl,
     odynUrl,
     nodePrivateKey: mode === 'dev' ? fixedBytes(env, 'NODE_PRIVATE_KEY', 32) : undefined,
+    nodeEncryptionKey: mode === 'dev' ? fixedBytes(env, 'NODE_ENCRYPTION_KEY', 48) : undefined,
     masterSecret: mode === 'dev' ? fixedBytes(env, 'MASTER_SECRET_HEX', 32) : undefined,
     nitroRootCertPem: mode === 'dev' ? text(env, 'NITRO_ROOT_CERT_PEM') : undefined,
     nodeTickSeconds,

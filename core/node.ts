@@ -188,6 +188,7 @@ export class KmsNode {
         ? createOdynTee({ baseUrl: config.odynUrl, fetch: runtime.fetch })
         : await createLocalTee({
             ...(config.nodePrivateKey === undefined ? {} : { walletPrivateKey: config.nodePrivateKey }),
+            ...(config.nodeEncryptionKey === undefined ? {} : { encryptionPrivateKey: config.nodeEncryptionKey }),
             random: runtime.random,
             issueAttestation: (params) => issueDevAttestation({ ...params, nowMs: runtime.clock.nowMs(), random: runtime.random }),
           })

@@ -1,7 +1,7 @@
 /**
  * The dev-mode `Tee` (PROTOCOL §10.3): an in-process stand-in for Odyn with the same inputs,
  * outputs and errors. It holds a secp256k1 wallet key (`NODE_PRIVATE_KEY` or random) and a
- * per-process P-384 key, runs envelope cipher v1 with its replay memory, and delegates
+ * P-384 key (`NODE_ENCRYPTION_KEY` or random per process), runs envelope cipher v1 with its replay memory, and delegates
  * attestation documents to an injected issuer. Authentication and encryption are the same
  * as in enclave mode; nothing is bypassed.
  *
@@ -14,6 +14,7 @@ import {
   encryptEnvelope,
   ENVELOPE_INFO_CURRENT,
   generateP384PrivateKey,
+  importP384PrivateKey,
   generateWalletPrivateKey,
   parseP384PublicKey,
   privateKeyToWallet,
@@ -42,6 +43,8 @@ export interface LocalTeeOptions {
   random: Random
   /** `NODE_PRIVATE_KEY` (dev only); a random key when absent. */
   walletPrivateKey?: Uint8Array
+  /** `NODE_ENCRYPTION_KEY` (dev only): the P-384 scalar; a random key when absent. */
+  encryptionPrivateKey?: Uint8Array
   /** The dev attestation issuer; without it `getAttestation` is unavailable (503). */
   issueAttestation?: IssueAttestation
 }
@@ -53,12 +56,14 @@ function decryptionFailed(details: string): KmsError {
 /**
  * Creates the stand-in. Keys are made here, not at import (workerd forbids randomness at
  * module scope, DESIGN §3), so call it lazily, e.g. when the node is first created.
- * @throws RangeError for a `walletPrivateKey` that is not a secp256k1 scalar.
+ * @throws RangeError for a `walletPrivateKey` that is not a secp256k1 scalar, or an
+ *   `encryptionPrivateKey` that is not a P-384 one.
  */
-export async function createLocalTee({ random, walletPrivateKey, issueAttestation }: LocalTeeOptions): Promise<Tee> {
+export async function createLocalTee({ random, walletPrivateKey, encryptionPrivateKey, issueAttestation }: LocalTeeOptions): Promise<Tee> {
   const walletKey = walletPrivateKey === undefined ? generateWalletPrivateKey(random) : walletPrivateKey.slice()
   const wallet = privateKeyToWallet(walletKey)
-  const encryptionKey: P384PrivateKey = await generateP384PrivateKey(random)
+  const encryptionKey: P384PrivateKey =
+    encryptionPrivateKey === undefined ? await generateP384PrivateKey(random) : await importP384PrivateKey(encryptionPrivateKey)
   const replays = new ReplayMemory()
 
   return {

@@ -28,7 +28,7 @@ describe('configuration (PROTOCOL §11)', () => {
     expect(readConfig({ IN_ENCLAVE: 'TRUE' }).mode).toBe('enclave')
   })
   it('error: enclave mode refuses host-chosen keys, secrets and roots (conformance 48)', () => {
-    for (const name of ['NODE_PRIVATE_KEY', 'MASTER_SECRET_HEX', 'NITRO_ROOT_CERT_PEM']) {
+    for (const name of ['NODE_PRIVATE_KEY', 'NODE_ENCRYPTION_KEY', 'MASTER_SECRET_HEX', 'NITRO_ROOT_CERT_PEM']) {
       expect(failure({ IN_ENCLAVE: 'true', [name]: 'x' })).toBe(`internal_error: Invalid configuration: ${name} is not allowed in enclave mode`)
     }
   })
@@ -46,6 +46,11 @@ describe('configuration (PROTOCOL §11)', () => {
     const config = readConfig({ IN_ENCLAVE: 'false', MASTER_SECRET_HEX: '0x' + '00'.repeat(31) + '01', BIND_ADDR: '127.0.0.1:0' })
     expect(config.masterSecret?.[31]).toBe(1)
     expect(config.bindPort).toBe(0)
+  })
+  it('behavior: NODE_ENCRYPTION_KEY is 96 hex digits (a P-384 scalar), dev only', () => {
+    expect(readConfig({ IN_ENCLAVE: 'false', NODE_ENCRYPTION_KEY: '0x' + '11'.repeat(48) }).nodeEncryptionKey).toEqual(new Uint8Array(48).fill(0x11))
+    expect(readConfig({ IN_ENCLAVE: 'false' }).nodeEncryptionKey).toBeUndefined()
+    expect(failure({ IN_ENCLAVE: 'false', NODE_ENCRYPTION_KEY: '11'.repeat(32) })).toBe('internal_error: Invalid configuration: NODE_ENCRYPTION_KEY must be exactly 96 hex digits')
   })
 })
 

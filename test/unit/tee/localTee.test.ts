@@ -48,6 +48,22 @@ describe('local stand-in (PROTOCOL §10.3)', () => {
     expect(await first.getEncryptionPublicKey()).not.toEqual(await second.getEncryptionPublicKey())
   })
 
+  test('behavior: NODE_ENCRYPTION_KEY fixes the P-384 key, so an instance can be registered before it starts', async () => {
+    const encryptionPrivateKey = new Uint8Array(48).fill(0x33)
+    const first = await createLocalTee({ random: seededRandom('one'), encryptionPrivateKey })
+    const second = await createLocalTee({ random: seededRandom('two'), encryptionPrivateKey })
+    expect(await first.getEncryptionPublicKey()).toEqual((await importP384PrivateKey(encryptionPrivateKey)).publicKey.der)
+    expect(await first.getEncryptionPublicKey()).toEqual(await second.getEncryptionPublicKey())
+    expect(await first.getWallet()).not.toBe(await second.getWallet())
+    // And it works: one opens what the other sealed to it.
+    const sealed = await first.encrypt('hello', await second.getEncryptionPublicKey())
+    expect(await second.decrypt(sealed)).toBe('hello')
+  })
+
+  test('error: a NODE_ENCRYPTION_KEY outside 1..n−1 is refused at creation', async () => {
+    await expect(createLocalTee({ random: seededRandom('bad'), encryptionPrivateKey: new Uint8Array(48).fill(0xff) })).rejects.toThrow(RangeError)
+  })
+
   test('behavior: the wallet key is copied, so the caller cannot change it afterwards', async () => {
     const walletPrivateKey = new Uint8Array(32).fill(0x07)
     const tee = await createLocalTee({ random: seededRandom('copy'), walletPrivateKey })
