@@ -27,7 +27,7 @@ import { errorResponse } from './_stages/errorMapper'
 
 type SyncView = Pick<
   KmsNode,
-  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy'
+  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy' | 'watermarks'
 >
 
 /** Maps an error after authentication to its answer, as the pipeline's mapper would. */
@@ -118,6 +118,8 @@ export const sync = defineFunction(
       // 8. Dispatch.
       const answer = await answerSync(payload, {
         store: node.store,
+        // §6.8: what the peer sent is journaled as its, so it is never pushed back to it.
+        relay: { sender: peer.wallet, watermarks: node.watermarks, cached: new Set(node.peers.peers.map((cached) => cached.wallet)) },
         canDecrypt: node.keys.canDecrypt,
         sealSecretFor: (requesterDer, random) => node.keys.sealSecretFor(requesterDer, random),
         random: node.random,

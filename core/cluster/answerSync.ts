@@ -3,16 +3,22 @@
  * decrypted peer payload. Authentication happens before this (functions/sync.ts).
  */
 import type { SealedMasterSecret } from '../crypto'
-import { bytesToHex, parseHex } from '../encoding'
+import { bytesToHex, parseHex, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import type { Random } from '../runtime'
 import type { CanDecrypt, KvStore, SnapshotCursor } from '../store'
+import type { PeerWatermarks } from './peerWatermarks'
 import { encodeSnapshotCursor, MIN_SNAPSHOT_PAGE_BYTES, parseSnapshotCursor, syncDataBudget } from './snapshotCursor'
 
 const DEFAULT_MAX_PAGE_BYTES = syncDataBudget(52_428_800)
 
 export interface AnswerSyncContext {
   store: Pick<KvStore, 'ingest' | 'snapshot' | 'snapshotPage'>
+  /**
+   * Who sent the delta, and the journal that remembers where each stored record came from, so
+   * that it is never pushed back there (§6.8). Absent: nothing is journaled (tests of the answer alone).
+   */
+  relay?: { sender: Wallet; watermarks: Pick<PeerWatermarks, 'received'>; cached: ReadonlySet<Wallet> }
   canDecrypt: CanDecrypt
   /**
    * The largest `data` of a snapshot page this node sends: `syncDataBudget(MAX_SYNC_PAYLOAD_BYTES)`;
@@ -67,8 +73,17 @@ export async function answerSync(payload: Record<string, unknown>, context: Answ
   const type = syncTypeOf(payload)
   switch (type) {
     case 'delta': {
-      const counts = await context.store.ingest(payload['data'], context.canDecrypt)
-      return { status: 'ok', ...counts }
+      // §6.7 refuses a record beyond MAX_CLOCK_SKEW_MS; the earliest such `updated_at_ms` tells
+      // the sender which records to push again, once this node's clock has caught up (§6.8).
+      let refusedAheadFromMs: number | undefined
+      const journal = context.relay === undefined ? undefined : context.relay.watermarks.received(context.relay.sender, payload, context.relay.cached)
+      const counts = await context.store.ingest(payload['data'], context.canDecrypt, {
+        ...journal,
+        refusedAhead: (updatedAtMs) => {
+          refusedAheadFromMs = Math.min(refusedAheadFromMs ?? updatedAtMs, updatedAtMs)
+        },
+      })
+      return { status: 'ok', ...counts, ...(refusedAheadFromMs === undefined ? {} : { refused_ahead_from_ms: refusedAheadFromMs }) }
     }
     case 'snapshot_request':
       return answerSnapshot(payload, context)

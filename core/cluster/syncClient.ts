@@ -183,9 +183,12 @@ export class SyncClient implements PeerSecretSource {
     this.versions = new SyncVersions(options.peerWallets)
   }
 
-  /** Pushes one delta body; resolves with the peer's counts. */
-  async pushDelta(peer: Peer, data: WireData): Promise<Record<string, unknown>> {
-    return this.#send(peer, 'delta', { data })
+  /**
+   * Pushes one delta body, with the relay fields of §4.3 (`stream`, `stamp`, `relayed`,
+   * `acks`) when given; resolves with the peer's counts.
+   */
+  async pushDelta(peer: Peer, data: WireData, relay: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    return this.#send(peer, 'delta', { ...relay, data })
   }
 
   async pullSnapshot(peer: Peer): Promise<void> {

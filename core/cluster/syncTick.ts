@@ -1,38 +1,29 @@
 /**
- * `sync_tick` (PROTOCOL §7.4, §6.8): push every record changed since the last push to every
- * cached peer. Peers are pushed to in parallel, each bounded by its own timeouts, so one
- * failing peer never holds up the others.
+ * `sync_tick` (PROTOCOL §7.4, §6.8): push to every cached peer what it may not have yet.
+ * Peers are pushed to in parallel, each bounded by its own timeouts, so one failing peer never
+ * holds up the others.
  *
- * Watermarks are kept per peer (§6.8 allows it): a peer's watermark moves only when a push
- * to it succeeds, so a peer that was unreachable for several rounds gets everything it
- * missed once it is back, without a snapshot. A failed push is counted and not retried
- * within the tick; the next tick sends the same records again, which merge idempotently.
+ * What is due comes from `PeerWatermarks` (§6.8 "relay without echo"): a change journal with a
+ * cursor per peer that moves only when a push to that peer succeeds, so a peer that was
+ * unreachable for several rounds gets everything it missed once it is back, without a
+ * snapshot. A record is never pushed back to where it came from, and a peer's own write is
+ * relayed to a third peer only when its writer has not acknowledged, in time, that the third
+ * peer took it. A failed push is counted and not retried within the tick.
  */
 import type { Wallet } from '../encoding'
 import type { Clock } from '../runtime'
-import { splitDelta, type KvStore } from '../store'
 import type { Peer, PeerCache } from './peerCache'
+import type { JournalStore, PeerWatermarks } from './peerWatermarks'
 import type { Readiness } from './readiness'
 import type { SyncClient } from './syncClient'
 
-/** `last_push_ms` (§6.8) per peer wallet; a peer not yet pushed to starts at 0 (everything). */
-export class PeerWatermarks {
-  readonly #lastPushMs = new Map<Wallet, number>()
-
-  since(peer: Wallet): number {
-    return Math.max((this.#lastPushMs.get(peer) ?? 0) - 1, 0)
-  }
-
-  advance(peer: Wallet, pushStartedMs: number): void {
-    this.#lastPushMs.set(peer, pushStartedMs)
-  }
-}
+export { PeerWatermarks, RELAY_DELAY_TICKS } from './peerWatermarks'
 
 export interface SyncTickContext {
   readiness: Pick<Readiness, 'available'>
   hasSyncKey: boolean
   peers: PeerCache
-  store: Pick<KvStore, 'selectDelta'>
+  store: JournalStore
   client: Pick<SyncClient, 'pushDelta'>
   clock: Clock
   ownWallet: Wallet | undefined
@@ -59,23 +50,28 @@ export async function runSyncTick(context: SyncTickContext): Promise<SyncTickRes
     // nothing goes to it. The watermarks stay, so the next push after a refresh sends it all.
     if (peers.isStale()) return { pushed: 0, failed: 0, records: 0 }
   }
-  // §6.8 step 1: the push time is taken before selecting, so a write made during the push
-  // is picked up next time (the −1 keeps a write in the same millisecond).
-  const pushStartedMs = clock.nowMs()
+  // §6.8 step 1: the time is read before selecting, so a write made during the push is
+  // picked up next time; every peer's plan is made in this one synchronous step.
+  const nowMs = clock.nowMs()
   const targets = peers.peers.filter((peer) => peer.wallet !== context.ownWallet)
+  const plans = watermarks.plan({
+    store,
+    peers: targets.map((peer) => peer.wallet),
+    maxBodyBytes: context.maxSyncPayloadBytes,
+    nowMs,
+  })
   let records = 0
   const outcomes = await Promise.allSettled(
     targets.map(async (peer) => {
-      const delta = store.selectDelta(watermarks.since(peer.wallet))
-      const count = Object.values(delta).reduce((total, group) => total + group.length, 0)
-      if (count === 0) {
-        watermarks.advance(peer.wallet, pushStartedMs)
+      const plan = plans.get(peer.wallet)!
+      if (plan.bodies.length === 0) {
+        plan.commit()
         return
       }
       try {
-        for (const body of splitDelta(delta, context.maxSyncPayloadBytes)) await client.pushDelta(peer, body)
-        watermarks.advance(peer.wallet, pushStartedMs)
-        records += count
+        for (const body of plan.bodies) plan.answered(body, await client.pushDelta(peer, body.data, body.fields))
+        plan.commit()
+        records += plan.records
         context.recordPush(peer, 'ok')
       } catch (error) {
         context.recordPush(peer, 'failed')

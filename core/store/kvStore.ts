@@ -5,10 +5,21 @@ import type { Clock } from '../runtime'
 import { Namespace } from './_namespace'
 import { ingestWireData, type CanDecrypt, type IngestResult } from './_ingest'
 import { snapshotPage as readSnapshotPage, type SnapshotCursor, type SnapshotPage } from './snapshotPage'
-import type { MergeReason } from './mergeRecord'
+import { isSkipReason, type MergeReason } from './mergeRecord'
 import { CIPHERTEXT_OVERHEAD, isWellFormedKey, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
 import { canIncrement, incrementClock, type VectorClock } from './vectorClock'
-import { toWireRecord, type WireData } from './wireRecord'
+import { toWireRecord, type WireData, type WireRecord } from './wireRecord'
+
+/**
+ * What a sync peer learns from one ingest beyond the §4.3 counts (PROTOCOL §6.8): which
+ * records changed the store, and which were refused for running ahead of this node's clock.
+ */
+export interface IngestObserver {
+  /** A record the §6.6 merge stored (inserted or replaced), as given, with its reason. */
+  stored?(appId: number, record: StoreRecord, reason: MergeReason): void
+  /** The `updated_at_ms` of each record refused because it is more than MAX_CLOCK_SKEW_MS ahead (§6.7). */
+  refusedAhead?(updatedAtMs: number): void
+}
 
 /** The §11 default of MAX_RECORDS_PER_APP, for stores built without it. */
 export const DEFAULT_MAX_RECORDS_PER_APP = 50_000
@@ -175,6 +186,15 @@ export class KvStore {
     return this.#export((record, nowMs) => sinceMs < record.updatedAtMs && record.updatedAtMs <= nowMs)
   }
 
+  /**
+   * The §4.3 wire form of the record under `key`, whatever its state, or `undefined`. No purge
+   * and no recency refresh (§6.4): the sync tick reads what it is about to push.
+   */
+  peekWire(appId: number, key: string): WireRecord | undefined {
+    const record = this.#namespaces.get(appId)?.find(key)
+    return record === undefined ? undefined : toWireRecord(record)
+  }
+
   /** The §4.3 `snapshot_request` answer: every record after purging, tombstones included. */
   snapshot(): WireData {
     return this.#export(() => true)
@@ -191,10 +211,16 @@ export class KvStore {
    * and returns the §4.3 answer counts. Never throws on any `data`: a non-object, or a group
    * that is not an array, counts nothing. `canDecrypt` must resolve `false` on failure.
    */
-  async ingest(data: unknown, canDecrypt: CanDecrypt): Promise<IngestResult> {
+  async ingest(data: unknown, canDecrypt: CanDecrypt, observer?: IngestObserver): Promise<IngestResult> {
     const { maxClockSkewMs, maxValueSizeBytes, maxAppStorageBytes } = this.#limits
     const rules = { nowMs: this.#clock.nowMs(), maxClockSkewMs, maxValueSizeBytes, maxAppStorageBytes }
-    return ingestWireData(data, { rules, canDecrypt, merge: (appId, record) => this.merge(appId, record) })
+    if (observer?.refusedAhead !== undefined) reportRefusedAhead(data, rules.nowMs + maxClockSkewMs, observer.refusedAhead)
+    const merge = (appId: number, record: StoreRecord): MergeReason => {
+      const reason = this.merge(appId, record)
+      if (!isSkipReason(reason)) observer?.stored?.(appId, record, reason)
+      return reason
+    }
+    return ingestWireData(data, { rules, canDecrypt, merge })
   }
 
   #export(select: (record: StoreRecord, nowMs: number) => boolean): WireData {
@@ -247,6 +273,21 @@ export class KvStore {
  */
 function successorTime(previous: StoreRecord | undefined, nowMs: number): number {
   return previous === undefined ? nowMs : Math.max(nowMs, previous.updatedAtMs + 1)
+}
+
+/**
+ * §6.7 refuses every record whose `updated_at_ms` is beyond `latestMs` (now + MAX_CLOCK_SKEW_MS),
+ * whatever else it holds: this names each one, by the same test, without parsing the rest.
+ */
+function reportRefusedAhead(data: unknown, latestMs: number, report: (updatedAtMs: number) => void): void {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return
+  for (const group of Object.values(data as Record<string, unknown>)) {
+    if (!Array.isArray(group)) continue
+    for (const raw of group as unknown[]) {
+      const updatedAtMs = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)['updated_at_ms'] : undefined
+      if (typeof updatedAtMs === 'number' && Number.isSafeInteger(updatedAtMs) && updatedAtMs > latestMs) report(updatedAtMs)
+    }
+  }
 }
 
 /** §2.5: a key with a lone surrogate has no UTF-8 form, so replicas could not agree on it. */

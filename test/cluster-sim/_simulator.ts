@@ -137,7 +137,7 @@ export class SimCluster {
           hasSyncKey: true,
           peers,
           store,
-          client: { pushDelta: (peer, data) => cluster.#pushDelta(node, peer, data) },
+          client: { pushDelta: (peer, data, fields) => cluster.#pushDelta(node, peer, data, fields) },
           clock,
           ownWallet: wallet,
           watermarks: new PeerWatermarks(),
@@ -278,7 +278,7 @@ export class SimCluster {
     const answer = await answerSync({ type: 'snapshot_request', sender_wallet: to.wallet }, from.answer)
     const data: unknown = JSON.parse(JSON.stringify(answer['data']))
     const [nowMs, before] = [to.clock.nowMs(), to.store.snapshot()]
-    const result = await to.store.ingest(data, canDecryptSim)
+    const result = await to.store.ingest(data, canDecryptSim, to.tick.watermarks.pulled(from.wallet))
     this.stats.snapshotPulls++
     this.#observe({ node: to, via: 'snapshot', nowMs, data, before, counts: countsOf(result) })
   }
@@ -309,11 +309,11 @@ export class SimCluster {
   }
 
   /** The request of `SyncClient.pushDelta`: it ends when the body is answered or lost. */
-  #pushDelta(from: SimNode, peer: Peer, data: WireData): Promise<Record<string, unknown>> {
+  #pushDelta(from: SimNode, peer: Peer, data: WireData, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const to = this.nodes.find((node) => node.wallet === peer.wallet)!
     if (!this.network.connected(from.index, to.index)) return Promise.reject(unreachable())
     // The §4.3 inner payload, as JSON: the receiver sees only what survives the wire.
-    const id = this.network.send(from.index, to.index, JSON.stringify({ type: 'delta', sender_wallet: from.wallet, data }))
+    const id = this.network.send(from.index, to.index, JSON.stringify({ type: 'delta', sender_wallet: from.wallet, ...fields, data }))
     this.stats.sent++
     return new Promise((resolve, reject) => this.#requests.set(id, { resolve, reject }))
   }
@@ -324,7 +324,9 @@ export class SimCluster {
     const to = this.nodes[message.to]!
     const payload = JSON.parse(message.body) as Record<string, unknown>
     const [nowMs, before] = [to.clock.nowMs(), to.store.snapshot()]
-    const answer = await answerSync(payload, to.answer)
+    const sender = this.nodes[message.from]!
+    const cached = new Set(this.nodes.map((node) => node.wallet))
+    const answer = await answerSync(payload, { ...to.answer, relay: { sender: sender.wallet, watermarks: to.tick.watermarks, cached } })
     this.stats.delivered++
     this.#observe({ node: to, via: 'delta', nowMs, data: payload['data'], before, counts: countsOf(answer) })
     this.#requests.get(message.id)?.resolve(answer)
