@@ -83,6 +83,6 @@ export function syncTick(node: KmsNode): Promise<void> {
 
 /** Runs `forced`, or whatever is due. */
 export async function runDueTicks(node: KmsNode, forced?: TickName): Promise<void> {
-  if (forced === 'node_tick' || (forced === undefined && node.ticks.isDue('node_tick'))) await nodeTick(node)
+  if (forced === 'node_tick' || (forced === undefined && node.ticks.isDue('node_tick', node.readiness.available))) await nodeTick(node)
   if (forced === 'sync_tick' || (forced === undefined && node.ticks.isDue('sync_tick'))) await syncTick(node)
 }

@@ -8,7 +8,7 @@ export { PeerCache, peerEndpoint, type Peer, type PeerCacheOptions, type PeerReg
 export { Readiness, type UnavailableReason } from './readiness'
 export { runNodeTick, type NodeTickContext, type PeerSecretSource } from './nodeTick'
 export { withRetries, type Sleep } from './retry'
-export { TickSchedule, type TickName } from './tickSchedule'
+export { TickSchedule, UNAVAILABLE_RETRY_SECONDS, type TickName } from './tickSchedule'
 export { SyncClient, SYNC_TIMEOUTS_MS, type SyncClientOptions, type SyncType } from './syncClient'
 export { answerSync, syncTypeOf, type AnswerSyncContext } from './answerSync'
 export { runSyncTick, PeerWatermarks, type SyncTickContext, type SyncTickResult } from './syncTick'

@@ -1,11 +1,21 @@
 /**
  * When ticks are due (PROTOCOL §7.1, §7.4): node_tick at start and then every
- * `KMS_NODE_TICK_SECONDS`; sync_tick every `DATA_SYNC_INTERVAL_SECONDS`, first one interval
- * after start. Runs of the same tick never overlap.
+ * `KMS_NODE_TICK_SECONDS`, or every {@link UNAVAILABLE_RETRY_SECONDS} while the node is not
+ * available; sync_tick every `DATA_SYNC_INTERVAL_SECONDS`, first one interval after start.
+ * Runs of the same tick never overlap.
  */
 import type { Clock } from '../runtime'
 
 export type TickName = 'node_tick' | 'sync_tick'
+
+/**
+ * How soon an unavailable node runs node_tick again, when that is sooner than its interval
+ * (PROTOCOL §7.1, addition 2026-12). Only node_tick can make a node available: a node
+ * registered a few seconds after it booted, or whose chain RPC came back, would otherwise
+ * refuse every request for up to KMS_NODE_TICK_SECONDS (60 s by default). The cost is
+ * bounded: one tick's reads per 5 s, and only while unavailable.
+ */
+export const UNAVAILABLE_RETRY_SECONDS = 5
 
 export class TickSchedule {
   readonly #clock: Clock
@@ -20,9 +30,12 @@ export class TickSchedule {
     this.#lastRunMs = { node_tick: undefined, sync_tick: clock.nowMs() }
   }
 
-  isDue(tick: TickName): boolean {
+  /** `available`: whether the node serves now; an unavailable node retries node_tick sooner. */
+  isDue(tick: TickName, available = true): boolean {
     const last = this.#lastRunMs[tick]
-    return last === undefined || this.#clock.nowMs() - last >= this.#intervalsMs[tick]
+    if (last === undefined) return true
+    const interval = tick === 'node_tick' && !available ? Math.min(this.#intervalsMs[tick], UNAVAILABLE_RETRY_SECONDS * 1000) : this.#intervalsMs[tick]
+    return this.#clock.nowMs() - last >= interval
   }
 
   /** Runs `body` as `tick` unless a run is in progress, in which case it joins that run. */
