@@ -9,7 +9,7 @@
  * is live bytes per key ≤ 1.5 × payload + 200, where payload = key bytes + ciphertext bytes;
  * `charged_bytes_per_key` is what PROTOCOL §6.4 counts for the same record.
  *
- * Per node, read on the three sync-benchmark nodes before the N writes and
+ * On the nodes: read on the three sync-benchmark nodes before the N writes and
  * after the cluster has gone quiet (writing N keys through the API costs minutes here, so
  * they are written once and measured twice). Heap figures come from bench/memoryProbe.mjs,
  * preloaded into each node (`--expose-gc --import`), which answers over IPC after a full
