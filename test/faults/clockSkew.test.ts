@@ -16,8 +16,9 @@
  * not do them today (reported with issue 14; the sync code belongs to another change):
  * - `refused_write_converged`: whether the write refused at +10 s reaches the peers once X's
  *   clock is back and real time has passed its timestamp. §6.8 moves X's watermark for a peer
- *   to X's push time once the peer answered 200, whatever §6.7 rejected in it, so nothing
- *   sends that record again (measured: it never arrives);
+ *   to X's push time once the peer answered 200, whatever §6.7 rejected in it, so no later
+ *   delta is due to send it again (measured 2026-12-02: not arrived in 2 runs of 3, arrived in
+ *   1: not deterministic);
  * - `unreplicated_after_step_back`: a write acknowledged by X right after its clock stepped
  *   back. It is stamped with the moved-back time, below the watermark X set while it was
  *   ahead (its last push time, about BEYOND_MS later), so no delta ever selects it and it
