@@ -27,6 +27,9 @@ import { splitDelta, type KvStore, type StoreRecord, type WireData, type WireRec
 
 /** Ticks a first-hand record waits for its writer's acknowledgement before it is relayed anyway. */
 export const RELAY_DELAY_TICKS = 3
+/** How far back each scan for local writes reaches, at least and at most (one tick gap in between). */
+const MIN_SCAN_OVERLAP_MS = 1_000
+const MAX_SCAN_OVERLAP_MS = 60_000
 /** The most `acks` entries read from one body: far above any cluster (§4.3). */
 const MAX_ACKS = 256
 /** The longest `stream` accepted (§4.3): 16 hex digits are sent. */
@@ -36,7 +39,7 @@ const MAX_STREAM_CHARS = 64
  * The store as the journal reads it. Without `peekWire` (a stub store) no entry is ever found
  * current, so each peer gets only its first contact, the whole store.
  */
-export type JournalStore = Pick<KvStore, 'selectDelta'> & Partial<Pick<KvStore, 'peekWire'>>
+export type JournalStore = Pick<KvStore, 'selectDelta'> & Partial<Pick<KvStore, 'peekWire' | 'snapshot'>>
 
 interface JournalEntry {
   readonly appId: number
@@ -106,6 +109,7 @@ export class PeerWatermarks {
   #ownSeq = 0
   #tick = 0
   #lastScanMs = 0
+  #lastGapMs = MIN_SCAN_OVERLAP_MS
   #stream: string | undefined
 
   /** Every entry up to this seq is handled for `peer`; 0 before the first push it took. */
@@ -140,7 +144,12 @@ export class PeerWatermarks {
 
   /** Records pulled in a snapshot from `source` (§4.3): relayed to others, never echoed back. */
   pulled(source: Wallet): Parameters<KvStore['ingest']>[2] {
-    return { stored: (appId, record) => this.#record(appId, record.key, record.updatedAtMs, fingerprintOfRecord(record), source, undefined) }
+    return {
+      stored: (appId: number, record: StoreRecord, reason: string) => {
+        const ownChange = reason === 'replaced_by_concurrent_lww'
+        this.#record(appId, record.key, record.updatedAtMs, fingerprintOfRecord(record), ownChange ? undefined : source, undefined)
+      },
+    }
   }
 
   /**
@@ -187,7 +196,12 @@ export class PeerWatermarks {
    * Returns the window's lower bound.
    */
   #scan(store: Pick<KvStore, 'selectDelta'>, nowMs: number): number {
-    const since = Math.max(this.#lastScanMs - 1, 0)
+    // The window reaches one tick gap back, so a clock the host moved back by up to a tick
+    // between two scans still finds the writes stamped meanwhile; a clock found behind the last
+    // scan moved back by more, and the whole store is scanned (already journaled records skip).
+    const overlap = Math.min(Math.max(this.#lastGapMs, MIN_SCAN_OVERLAP_MS), MAX_SCAN_OVERLAP_MS)
+    const since = this.#lastScanMs === 0 || nowMs < this.#lastScanMs ? 0 : Math.max(this.#lastScanMs - overlap - 1, 0)
+    if (this.#lastScanMs !== 0 && nowMs > this.#lastScanMs) this.#lastGapMs = nowMs - this.#lastScanMs
     for (const [app, records] of Object.entries(store.selectDelta(since))) {
       const appId = Number(app)
       for (const record of records) {
@@ -236,7 +250,7 @@ export class PeerWatermarks {
     return acks
   }
 
-  #planFor(peer: Wallet, store: Pick<KvStore, 'selectDelta'>, current: ReadonlyMap<string, WireRecord>, top: number, maxBodyBytes: number): PeerPlan {
+  #planFor(peer: Wallet, store: JournalStore, current: ReadonlyMap<string, WireRecord>, top: number, maxBodyBytes: number): PeerPlan {
     const stream = this.#stream!
     const acks = this.#acksFor(peer)
     const acksText = JSON.stringify(acks)
@@ -256,8 +270,9 @@ export class PeerWatermarks {
 
     if (cursor === undefined) {
       // First contact (or back in the cache): the whole store, as §6.8 always did for a new
-      // peer. Relayed, so the receiver never waits on an acknowledgement for any of it.
-      const data = store.selectDelta(0)
+      // peer, records ahead of this node's clock included, since the cursor then passes every
+      // entry. Relayed, so the receiver never waits on an acknowledgement for any of it.
+      const data = store.snapshot?.() ?? store.selectDelta(0)
       const bodies = splitDelta(data, maxBodyBytes).map((part) => ({ data: part, fields: { stream, relayed: true, acks } }))
       return {
         bodies,

@@ -15,8 +15,10 @@ export interface SimMessage {
 
 export class SimNetwork {
   readonly #queue: SimMessage[] = []
-  /** The partition side of each node; two nodes talk iff they are on the same side. */
+  /** The partition side of each node; two nodes talk iff they are on the same side and their link is not cut. */
   #sides: number[]
+  /** Single links that are down (`a:b`, a < b): partitions that need not be transitive. */
+  readonly #cuts = new Set<string>()
   #nextId = 1
 
   constructor(nodes: number) {
@@ -28,7 +30,17 @@ export class SimNetwork {
   }
 
   connected(a: number, b: number): boolean {
-    return this.#sides[a] === this.#sides[b]
+    return this.#sides[a] === this.#sides[b] && !this.#cuts.has(linkName(a, b))
+  }
+
+  /** Takes the link between `a` and `b` down (both directions); other links stay as they are. */
+  cut(a: number, b: number): void {
+    if (a !== b) this.#cuts.add(linkName(a, b))
+  }
+
+  /** Brings the link between `a` and `b` back up. */
+  link(a: number, b: number): void {
+    this.#cuts.delete(linkName(a, b))
   }
 
   /** Splits the nodes by `sides` (one label per node, cycled if shorter). */
@@ -38,6 +50,7 @@ export class SimNetwork {
 
   heal(): void {
     this.#sides.fill(0)
+    this.#cuts.clear()
   }
 
   /** Queues a body; returns its id. */
@@ -80,3 +93,5 @@ export class SimNetwork {
     ;[this.#queue[i], this.#queue[j]] = [this.#queue[j]!, this.#queue[i]!]
   }
 }
+
+const linkName = (a: number, b: number): string => (a < b ? `${a}:${b}` : `${b}:${a}`)

@@ -6,6 +6,10 @@ export interface ScheduleOptions {
   readonly maxOps: number
   /** `legal`: pairwise skews within MAX_CLOCK_SKEW_MS (§6.7). `rogue`: node 0 runs further ahead. */
   readonly skew: 'legal' | 'rogue'
+  /** Also take single links down and up (non-transitive partitions, §6.8 relays). */
+  readonly links?: boolean
+  /** Also let the host move a node's clock: forward by up to twice MAX_CLOCK_SKEW_MS, back by up to 1 s. */
+  readonly shifts?: boolean
 }
 
 /** Clusters have 2..MAX_NODES replicas: enough for three-way partitions and relayed merges. */
@@ -38,12 +42,27 @@ const rogueSkews = fc
   .tuple(fc.integer({ min: MAX_CLOCK_SKEW_MS + 1, max: MAX_CLOCK_SKEW_MS + 30_000 }), fc.array(fc.nat({ max: 5_000 }), { minLength: MAX_NODES - 1, maxLength: MAX_NODES - 1 }))
   .map(([rogue, others]) => [rogue, ...others])
 
+const linkOp: fc.Arbitrary<SimOp> = fc.record({ kind: fc.constantFrom('cut', 'link'), a: node, b: node })
+/**
+ * Forward by up to twice the bound, back by up to one second: the sync tick's scan for local
+ * writes reaches one tick gap back (PROTOCOL §6.8), so a larger move back between two ticks
+ * that is undone before the next one hides the writes made meanwhile (a documented limit; a
+ * move back that a tick sees is the behavior test in relay.test.ts).
+ */
+const shiftOp: fc.Arbitrary<SimOp> = fc.record({ kind: fc.constant('shift'), node, ms: fc.integer({ min: -1_000, max: 2 * MAX_CLOCK_SKEW_MS }) })
+
 export function scheduleArbitrary(options: ScheduleOptions): fc.Arbitrary<Schedule> {
+  const extra: { weight: number; arbitrary: fc.Arbitrary<SimOp> }[] = [
+    { weight: 10, arbitrary: op },
+    ...(options.links === true ? [{ weight: 2, arbitrary: linkOp }] : []),
+    ...(options.shifts === true ? [{ weight: 1, arbitrary: shiftOp }] : []),
+  ]
+  const step = extra.length === 1 ? op : fc.oneof(...extra)
   return fc.record({
     nodes: fc.integer({ min: 2, max: MAX_NODES }),
     skewsMs: options.skew === 'legal' ? fc.array(legalSkew, { minLength: MAX_NODES, maxLength: MAX_NODES }) : rogueSkews,
     // §6.8 step 3: a record is about 300 bytes here, so 400 sends one body per record.
     maxSyncPayloadBytes: fc.constantFrom(400, 1_500, 1_048_576),
-    ops: fc.array(op, { minLength: 1, maxLength: options.maxOps, size: 'max' }),
+    ops: fc.array(step, { minLength: 1, maxLength: options.maxOps, size: 'max' }),
   })
 }

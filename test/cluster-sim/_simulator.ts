@@ -62,7 +62,8 @@ export interface IngestEvent {
 class SkewedClock implements Clock {
   constructor(
     readonly base: FakeClock,
-    readonly skewMs: number,
+    /** Mutable: the host may move a node's clock mid-run (`shift`). */
+    public skewMs: number,
   ) {}
   nowMs(): number {
     return this.base.ms + this.skewMs
@@ -72,7 +73,7 @@ class SkewedClock implements Clock {
 export interface SimNode {
   readonly index: number
   readonly wallet: Wallet
-  readonly clock: Clock
+  readonly clock: SkewedClock
   readonly store: KvStore
   readonly ticks: TickSchedule
   readonly tick: SyncTickContext
@@ -208,6 +209,13 @@ export class SimCluster {
         return this.network.partition(op.sides)
       case 'heal':
         return this.network.heal()
+      case 'cut':
+        return this.network.cut(op.a % this.nodes.length, op.b % this.nodes.length)
+      case 'link':
+        return this.network.link(op.a % this.nodes.length, op.b % this.nodes.length)
+      case 'shift':
+        this.node(op.node).clock.skewMs += op.ms
+        return
       case 'advance':
         this.base.ms += op.ms
         return
@@ -306,6 +314,23 @@ export class SimCluster {
       if (options.settled()) return round
     }
     return undefined
+  }
+
+  /**
+   * `rounds` clean sync rounds on the network as it is (no heal, no snapshot pull): each
+   * advances the shared clock by `stepMs`, then runs one `sync_tick` per node, every body
+   * delivered where a link exists and lost where none does. Only §6.8 pushes and relays move
+   * records here.
+   */
+  async deltaRounds(rounds: number, stepMs = 1_000): Promise<void> {
+    await this.flush()
+    for (let round = 0; round < rounds; round++) {
+      this.base.ms += stepMs
+      for (const node of this.nodes) {
+        this.startTick(node)
+        await this.flush()
+      }
+    }
   }
 
   /** The request of `SyncClient.pushDelta`: it ends when the body is answered or lost. */

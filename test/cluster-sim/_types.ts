@@ -21,6 +21,10 @@ export type SimOp =
   | { readonly kind: 'reorder'; readonly pick: number; readonly other: number }
   | { readonly kind: 'partition'; readonly sides: readonly number[] }
   | { readonly kind: 'heal' }
+  /** One link down or up: A–B and B–C up with A–C down is a partition no `sides` can express. */
+  | { readonly kind: 'cut' | 'link'; readonly a: number; readonly b: number }
+  /** The host moves one node's clock by `ms` (either way), mid-run. */
+  | { readonly kind: 'shift'; readonly node: number; readonly ms: number }
   | { readonly kind: 'advance'; readonly ms: number }
 
 export interface Schedule {
