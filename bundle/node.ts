@@ -160,16 +160,14 @@ export async function startNodeServer(worker: ModuleWorker): Promise<void> {
     node.log('info', 'listening', { host: node.config.bindHost, port, mode: node.config.mode })
   })
 
-  let ticking = false
+  // No flag around the call: each tick keeps itself from overlapping (TickSchedule), and a
+  // call passes over a tick still running. One flag for both would let a sync_tick stuck on a
+  // hanging peer (up to its §4.1 deadlines) hold node_tick, and with it readiness, back.
   const tick = async (): Promise<void> => {
-    if (ticking) return
-    ticking = true
     try {
       await worker.scheduled({}, env)
     } catch (error) {
       node.log('error', 'tick failed', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
-    } finally {
-      ticking = false
     }
   }
   void tick()

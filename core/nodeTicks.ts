@@ -81,8 +81,15 @@ export function syncTick(node: KmsNode): Promise<void> {
   })
 }
 
-/** Runs `forced`, or whatever is due. */
+/**
+ * Runs `forced`, or whatever is due and not already running. A due tick still running from an
+ * earlier call is passed over rather than joined, so that one stuck tick (a sync_tick waiting
+ * out a hanging peer) never holds node_tick, and so readiness, back. sync_tick does wait for a
+ * running node_tick, whose peer cache and readiness it uses, as it always has. A forced tick
+ * joins a running one.
+ */
 export async function runDueTicks(node: KmsNode, forced?: TickName): Promise<void> {
-  if (forced === 'node_tick' || (forced === undefined && node.ticks.isDue('node_tick', node.readiness.available))) await nodeTick(node)
-  if (forced === 'sync_tick' || (forced === undefined && node.ticks.isDue('sync_tick'))) await syncTick(node)
+  const due = (tick: TickName, available?: boolean): boolean => forced === undefined && !node.ticks.isRunning(tick) && node.ticks.isDue(tick, available)
+  if (forced === 'node_tick' || due('node_tick', node.readiness.available)) await nodeTick(node)
+  if (forced === 'sync_tick' || (due('sync_tick') && !node.ticks.isRunning('node_tick'))) await syncTick(node)
 }

@@ -38,6 +38,10 @@ export class TickSchedule {
     return this.#clock.nowMs() - last >= interval
   }
 
+  isRunning(tick: TickName): boolean {
+    return this.#running.has(tick)
+  }
+
   /** Runs `body` as `tick` unless a run is in progress, in which case it joins that run. */
   run(tick: TickName, body: () => Promise<void>): Promise<void> {
     const running = this.#running.get(tick)

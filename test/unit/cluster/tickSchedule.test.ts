@@ -63,3 +63,14 @@ describe('TickSchedule', () => {
     expect(runs).toBe(1)
   })
 })
+
+test('behavior: isRunning is true only while a run is under way', async () => {
+  const { ticks } = schedule()
+  let release = (): void => undefined
+  const run = ticks.run('sync_tick', () => new Promise<void>((resolve) => (release = resolve)))
+  expect(ticks.isRunning('sync_tick')).toBe(true)
+  expect(ticks.isRunning('node_tick')).toBe(false)
+  release()
+  await run
+  expect(ticks.isRunning('sync_tick')).toBe(false)
+})
