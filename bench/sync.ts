@@ -5,7 +5,8 @@
  * (with the raised rate limits of bench/_nodes.ts); the clock runs from the last acknowledged
  * write until nodes 2 and 3 report all N keys in /status `data_store.total_keys`. Bytes are
  * counted from the first write until the cluster is quiet (no peer exchange for a few sync
- * intervals), which includes records that nodes 2 and 3 forward again.
+ * intervals), so whatever nodes 2 and 3 forward again, or send only to acknowledge (PROTOCOL
+ * §6.8), is counted: `amplification_vs_ideal` divides those real bytes by the ideal.
  */
 import { canonicalJson } from '../core/encoding'
 import type { DevChain } from '../test/helpers/devChain'
