@@ -58,6 +58,8 @@ export interface StartNodeOptions {
   ipc?: boolean
   /** How long to wait for /health. */
   healthTimeoutMs?: number
+  /** A loopback port chosen beforehand (e.g. registered already); a free one when absent. */
+  port?: number
 }
 
 /** Spawns `node dist/kms.mjs` on a free loopback port and waits until /health answers. */
@@ -72,6 +74,7 @@ export async function startNode(chain: DevChain, options: StartNodeOptions = {})
       child.once('exit', () => running.delete(child))
     },
     healthTimeoutMs: options.healthTimeoutMs ?? 20_000,
+    ...(options.port === undefined ? {} : { port: options.port }),
     // Every 10 ms: the cold-start measurement reads the boot time off this wait.
     healthIntervalMs: 10,
   })

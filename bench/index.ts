@@ -16,7 +16,8 @@ import { measureAttestation } from './attestation'
 import { measureBundles } from './bundle'
 import { measureColdStart } from './coldStart'
 import { measureDerive } from './derive'
-import { makeFloorKeys, measurePrimitives } from './_floor'
+import { irreducibleCryptoMsPerDerive, makeFloorKeys, measurePrimitives } from './_floor'
+import { measureDeriveProfile } from './deriveProfile'
 import { log, round } from './_harness'
 import { measureKv } from './kv'
 import { measureLatency } from './latency'
@@ -82,6 +83,11 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     derive_node_side_floor_ops_per_s: ['derive', 'floor', 'node_side_ops_per_second'],
     derive_ratio_to_node_side_floor: ['derive', 'ratio_to_node_side_floor'],
     derive_node_cpu_ms_per_req: ['derive', 'served', 'node_cpu_ms_per_request'],
+    node_cpu_ms_per_derive: ['derive_cost', 'node_cpu_ms_per_derive'],
+    irreducible_crypto_ms_per_derive: ['derive_cost', 'irreducible_crypto_ms_per_derive'],
+    node_cpu_over_irreducible_crypto: ['derive_cost', 'node_cpu_over_irreducible_crypto'],
+    node_cpu_ms_per_derive_request_alone: ['derive_cost', 'node_cpu_ms_per_derive_request_alone'],
+    derive_profile_busy_share: ['derive_profile', 'busy_share'],
     derive_node_cpu_share_of_crypto: ['derive', 'node_cpu_share_of_crypto'],
     nonce_share_of_node_cpu: ['derive', 'nonce_share_of_node_cpu'],
     kv_get_req_per_s: ['kv', 'get', 'served', 'requests_per_second'],
@@ -93,6 +99,8 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     latency_offered_per_s: ['latency', 'offered_per_second'],
     latency_p50_ms: ['latency', 'p50_ms'],
     latency_p99_ms: ['latency', 'p99_ms'],
+    latency_offered_share_of_capacity: ['latency', 'offered_share_of_capacity'],
+    latency_p99_over_p50: ['latency', 'p99_over_p50'],
     sync_keys: ['sync', 'keys'],
     sync_converged_ms_after_last_write: ['sync', 'converged_ms'],
     sync_bytes_per_key: ['sync', 'bytes_per_key'],
@@ -107,6 +115,9 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     memory_charged_bytes_per_key_100k: ['memory', 'store_100k', 'charged_bytes_per_key'],
     cold_start_ms: ['cold_start', 'total_ms'],
     cold_start_boot_ms: ['cold_start', 'boot_ms'],
+    cold_start_preregistered_ms: ['cold_start', 'preregistered', 'total_ms'],
+    cold_start_preregistered_boot_ms: ['cold_start', 'preregistered', 'boot_ms'],
+    cold_start_preregistered_first_tick_ms: ['cold_start', 'preregistered', 'first_tick_ms'],
     kms_mjs_gzip_bytes: ['bundle', 'dist/kms.mjs', 'gzip_bytes'],
     verifier_js_gzip_bytes: ['bundle', 'dist/verifier.js', 'gzip_bytes'],
     attestation_verify_docs_per_s: ['attestation', 'verify_documents_per_second'],
@@ -114,6 +125,31 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     peer_attestations_per_min_steady: ['peer_attestations', 'per_minute'],
   }
   return Object.fromEntries(Object.entries(paths).map(([name, path]) => [name, pick(result, path)]))
+}
+
+/**
+ * Issue 14's figures for one derive, all from this run: the node's CPU per derive (the /nonce
+ * round trip included, as an app pays it), the same without the /nonce exchange, and the
+ * irreducible crypto from the primitives; the goal is a ratio ≤ 1.3.
+ */
+function deriveCost(result: Record<string, unknown>): Record<string, unknown> | { error: string } {
+  const nodeCpu = pick(result, ['derive', 'served', 'node_cpu_ms_per_request'])
+  const nonceCpu = pick(result, ['derive', 'nonce_only', 'node_cpu_ms_per_request'])
+  const primitives = result['crypto_primitives_us']
+  if (typeof nodeCpu !== 'number' || typeof nonceCpu !== 'number' || typeof primitives !== 'object' || primitives === null || 'error' in primitives) {
+    return { error: 'derive or crypto primitives failed' }
+  }
+  const floor = irreducibleCryptoMsPerDerive(primitives as Record<string, number>)
+  return {
+    node_cpu_ms_per_derive: nodeCpu,
+    node_cpu_ms_per_derive_request_alone: round(nodeCpu - nonceCpu, 3),
+    node_cpu_ms_per_nonce_request: nonceCpu,
+    irreducible_crypto_ms_per_derive: floor.ms,
+    irreducible_parts_us: floor.parts_us,
+    node_cpu_over_irreducible_crypto: round(nodeCpu / floor.ms, 2),
+    request_alone_over_irreducible_crypto: round((nodeCpu - nonceCpu) / floor.ms, 2),
+    goal_ratio: 1.3,
+  }
 }
 
 async function main(): Promise<void> {
@@ -168,6 +204,8 @@ async function main(): Promise<void> {
     } finally {
       await retireNode(devChain, node)
     }
+    result['derive_cost'] = deriveCost(result)
+    result['derive_profile'] = await attempt('derive CPU profile', () => measureDeriveProfile(devChain, app))
     // Memory per key is read on the sync nodes around the same writes (bench/memory.ts).
     const memory = createMemoryObserver()
     result['sync'] = await attempt('sync convergence', () => measureSync(devChain, app, memory))
