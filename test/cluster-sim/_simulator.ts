@@ -295,9 +295,9 @@ export class SimCluster {
    * After the schedule: heal, deliver what is still in flight, then run clean rounds until
    * `settled` holds. A round is one `sync_tick` per node with every body delivered, then a
    * snapshot pull by every node from every other (a joining node asks one peer, §7.1; here
-   * every node rejoins). Pulls are needed even on a lossless network: §6.8 pushes a record only
-   * while its `updated_at_ms` is ahead of the watermark, so the clock a §6.6 concurrent merge
-   * widens on an older record is never pushed (the §6.6 example's step 3 is such a pull).
+   * every node rejoins). Until the §6.8 journal (2026-12), pulls were needed even on a lossless
+   * network: the clock a §6.6 concurrent merge widened on an older record was never pushed. It is
+   * now an own change and pushed; relay.test.ts settles by delta pushes alone.
    * @returns the number of rounds run, or `undefined` if `maxRounds` did not settle it.
    */
   async settle(options: { maxRounds: number; catchUpMs?: number; settled: () => boolean }): Promise<number | undefined> {
