@@ -15,6 +15,11 @@
  *   failure or 5xx counts (there is no correct refusal here: the nodes are healthy);
  * - memory and handles stay bounded: each node's peak resident set (VmHWM) stays under
  *   RSS_BOUND, and its open file descriptors under FD_GROWTH_BOUND above where they started.
+ *
+ * FAULT_ENV's peer cache goes stale 3 s after its last refresh, far less than one push to a
+ * hanging double (nonce 5 s + delta 15 s): so node_tick must keep refreshing it while a
+ * sync_tick waits on a double (46b2302), or /sync would refuse the real peer too (503
+ * `registry unreadable`) and replication between the real nodes would stop.
  */
 import type { Address, Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,14 +32,6 @@ import { startHangingPeer, type HangingPeer } from '../helpers/hangingPeers'
 import { cryptoRandom, registerKmsNode, registerTestApp, type TestApp } from '../helpers/kmsNodes'
 
 const MASTER_SECRET_HEX = '5a'.repeat(32)
-/**
- * The Node entry runs node_tick and then sync_tick under one flag (bundle/node.ts), so while
- * a sync_tick waits on a hanging peer (nonce 5 s + delta 15 s) no node_tick runs, and the peer
- * cache is not refreshed. With FAULT_ENV's 3 s TTL the cache would go stale between ticks and
- * /sync would refuse the real peer too (503 `registry unreadable`); the TTL here exceeds the
- * tick period plus the longest push, as the defaults do (60 s tick, 180 s TTL).
- */
-const HANG_ENV = { PEER_CACHE_TTL_SECONDS: '30' }
 const MB = 1_000_000
 /** A node at rest is about 100–130 MB resident; a hang must not grow it far. */
 const RSS_BOUND = 300 * MB
@@ -52,10 +49,10 @@ const doubles: { peer: HangingPeer; wallet: Wallet }[] = []
 
 beforeAll(async () => {
   chain = await startDevChain()
-  nodes.push(await startFaultNode(chain, { ...HANG_ENV, MASTER_SECRET_HEX }))
+  nodes.push(await startFaultNode(chain, { MASTER_SECRET_HEX }))
   await registerKmsNode(chain, nodes[0]!)
   await waitUntil('node 1 available', async () => (await nodes[0]!.status()).node.service_available, { timeoutMs: 60_000, intervalMs: 200 })
-  nodes.push(await startFaultNode(chain, HANG_ENV))
+  nodes.push(await startFaultNode(chain))
   await registerKmsNode(chain, nodes[1]!)
   await waitUntil('node 2 available', async () => (await nodes[1]!.status()).node.service_available, { timeoutMs: 60_000, intervalMs: 200 })
   app = await registerTestApp(chain)
@@ -104,11 +101,14 @@ describe('peers that hang', () => {
     })()
     // Requests to the nodes while the doubles hang: each must complete (no deadline asserted).
     const worker = async (): Promise<void> => {
+      /** This worker's last acknowledged put on each node, which a get on that node reads back. */
+      const lastPut: (string | undefined)[] = nodes.map(() => undefined)
       while (running) {
         const index = sequence++
-        const client = clients[index % nodes.length]!
+        const node = index % nodes.length
+        const client = clients[node]!
         const key = `t-${index}`
-        const op = index % 4
+        const op = index % 4 === 3 && lastPut[node] === undefined ? 0 : index % 4
         const run =
           op === 0
             ? () => client.derive({ path: `hang/${index}` })
@@ -116,9 +116,12 @@ describe('peers that hang', () => {
               ? () => client.putData(key, new TextEncoder().encode(`v${index}`))
               : op === 2
                 ? () => client.listData()
-                : () => client.getData(`t-${index - 2}`)
+                : () => client.getData(lastPut[node]!)
         const outcome = await outcomeOf(run)
-        if (outcome.kind === 'ok' && op === 1) acked.add(key)
+        if (outcome.kind === 'ok' && op === 1) {
+          acked.add(key)
+          lastPut[node] = key
+        }
         if (outcome.kind === 'ok') tally.note('ok')
         else if (outcome.kind === 'refused') tally.note(outcome.status >= 500 ? '5xx' : 'other', `op ${op}: ${outcome.status} ${outcome.code} ${outcome.message}`)
         else tally.note('other', `op ${op}: ${outcome.message}`)
