@@ -16,13 +16,12 @@
  */
 import { authenticateApp, readRequestBinding, verifyAppAttestation, type AppIdentity, type AuthenticatedApp, type RequestBinding } from '../core/auth'
 import { buildResponseBindingMessage, buildResponseMessage, computeContentSha256 } from '../core/crypto'
-import type { Wallet } from '../core/encoding'
+import { utf8ToBytes, type Wallet } from '../core/encoding'
 import { openEnvelope, sealEnvelope } from '../core/envelope'
 import { KmsError } from '../core/errors'
 import type { KmsNode } from '../core/node'
 import { defineFunction, type FunctionPolicy, type KmsFunction, type NodeView } from './_define'
-import { jsonResponse, parseJsonText, readBodyBytes, requireEnvelope } from './_http'
-import { errorResponse } from './_stages/errorMapper'
+import { parseJsonText, readBodyBytes, requireEnvelope } from './_http'
 
 /** What authenticating, opening and sealing read from the node. */
 export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee' | 'log' | 'admission'
@@ -105,24 +104,43 @@ async function readBoundBody(request: Request, node: NodeView<'config' | 'admiss
   return parseJsonText(new TextDecoder('utf-8', { fatal: false }).decode(bytes), 'Invalid JSON body')
 }
 
-/** Maps an error after authentication to its answer, as the pipeline's mapper would. */
-function answerForError(error: unknown, node: NodeView<'log'>): Response {
-  if (error instanceof KmsError && error.status !== 500) return errorResponse(error)
-  node.log('error', 'unhandled error', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
-  return errorResponse(error instanceof KmsError ? error : new KmsError('internal_error', 'Internal server error'))
+/**
+ * An answer before it becomes a Response: the exact body bytes are at hand, so binding v2 can
+ * hash and sign them without reading a Response back (which would build the runtime's full
+ * Response and a stream just to get bytes this code made).
+ */
+interface Answer {
+  status: number
+  /** JSON text, well-formed UTF-16 (JSON.stringify escapes lone surrogates), sent as UTF-8. */
+  body: string
+  headers: Record<string, string>
+}
+
+function jsonAnswer(value: unknown, status = 200, headers: Record<string, string> = {}): Answer {
+  return { status, body: JSON.stringify(value), headers: { 'content-type': 'application/json', ...headers } }
+}
+
+function toResponse({ status, body, headers }: Answer): Response {
+  return new Response(body, { status, headers })
+}
+
+/** Maps an error after authentication to its answer, as the pipeline's mapper (errorResponse) would. */
+function answerForError(error: unknown, node: NodeView<'log'>): Answer {
+  if (!(error instanceof KmsError && error.status !== 500)) {
+    node.log('error', 'unhandled error', { error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
+  }
+  const refusal = error instanceof KmsError ? error : new KmsError('internal_error', 'Internal server error')
+  return jsonAnswer(refusal.toBody(), refusal.status, refusal.headers)
 }
 
 /**
  * Binding v2 (§3.5): the answer, whatever its status, signed over its status and exact body.
  * @throws KmsError 503 when the helper cannot sign: the answer would be unbound.
  */
-async function bindResponse(response: Response, subject: string, ownWallet: Wallet, node: NodeView<'tee'>): Promise<Response> {
-  const body = new Uint8Array(await response.arrayBuffer())
-  const message = buildResponseBindingMessage({ subject, wallet: ownWallet, status: response.status, bodySha256: computeContentSha256(body) })
+async function bindResponse(answer: Answer, subject: string, ownWallet: Wallet, node: NodeView<'tee'>): Promise<Response> {
+  const message = buildResponseBindingMessage({ subject, wallet: ownWallet, status: answer.status, bodySha256: computeContentSha256(utf8ToBytes(answer.body)) })
   const binding = await node.tee.signMessage(message)
-  const headers = new Headers(response.headers)
-  headers.set('x-kms-response-binding', binding)
-  return new Response(body, { status: response.status, headers })
+  return toResponse({ ...answer, headers: { ...answer.headers, 'x-kms-response-binding': binding } })
 }
 
 /** Defines an app function. */
@@ -131,7 +149,7 @@ export function defineAppFunction<K extends keyof KmsNode>(policy: AppFunctionPo
     { ...policy, gate: 'ready', limiter: 'client', bodyLimit: 'request' },
     async (request, node) => {
       const { identity, responseSignatureSubject, ownWallet, binding } = await authenticateAppRequest(request, node)
-      const run = async (): Promise<Response> => {
+      const run = async (): Promise<Answer> => {
         const body = await readBoundBody(request, node, binding)
         const decision = node.limiters.app.take(identity.wallet, weightOf(policy, node))
         if (!decision.allowed) {
@@ -150,9 +168,10 @@ export function defineAppFunction<K extends keyof KmsNode>(policy: AppFunctionPo
           binding.version === 1 ? await node.tee.signMessage(buildResponseMessage({ signature: responseSignatureSubject, wallet: ownWallet })) : undefined
         const inner = await route({ request, identity, payload }, node)
         const envelope = await sealEnvelope(node.tee, inner, identity.teePubkeyDer)
-        return jsonResponse(envelope, counterSignature === undefined ? {} : { headers: { 'x-kms-response-signature': counterSignature } })
+        return jsonAnswer(envelope, 200, counterSignature === undefined ? {} : { 'x-kms-response-signature': counterSignature })
       }
-      if (binding.version === 1) return run()
+      // v1: a refusal goes to the pipeline's error mapper unsigned, as before binding v2.
+      if (binding.version === 1) return toResponse(await run())
       const response = await run().catch((error: unknown) => answerForError(error, node))
       return bindResponse(response, responseSignatureSubject, ownWallet, node)
     },
