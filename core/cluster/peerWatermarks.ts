@@ -184,7 +184,12 @@ export class PeerWatermarks {
   #readAcks(sender: Wallet, stream: string, raw: unknown, cached: ReadonlySet<Wallet>): void {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return
     const acks = new Map<Wallet, number>()
-    for (const [wallet, seq] of Object.entries(raw as Record<string, unknown>).slice(0, MAX_ACKS)) {
+    const fields = raw as Record<string, unknown>
+    let read = 0
+    // Counted as read, not copied first: a hostile body may hold millions of keys.
+    for (const wallet in fields) {
+      if (++read > MAX_ACKS) break
+      const seq = fields[wallet]
       if (cached.has(wallet as Wallet) && typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) acks.set(wallet as Wallet, seq)
     }
     this.#acksFrom.set(sender, { stream, acks })
