@@ -1,13 +1,13 @@
 /**
  * What `sync_tick` remembers between runs (PROTOCOL §6.8, "relay without echo"): a change
- * journal of the records this node must still push, and per peer how far it got. This file is
- * long (about 330 lines) because the journal, the per-peer cursors and the acknowledgements
- * are one invariant: a record leaves the journal only once every cached peer has it or is
- * owed it by someone who will deliver.
+ * journal of the records this node must still push, and per peer how far it got. The journal,
+ * the per-peer cursors and the acknowledgements are one invariant, so they live together: a
+ * record leaves the journal only once every cached peer has it or is not owed it.
  *
  * - Every change to the store gets a local sequence number `seq`: a merge from `/sync`
- *   (`received`), or a local write or pulled record found by the tick's scan of
+ *   (`received`), a snapshot page (`pulled`), or a local write, found by the tick's scan of
  *   `updated_at_ms` (`#scan`).
+ * - A peer without a cursor (first contact) gets the whole store, then only the journal.
  * - A record is never pushed back to the peer it came from (echo).
  * - A record a peer wrote itself ("first hand") is relayed to a third peer only if its writer
  *   has not, within RELAY_DELAY_TICKS, acknowledged that the third peer took it: writers push
@@ -32,7 +32,7 @@ const MIN_SCAN_OVERLAP_MS = 1_000
 const MAX_SCAN_OVERLAP_MS = 60_000
 /** The most `acks` entries read from one body: far above any cluster (§4.3). */
 const MAX_ACKS = 256
-/** The longest `stream` accepted (§4.3): 16 hex digits are sent. */
+/** The longest `stream` accepted (§4.3); this node sends its first tick's time in hex. */
 const MAX_STREAM_CHARS = 64
 
 /**
