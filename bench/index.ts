@@ -18,6 +18,7 @@ import { measureColdStart } from './coldStart'
 import { measureDerive } from './derive'
 import { irreducibleCryptoMsPerDerive, makeFloorKeys, measurePrimitives } from './_floor'
 import { measureDeriveProfile } from './deriveProfile'
+import { measureOdyn } from './odyn'
 import { log, round } from './_harness'
 import { measureKv } from './kv'
 import { measureLatency } from './latency'
@@ -123,6 +124,8 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     attestation_verify_docs_per_s: ['attestation', 'verify_documents_per_second'],
     attestation_decode_docs_per_s: ['attestation', 'decode_only_documents_per_second'],
     peer_attestations_per_min_steady: ['peer_attestations', 'per_minute'],
+    enclave_runtime_calls_wall_ms_per_derive: ['enclave_runtime_calls', 'per_derive_wall_ms'],
+    enclave_runtime_calls_node_cpu_ms_per_derive: ['enclave_runtime_calls', 'per_derive_node_cpu_ms'],
   }
   return Object.fromEntries(Object.entries(paths).map(([name, path]) => [name, pick(result, path)]))
 }
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
   result['attestation'] = await attempt('attestation verification', measureAttestation)
   const keys = await makeFloorKeys()
   result['crypto_primitives_us'] = await attempt('crypto primitives', () => measurePrimitives(keys))
+  result['enclave_runtime_calls'] = await attempt('enclave-mode runtime calls (nova-runtime)', measureOdyn)
 
   try {
     log('starting the dev chain (anvil + contracts)')

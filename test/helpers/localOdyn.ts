@@ -35,6 +35,8 @@ export interface LocalOdyn {
   url: string
   /** Whether the runtime process is running. */
   readonly running: boolean
+  /** The runtime process's PID while it runs (the bench reads its CPU time). */
+  readonly pid: number | undefined
   start(): Promise<void>
   stop(): Promise<void>
 }
@@ -75,6 +77,9 @@ export async function createLocalOdyn(appId: number, options: { pcrs?: readonly 
     url: `http://127.0.0.1:${port}`,
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null
+    },
+    get pid() {
+      return child?.pid
     },
     async start() {
       const spawned = spawn(process.execPath, [RUNTIME_BUNDLE, '--devnet', devnetPath, '--app-id', String(appId), '--port', String(port)], {
