@@ -204,7 +204,7 @@ async function main(): Promise<void> {
       result['derive'] = derive
       result['kv'] = await attempt('kv throughput', () => measureKv(node, app, keys))
       const capacity = 'served' in derive ? derive.served.requests_per_second : Number.NaN
-      result['latency'] = await attempt('derive latency', () => measureLatency(node, app, capacity))
+      result['latency'] = await attempt('derive latency', () => measureLatency(devChain, node, app, capacity))
     } finally {
       await retireNode(devChain, node)
     }

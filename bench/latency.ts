@@ -2,9 +2,18 @@
  * 2. Derive latency at a fixed offered load, open loop: requests leave on a fixed schedule
  * whether or not earlier ones have finished, and latency counts from the scheduled instant,
  * so a stall shows up in the tail instead of silently lowering the load (no coordinated
- * omission). Each request is a whole SDK derive: /nonce round trip included.
+ * omission). Each request is a whole SDK derive: /nonce round trip included. The load comes
+ * from GENERATORS processes of its own (bench/_latencyClient.ts) on one interleaved
+ * schedule, at OFFERED_SHARE_OF_CAPACITY of the closed-loop capacity measured just before.
  */
+import { spawn } from 'node:child_process'
+import { forEachLine } from '../bundle/processes'
+import { importP384PrivateKey } from '../core/crypto'
+import { bytesToHex } from '../core/encoding'
+import type { DevChain } from '../test/helpers/devChain'
+import { cryptoRandom, registerTestApp } from '../test/helpers/kmsNodes'
 import { log, median, percentile, processCpuMs, round, sleep } from './_harness'
+import type { LatencyClientJob } from './_latencyClient'
 import { emptyRoundTrips, type BenchApp } from './_load'
 import type { BenchNode } from './_nodes'
 
@@ -16,6 +25,59 @@ import type { BenchNode } from './_nodes'
 export const OFFERED_SHARE_OF_CAPACITY = 0.7
 const ROUNDS = 3
 const ROUND_SECONDS = 6
+/**
+ * Load generators, each its own process (bench/_latencyClient.ts): a client's crypto costs
+ * about what the node's does, so one event loop sending 70% of the node's capacity would be
+ * half busy itself and add its own queueing to the tail being measured.
+ */
+const GENERATORS = 2
+/** Between telling the ready generators when to start and the start. */
+const START_AHEAD_MS = 300
+/** A generator that runs longer than this is killed (a round is 6 s). */
+const GENERATOR_TIMEOUT_MS = 120_000
+
+/** An app whose P-384 scalar is known, so that generator processes can act as it. */
+async function latencyApp(chain: DevChain): Promise<{ walletKey: Uint8Array; teeScalar: Uint8Array }> {
+  const teeScalar = cryptoRandom.bytes(48) // below n but with probability 2^-190
+  const teeKey = await importP384PrivateKey(teeScalar)
+  const app = await registerTestApp(chain, { teePubkey: `0x${bytesToHex(teeKey.publicKey.der)}` })
+  return { walletKey: app.walletKey, teeScalar }
+}
+
+interface Generator {
+  /** Resolves once the process has booted and warmed up. */
+  ready: Promise<void>
+  start(atEpochMs: number): void
+  result: Promise<{ samples: number[]; errors: number }>
+}
+
+/** Spawns one generator; it prints `ready`, reads its start time on stdin, then prints its result. */
+function startGenerator(job: LatencyClientJob): Generator {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/_latencyClient.ts', JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const killer = setTimeout(() => child.kill('SIGKILL'), GENERATOR_TIMEOUT_MS)
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)))
+  const lines: string[] = []
+  let onLine = (): void => undefined
+  forEachLine(child.stdout, (line) => {
+    lines.push(line)
+    onLine()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const failure = (what: string): Error => new Error(`latency generator ${job.index}: ${what} ${stderr}`)
+  const ready = new Promise<void>((resolve, reject) => {
+    onLine = () => void (lines.includes('ready') && resolve())
+    void exited.then((code) => reject(failure(`exited with ${code} before it was ready`)))
+  })
+  const result = exited.then((code) => {
+    clearTimeout(killer)
+    const last = lines.at(-1)
+    if (code !== 0 || last === undefined || last === 'ready') throw failure(`exited with ${code}`)
+    return JSON.parse(last) as { samples: number[]; errors: number }
+  })
+  ready.catch(() => undefined) // reported through `result` too
+  return { ready, result, start: (atEpochMs) => child.stdin.end(`${atEpochMs}\n`) }
+}
 
 export interface LatencyRound {
   p50_ms: number
@@ -44,13 +106,15 @@ export interface LatencyResult {
   offered_share_of_capacity: number
   /** The tail against the median, over all samples: issue 14's goal is ≤ 2. */
   p99_over_p50: number
-  /** Where the median request's time went: the /nonce exchange and the derive exchange. */
+  /** Where the unloaded median request's time went: the /nonce exchange and the derive exchange. */
   nonce_round_trip_p50_ms: number
   call_round_trip_p50_ms: number
+  /** Load-generator processes the offered load is split over. */
+  generators: number
   rounds: LatencyRound[]
 }
 
-export async function measureLatency(node: BenchNode, app: BenchApp, capacityPerSecond: number, share = OFFERED_SHARE_OF_CAPACITY): Promise<LatencyResult> {
+export async function measureLatency(chain: DevChain, node: BenchNode, app: BenchApp, capacityPerSecond: number, share = OFFERED_SHARE_OF_CAPACITY): Promise<LatencyResult> {
   if (!(capacityPerSecond > 0)) throw new Error(`latency: no derive capacity to take a share of (${capacityPerSecond})`)
   const offeredPerSecond = round(capacityPerSecond * share, 1)
   const trips = { current: emptyRoundTrips() }
@@ -61,31 +125,42 @@ export async function measureLatency(node: BenchNode, app: BenchApp, capacityPer
     const started = performance.now()
     await client.derive({ path: 'bench/latency' })
     if (index >= 10) unloaded.push(performance.now() - started)
+    if (index === 9) trips.current = emptyRoundTrips() // the warm-up's trips are not counted
   }
-  trips.current = emptyRoundTrips()
+  const unloadedTrips = trips.current
+  const generatorApp = await latencyApp(chain)
+  const { node: self } = await node.status()
 
   const all: number[] = []
   const rounds: LatencyRound[] = []
   let errors = 0
   const intervalMs = 1000 / offeredPerSecond
+  const requests = Math.round(offeredPerSecond * ROUND_SECONDS)
   for (let index = 0; index < ROUNDS; index++) {
-    const samples: number[] = []
-    const inFlight: Promise<void>[] = []
+    // The generators boot and warm up, say so, and are then given one wall-clock start just
+    // ahead; each takes every GENERATORS-th slot of one fixed schedule from there.
+    const jobs: LatencyClientJob[] = Array.from({ length: GENERATORS }, (_, generator) => ({
+      url: node.url,
+      nodeWallet: self.tee_wallet,
+      nodeTeePubkeyHex: self.tee_pubkey,
+      walletKeyHex: bytesToHex(generatorApp.walletKey),
+      teeScalarHex: bytesToHex(generatorApp.teeScalar),
+      intervalMs,
+      index: generator,
+      generators: GENERATORS,
+      requests: Math.ceil((requests - generator) / GENERATORS),
+    }))
+    const generators = jobs.map((job) => startGenerator(job))
+    await Promise.all(generators.map((generator) => generator.ready))
+    const startAtEpochMs = Date.now() + START_AHEAD_MS
+    for (const generator of generators) generator.start(startAtEpochMs)
+    await sleep(Math.max(0, startAtEpochMs - Date.now()))
     const cpuBefore = processCpuMs(node.pid)
     const started = performance.now()
-    for (let sequence = 0; sequence < Math.round(offeredPerSecond * ROUND_SECONDS); sequence++) {
-      const scheduled = started + sequence * intervalMs
-      const wait = scheduled - performance.now()
-      if (wait > 0) await sleep(wait)
-      inFlight.push(
-        client.derive({ path: 'bench/latency', context: String(sequence) }).then(
-          () => void samples.push(performance.now() - scheduled),
-          () => void errors++,
-        ),
-      )
-    }
-    await Promise.all(inFlight) // each request is bounded by the client's fetch timeouts
+    const results = await Promise.all(generators.map((generator) => generator.result))
     const elapsed = performance.now() - started
+    const samples = results.flatMap((result) => result.samples)
+    errors += results.reduce((sum, result) => sum + result.errors, 0)
     rounds.push({
       p50_ms: round(percentile(samples, 50), 2),
       p99_ms: round(percentile(samples, 99), 2),
@@ -109,8 +184,9 @@ export async function measureLatency(node: BenchNode, app: BenchApp, capacityPer
     unloaded_p50_ms: round(percentile(unloaded, 50), 2),
     offered_share_of_capacity: round(offeredPerSecond / capacityPerSecond, 2),
     p99_over_p50: round(percentile(all, 99) / percentile(all, 50), 2),
-    nonce_round_trip_p50_ms: round(percentile(trips.current.nonce, 50), 2),
-    call_round_trip_p50_ms: round(percentile(trips.current.call, 50), 2),
+    nonce_round_trip_p50_ms: round(percentile(unloadedTrips.nonce, 50), 2),
+    call_round_trip_p50_ms: round(percentile(unloadedTrips.call, 50), 2),
+    generators: GENERATORS,
     rounds,
   }
 }
