@@ -13,7 +13,7 @@ import { defineAppFunction, type AppRequest } from './_appRequest'
 const MAX_KEY_BYTES = 1024
 const PATH_PREFIX = '/kms/data/'
 
-type DataView = Pick<KmsNode, 'store' | 'appValues' | 'config'>
+type DataView = Pick<KmsNode, 'store' | 'appValues' | 'config' | 'watermarks'>
 
 function badRequest(message: string): KmsError {
   return new KmsError('bad_request', message)
@@ -78,12 +78,14 @@ const router = IttyRouter<IRequest, [AppRequest, DataView], unknown>()
   .get(`${PATH_PREFIX}*`, (request, appRequest, node) => readValue(node, appRequest, keyFromPath(new URL(request.url).pathname)))
   .put('/kms/data', async (_request, { identity, payload }, node) => {
     const { key, value, ttlMs } = parsePut(payload, node.config.maxKvValueSizeBytes)
-    const { updatedAtMs } = await node.appValues.put(identity.appId, key, value, ttlMs)
+    const { updatedAtMs, record } = await node.appValues.put(identity.appId, key, value, ttlMs)
+    // Journaled now, not only by the next tick's scan, so a clock moved back cannot hide it (§6.8).
+    node.watermarks.wroteLocally(identity.appId, record)
     return { app_id: identity.appId, key, updated_at_ms: updatedAtMs }
   })
   .delete('/kms/data', (_request, { identity, payload }, node) => {
     const key = keyField(payload)
-    node.store.delete(identity.appId, key)
+    node.watermarks.wroteLocally(identity.appId, node.store.delete(identity.appId, key))
     return { app_id: identity.appId, key, deleted: true }
   })
 

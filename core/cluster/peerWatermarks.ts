@@ -196,6 +196,17 @@ export class PeerWatermarks {
   }
 
   /**
+   * Journals a local write (PUT or DELETE) as it is made. The tick's scan would find it too,
+   * but only while its `updated_at_ms` is inside the scan's window: a write made just after
+   * the host moved the clock back by more than a tick gap is stamped behind it, and would
+   * stay on this node (the §6.8 limit this closes). A record journaled here is skipped by
+   * the scan, which finds the same (updated_at_ms, fingerprint).
+   */
+  wroteLocally(appId: number, record: StoreRecord): void {
+    this.#record(appId, record.key, record.updatedAtMs, fingerprintOfRecord(record), undefined, undefined)
+  }
+
+  /**
    * Journals the local changes since the last scan: records whose `updated_at_ms` is in the §6.8
    * window and whose slot has no entry for exactly them (so not a merge already journaled).
    * Returns the window's lower bound.

@@ -35,7 +35,10 @@ export class TickSchedule {
     const last = this.#lastRunMs[tick]
     if (last === undefined) return true
     const interval = tick === 'node_tick' && !available ? Math.min(this.#intervalsMs[tick], UNAVAILABLE_RETRY_SECONDS * 1000) : this.#intervalsMs[tick]
-    return this.#clock.nowMs() - last >= interval
+    const elapsed = this.#clock.nowMs() - last
+    // A clock the host moved back makes the last run look like the future: due at once (the
+    // run then restarts the count from the new time), or ticks would stop until it caught up.
+    return elapsed < 0 || elapsed >= interval
   }
 
   isRunning(tick: TickName): boolean {

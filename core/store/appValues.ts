@@ -6,6 +6,7 @@
 import { KmsError } from '../errors'
 import type { Random } from '../runtime'
 import type { KvStore } from './kvStore'
+import type { StoreRecord } from './storeRecord'
 
 /** A record's AES-GCM nonce length (§5.3). */
 const RECORD_NONCE_BYTES = 12
@@ -35,10 +36,10 @@ export interface AppValues {
   get(appId: number, key: string): Promise<AppValue>
   /**
    * Encrypts under a fresh nonce and stores.
-   * @returns the stored record's `updated_at_ms`.
+   * @returns the stored record and its `updated_at_ms`.
    * @throws KmsError 503 without a secret; the store's 4xx for limits.
    */
-  put(appId: number, key: string, value: Uint8Array, ttlMs: number): Promise<{ updatedAtMs: number }>
+  put(appId: number, key: string, value: Uint8Array, ttlMs: number): Promise<{ updatedAtMs: number; record: StoreRecord }>
 }
 
 export function createAppValues({ store, cipher, random }: AppValuesOptions): AppValues {
@@ -54,7 +55,7 @@ export function createAppValues({ store, cipher, random }: AppValuesOptions): Ap
     async put(appId, key, value, ttlMs) {
       const ciphertext = await cipher.encryptValue(appId, value, random.bytes(RECORD_NONCE_BYTES))
       const record = store.put(appId, key, ciphertext, ttlMs)
-      return { updatedAtMs: record.updatedAtMs }
+      return { updatedAtMs: record.updatedAtMs, record }
     },
   }
 }

@@ -142,3 +142,29 @@ describe('PeerWatermarks (§6.8)', () => {
     expect(taken).toEqual([0, 1, 2, 2, 2])
   })
 })
+
+describe('local writes journaled as they are made (§6.8 "A clock moved back")', () => {
+  /** A put on `a` stamped 60 s back, after which a's clock returns before its next tick. */
+  async function writeBehindTheWindow(journal: boolean): Promise<number> {
+    const clock = new FakeClock(T0)
+    const a = replica(A, clock)
+    const b = replica(B, clock)
+    const all = [a, b]
+    a.store.put(1, 'before', value(1), 0)
+    await round(all, clock)
+    await round(all, clock)
+    clock.ms -= 60_000 // the host moves the clock back…
+    const record = a.store.put(1, 'behind', value(2), 0)
+    if (journal) a.watermarks.wroteLocally(1, record)
+    clock.ms += 60_000 + 1_000 // …and forward again before a's next tick
+    return (await tick(a, all)).get(B)!
+  }
+
+  test('behavior: the write reaches the peer', async () => {
+    expect(await writeBehindTheWindow(true)).toBe(1)
+  })
+
+  test('behavior: the control: found by the scan alone, it would stay on its node', async () => {
+    expect(await writeBehindTheWindow(false)).toBe(0)
+  })
+})

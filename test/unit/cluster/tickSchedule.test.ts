@@ -74,3 +74,18 @@ test('behavior: isRunning is true only while a run is under way', async () => {
   await run
   expect(ticks.isRunning('sync_tick')).toBe(false)
 })
+
+test('behavior: a clock moved back makes both ticks due at once, and the count restarts from the new time', async () => {
+  const { clock, ticks } = schedule(60, 10)
+  await ticks.run('node_tick', async () => undefined)
+  clock.advanceSeconds(10)
+  await ticks.run('sync_tick', async () => undefined)
+  clock.advanceSeconds(-30) // the host moves the clock back
+  expect(ticks.isDue('node_tick')).toBe(true)
+  expect(ticks.isDue('sync_tick')).toBe(true)
+  await ticks.run('sync_tick', async () => undefined)
+  clock.advanceSeconds(9.999)
+  expect(ticks.isDue('sync_tick')).toBe(false)
+  clock.advanceSeconds(0.001)
+  expect(ticks.isDue('sync_tick')).toBe(true)
+})

@@ -39,7 +39,10 @@ describe('app values (PROTOCOL §2.5, §5.3)', () => {
   it('behavior: put then get returns the value and the write time', async () => {
     const { values, clock } = await setup()
     const put = await values.put(49, 'greeting', utf8ToBytes('hello'), 0)
-    expect(put).toEqual({ updatedAtMs: T0 })
+    expect(put.updatedAtMs).toBe(T0)
+    // The stored record comes back too, for the sync journal (§6.8): ciphertext only.
+    expect(put.record).toMatchObject({ key: 'greeting', updatedAtMs: T0, tombstone: false, ttlMs: 0 })
+    expect(put.record.ciphertext.length).toBe(5 + 28)
     clock.advance(5)
     expect(await values.get(49, 'greeting')).toEqual({ value: utf8ToBytes('hello'), updatedAtMs: T0 })
   })
