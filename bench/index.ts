@@ -102,6 +102,8 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     latency_p99_ms: ['latency', 'p99_ms'],
     latency_offered_share_of_capacity: ['latency', 'offered_share_of_capacity'],
     latency_p99_over_p50: ['latency', 'p99_over_p50'],
+    latency_unloaded_p50_ms: ['latency', 'unloaded_p50_ms'],
+    latency_unloaded_p99_ms: ['latency', 'unloaded_p99_ms'],
     sync_keys: ['sync', 'keys'],
     sync_converged_ms_after_last_write: ['sync', 'converged_ms'],
     sync_bytes_per_key: ['sync', 'bytes_per_key'],
