@@ -10,10 +10,10 @@
  * expiry do, which shows that the proxy's delay does reach the request path when nothing
  * refreshes ahead.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FOUND_TTL_CAP_SECONDS, NODE_REFRESH_AHEAD_SECONDS } from '../../core/chain'
 import { startDevChain, type DevChain } from '../helpers/devChain'
+import { startJsonRpcProxy } from '../helpers/jsonRpcProxy'
 import { registerKmsNode, registerTestApp, startMiniflareNode, startProcessNode, tickUntil, type TestNode } from '../helpers/kmsNodes'
 
 const MASTER_SECRET_HEX = '1f'.repeat(32)
@@ -34,47 +34,14 @@ interface SlowRpc {
 }
 
 async function startSlowRpc(targetUrl: string): Promise<SlowRpc> {
-  const target = new URL(targetUrl)
   const rpc: SlowRpc = { url: '', slow: false, held: 0, close: async () => undefined }
-  const server: Server = createServer((incoming, outgoing) => {
-    const chunks: Buffer[] = []
-    incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
-    incoming.on('end', () => {
-      const body = Buffer.concat(chunks)
-      let authorization = false
-      try {
-        const call = JSON.parse(body.toString()) as { method?: string; params?: [{ data?: string; input?: string }] }
-        const data = call.params?.[0]?.data ?? call.params?.[0]?.input ?? ''
-        authorization = call.method === 'eth_call' && AUTHORIZATION_SELECTORS.has(data.slice(0, 10))
-      } catch {
-        // a batch or not JSON-RPC: forwarded at once
-      }
-      const forward = (): void => {
-        const forwarded = httpRequest(
-          { host: target.hostname, port: target.port, path: incoming.url, method: incoming.method, headers: { ...incoming.headers, 'content-length': String(body.length) } },
-          (answer) => {
-            outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
-            answer.pipe(outgoing)
-          },
-        )
-        forwarded.on('error', () => outgoing.destroy())
-        forwarded.end(body)
-      }
-      if (authorization && rpc.slow) {
-        rpc.held++
-        setTimeout(forward, HOLD_MS)
-      } else forward()
-    })
+  const proxy = await startJsonRpcProxy(targetUrl, ({ selector }) => {
+    if (!rpc.slow || !AUTHORIZATION_SELECTORS.has(selector)) return 0
+    rpc.held++
+    return HOLD_MS
   })
-  server.keepAliveTimeout = 1000
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const address = server.address()
-  rpc.url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
-  rpc.close = () =>
-    new Promise((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    })
+  rpc.url = proxy.url
+  rpc.close = proxy.close
   return rpc
 }
 

@@ -11,10 +11,10 @@
  *   and fail closed (503 `registry_unavailable`) once they are older;
  * - at steady load the authorization reads depend on time, not on the request rate.
  */
-import { createServer, request as httpRequest, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { KmsClient } from '../../core/client'
 import { startDevChain, type DevChain } from '../helpers/devChain'
+import { startJsonRpcProxy } from '../helpers/jsonRpcProxy'
 import { startFaultyProxy, type FaultyProxy } from '../helpers/faultyProxy'
 import { refusal, registerKmsNode, registerTestApp, startMiniflareNode, tickUntil, type TestApp, type TestNode } from '../helpers/kmsNodes'
 
@@ -39,45 +39,14 @@ interface RpcCounter {
 
 /** A loopback JSON-RPC proxy that counts requests by method and by view selector. */
 async function startRpcCounter(targetUrl: string): Promise<RpcCounter> {
-  const target = new URL(targetUrl)
   const counts: Record<string, number> = { total: 0 }
-  const server: Server = createServer((incoming, outgoing) => {
-    const chunks: Buffer[] = []
-    incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
-    incoming.on('end', () => {
-      const body = Buffer.concat(chunks)
-      counts['total']!++
-      try {
-        const call = JSON.parse(body.toString()) as { method?: string; params?: [{ data?: string; input?: string }] }
-        const data = call.params?.[0]?.data ?? call.params?.[0]?.input ?? ''
-        const name = call.method === 'eth_call' ? AUTHORIZATION_READS[data.slice(0, 10)] : undefined
-        if (name !== undefined) counts[name] = (counts[name] ?? 0) + 1
-      } catch {
-        // not JSON-RPC: counted in `total` only
-      }
-      const forwarded = httpRequest(
-        { host: target.hostname, port: target.port, path: incoming.url, method: incoming.method, headers: { ...incoming.headers, 'content-length': String(body.length) } },
-        (answer) => {
-          outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
-          answer.pipe(outgoing)
-        },
-      )
-      forwarded.on('error', () => outgoing.destroy())
-      forwarded.end(body)
-    })
+  const proxy = await startJsonRpcProxy(targetUrl, ({ selector }) => {
+    counts['total']!++
+    const name = AUTHORIZATION_READS[selector]
+    if (name !== undefined) counts[name] = (counts[name] ?? 0) + 1
+    return 0
   })
-  server.keepAliveTimeout = 1000
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const address = server.address()
-  return {
-    url: `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`,
-    counts,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+  return { url: proxy.url, counts, close: proxy.close }
 }
 
 const authorizationReads = (counter: RpcCounter): number =>
