@@ -77,3 +77,50 @@ export interface KmsRegistryReader {
   getOperators(): Promise<Wallet[]>
   kmsAppId(): Promise<number>
 }
+
+/**
+ * One custodian of a recovery policy (issue 15, PROTOCOL §9.1): the P-384 key its backup share
+ * is sealed to, and the Ethereum address that approves or vetoes a policy change.
+ */
+export interface RecoveryCustodian {
+  /** P-384 SubjectPublicKeyInfo DER, 120 bytes as the contract stores it; not yet validated as a point. */
+  readonly sealingKeyDer: Uint8Array
+  readonly approver: Wallet
+}
+
+/** A recovery policy: `threshold` of `custodians` rebuild the master secret. Ids start at 1. */
+export interface RecoveryPolicy {
+  readonly policyId: number
+  /** 1 ≤ threshold ≤ custodians.length ≤ 16, as the contract enforces. */
+  readonly threshold: number
+  readonly custodians: readonly RecoveryCustodian[]
+}
+
+/** A published backup of one master-secret hash under one policy (`publishBackup`). */
+export interface RecoveryBackup {
+  readonly secretHash: Uint8Array
+  readonly policyId: number
+  readonly publisher: Wallet
+  /** Block timestamp, seconds. */
+  readonly publishedAt: number
+  /** keccak256 of each plain share, in custodian order. */
+  readonly shareCommitments: readonly Uint8Array[]
+}
+
+/**
+ * KMSRegistry's recovery views (issue 15). `undefined` means "none": no active policy
+ * (`recoveryPolicyId() == 0`), no such policy, or no backup for (hash, policy). Transport
+ * errors, timeouts and undecodable results reject with `KmsError('registry_unavailable')`, so
+ * that a node fails closed instead of reading an outage as "no backup".
+ */
+export interface KmsRecoveryReader {
+  activeRecoveryPolicy(): Promise<RecoveryPolicy | undefined>
+  recoveryPolicy(policyId: number): Promise<RecoveryPolicy | undefined>
+  backup(secretHash: Uint8Array, policyId: number): Promise<RecoveryBackup | undefined>
+  /** One custodian's sealed share and its commitment; `index` is the custodian's position. */
+  sealedShare(
+    secretHash: Uint8Array,
+    policyId: number,
+    index: number,
+  ): Promise<{ readonly sealedShare: Uint8Array; readonly commitment: Uint8Array } | undefined>
+}
