@@ -16,6 +16,7 @@ import { measureAttestation } from './attestation'
 import { measureBundles } from './bundle'
 import { measureColdStart } from './coldStart'
 import { measureDerive } from './derive'
+import { measureHttpFloor } from './httpFloor'
 import { irreducibleCryptoMsPerDerive, makeFloorKeys, measurePrimitives } from './_floor'
 import { measureDeriveProfile } from './deriveProfile'
 import { measureOdyn } from './odyn'
@@ -88,6 +89,9 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     irreducible_crypto_ms_per_derive: ['derive_cost', 'irreducible_crypto_ms_per_derive'],
     node_cpu_over_irreducible_crypto: ['derive_cost', 'node_cpu_over_irreducible_crypto'],
     node_cpu_ms_per_derive_request_alone: ['derive_cost', 'node_cpu_ms_per_derive_request_alone'],
+    http_floor_hono_ms_per_derive: ['http_floor', 'stacks', 'hono', 'server_cpu_ms_per_derive'],
+    http_floor_node_http_ms_per_derive: ['http_floor', 'stacks', 'node-http', 'server_cpu_ms_per_derive'],
+    node_cpu_beyond_crypto_and_http_floor_ms: ['derive_cost', 'beyond_crypto_and_http_floor_ms'],
     derive_profile_busy_share: ['derive_profile', 'busy_share'],
     derive_node_cpu_share_of_crypto: ['derive', 'node_cpu_share_of_crypto'],
     nonce_share_of_node_cpu: ['derive', 'nonce_share_of_node_cpu'],
@@ -104,6 +108,9 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     latency_p99_over_p50: ['latency', 'p99_over_p50'],
     latency_unloaded_p50_ms: ['latency', 'unloaded_p50_ms'],
     latency_unloaded_p99_ms: ['latency', 'unloaded_p99_ms'],
+    latency_isolated_p50_ms: ['latency', 'isolated', 'p50_ms'],
+    latency_isolated_p99_ms: ['latency', 'isolated', 'p99_ms'],
+    latency_isolated_p99_over_p50: ['latency', 'isolated', 'p99_over_p50'],
     sync_keys: ['sync', 'keys'],
     sync_converged_ms_after_last_write: ['sync', 'converged_ms'],
     sync_bytes_per_key: ['sync', 'bytes_per_key'],
@@ -145,6 +152,17 @@ function deriveCost(result: Record<string, unknown>): Record<string, unknown> | 
     return { error: 'derive or crypto primitives failed' }
   }
   const floor = irreducibleCryptoMsPerDerive(primitives as Record<string, number>)
+  // The HTTP stack's own floor (bench/httpFloor.ts): what is neither crypto nor HTTP is the node's.
+  const httpFloor = pick(result, ['http_floor', 'stacks', 'hono', 'server_cpu_ms_per_derive'])
+  const http =
+    typeof httpFloor === 'number'
+      ? {
+          http_floor_ms_per_derive: httpFloor,
+          beyond_crypto_and_http_floor_ms: round(nodeCpu - floor.ms - httpFloor, 3),
+          irreducible_plus_http_floor_ms: round(floor.ms + httpFloor, 3),
+          node_cpu_over_irreducible_plus_http_floor: round(nodeCpu / (floor.ms + httpFloor), 2),
+        }
+      : {}
   return {
     node_cpu_ms_per_derive: nodeCpu,
     node_cpu_ms_per_derive_request_alone: round(nodeCpu - nonceCpu, 3),
@@ -153,6 +171,7 @@ function deriveCost(result: Record<string, unknown>): Record<string, unknown> | 
     irreducible_parts_us: floor.parts_us,
     node_cpu_over_irreducible_crypto: round(nodeCpu / floor.ms, 2),
     request_alone_over_irreducible_crypto: round((nodeCpu - nonceCpu) / floor.ms, 2),
+    ...http,
     goal_ratio: 1.3,
   }
 }
@@ -205,6 +224,7 @@ async function main(): Promise<void> {
       const derive = await attempt('derive throughput', () => measureDerive(node, app, keys))
       result['derive'] = derive
       result['kv'] = await attempt('kv throughput', () => measureKv(node, app, keys))
+      result['http_floor'] = await attempt('http floor', () => measureHttpFloor(node, app))
       const capacity = 'served' in derive ? derive.served.requests_per_second : Number.NaN
       result['latency'] = await attempt('derive latency', () => measureLatency(devChain, node, app, capacity))
     } finally {

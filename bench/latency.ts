@@ -6,7 +6,8 @@
  * from GENERATORS processes of its own (bench/_latencyClient.ts) on one interleaved
  * schedule, at OFFERED_SHARE_OF_CAPACITY of the closed-loop capacity measured just before.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { forEachLine } from '../bundle/processes'
 import { importP384PrivateKey } from '../core/crypto'
 import { bytesToHex } from '../core/encoding'
@@ -52,8 +53,10 @@ interface Generator {
 }
 
 /** Spawns one generator; it prints `ready`, reads its start time on stdin, then prints its result. */
-function startGenerator(job: LatencyClientJob): Generator {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/_latencyClient.ts', JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'pipe'] })
+function startGenerator(job: LatencyClientJob, cpus?: string): Generator {
+  const command = [process.execPath, '--import', 'tsx', 'bench/_latencyClient.ts', JSON.stringify(job)]
+  const pinned = cpus === undefined ? command : ['taskset', '-c', cpus, ...command]
+  const child = spawn(pinned[0]!, pinned.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
   const killer = setTimeout(() => child.kill('SIGKILL'), GENERATOR_TIMEOUT_MS)
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)))
@@ -114,6 +117,7 @@ export interface LatencyResult {
   /** Load-generator processes the offered load is split over. */
   generators: number
   rounds: LatencyRound[]
+  isolated: IsolatedLatency | { error: string }
 }
 
 export async function measureLatency(chain: DevChain, node: BenchNode, app: BenchApp, capacityPerSecond: number, share = OFFERED_SHARE_OF_CAPACITY): Promise<LatencyResult> {
@@ -133,45 +137,21 @@ export async function measureLatency(chain: DevChain, node: BenchNode, app: Benc
   const generatorApp = await latencyApp(chain)
   const { node: self } = await node.status()
 
-  const all: number[] = []
-  const rounds: LatencyRound[] = []
-  let errors = 0
-  const intervalMs = 1000 / offeredPerSecond
-  const requests = Math.round(offeredPerSecond * ROUND_SECONDS)
-  for (let index = 0; index < ROUNDS; index++) {
-    // The generators boot and warm up, say so, and are then given one wall-clock start just
-    // ahead; each takes every GENERATORS-th slot of one fixed schedule from there.
-    const jobs: LatencyClientJob[] = Array.from({ length: GENERATORS }, (_, generator) => ({
+  const jobsFor = (): LatencyClientJob[] =>
+    Array.from({ length: GENERATORS }, (_, generator) => ({
       url: node.url,
       nodeWallet: self.tee_wallet,
       nodeTeePubkeyHex: self.tee_pubkey,
       walletKeyHex: bytesToHex(generatorApp.walletKey),
       teeScalarHex: bytesToHex(generatorApp.teeScalar),
-      intervalMs,
+      intervalMs: 1000 / offeredPerSecond,
       index: generator,
       generators: GENERATORS,
-      requests: Math.ceil((requests - generator) / GENERATORS),
+      requests: Math.ceil((Math.round(offeredPerSecond * ROUND_SECONDS) - generator) / GENERATORS),
     }))
-    const generators = jobs.map((job) => startGenerator(job))
-    await Promise.all(generators.map((generator) => generator.ready))
-    const startAtEpochMs = Date.now() + START_AHEAD_MS
-    for (const generator of generators) generator.start(startAtEpochMs)
-    await sleep(Math.max(0, startAtEpochMs - Date.now()))
-    const cpuBefore = processCpuMs(node.pid)
-    const started = performance.now()
-    const results = await Promise.all(generators.map((generator) => generator.result))
-    const elapsed = performance.now() - started
-    const samples = results.flatMap((result) => result.samples)
-    errors += results.reduce((sum, result) => sum + result.errors, 0)
-    rounds.push({
-      p50_ms: round(percentile(samples, 50), 2),
-      p99_ms: round(percentile(samples, 99), 2),
-      max_ms: round(Math.max(...samples), 2),
-      node_cpu_utilisation: round((processCpuMs(node.pid) - cpuBefore) / elapsed, 3),
-    })
-    all.push(...samples)
-    log(`latency round ${index + 1}: p50 ${rounds.at(-1)!.p50_ms} ms, p99 ${rounds.at(-1)!.p99_ms} ms`)
-  }
+  const shared = await runRounds(node, jobsFor, 'latency')
+  const isolated = await attemptIsolated(node, jobsFor)
+  const { all, rounds, errors } = shared
   return {
     offered_per_second: offeredPerSecond,
     duration_seconds: ROUNDS * ROUND_SECONDS,
@@ -191,5 +171,89 @@ export async function measureLatency(chain: DevChain, node: BenchNode, app: Benc
     call_round_trip_p50_ms: round(percentile(unloadedTrips.call, 50), 2),
     generators: GENERATORS,
     rounds,
+    isolated,
+  }
+}
+
+interface RoundsOutcome {
+  all: number[]
+  rounds: LatencyRound[]
+  errors: number
+}
+
+/**
+ * ROUNDS rounds of open-loop load: the generators boot and warm up, say so, and are then given
+ * one wall-clock start just ahead; each takes every GENERATORS-th slot of one fixed schedule.
+ * `generatorCpus` (a taskset list) pins the generator processes.
+ */
+async function runRounds(node: BenchNode, jobsFor: () => LatencyClientJob[], label: string, generatorCpus?: string): Promise<RoundsOutcome> {
+  const all: number[] = []
+  const rounds: LatencyRound[] = []
+  let errors = 0
+  for (let index = 0; index < ROUNDS; index++) {
+    const generators = jobsFor().map((job) => startGenerator(job, generatorCpus))
+    await Promise.all(generators.map((generator) => generator.ready))
+    const startAtEpochMs = Date.now() + START_AHEAD_MS
+    for (const generator of generators) generator.start(startAtEpochMs)
+    await sleep(Math.max(0, startAtEpochMs - Date.now()))
+    const cpuBefore = processCpuMs(node.pid)
+    const started = performance.now()
+    const results = await Promise.all(generators.map((generator) => generator.result))
+    const elapsed = performance.now() - started
+    const samples = results.flatMap((result) => result.samples)
+    errors += results.reduce((sum, result) => sum + result.errors, 0)
+    rounds.push({
+      p50_ms: round(percentile(samples, 50), 2),
+      p99_ms: round(percentile(samples, 99), 2),
+      max_ms: round(Math.max(...samples), 2),
+      node_cpu_utilisation: round((processCpuMs(node.pid) - cpuBefore) / elapsed, 3),
+    })
+    all.push(...samples)
+    log(`${label} round ${index + 1}: p50 ${rounds.at(-1)!.p50_ms} ms, p99 ${rounds.at(-1)!.p99_ms} ms`)
+  }
+  return { all, rounds, errors }
+}
+
+/** The same load with the node alone on one core and the generators on the other. */
+export interface IsolatedLatency {
+  node_cpus: string
+  generator_cpus: string
+  p50_ms: number
+  p99_ms: number
+  max_ms: number
+  p99_over_p50: number
+  errors: number
+  rounds: LatencyRound[]
+}
+
+/**
+ * On this 2-core machine the generators' own crypto (about the node's per request) competes
+ * with the node for the same cores, so part of the shared run's tail is the node waiting for
+ * a core a generator holds: the client's machine, not the node. Pinning the node (every
+ * thread, libuv's pool included) to one core and the generators to the other separates the
+ * two, as a real deployment does (apps run in other enclaves). Both runs are reported.
+ */
+async function attemptIsolated(node: BenchNode, jobsFor: () => LatencyClientJob[]): Promise<IsolatedLatency | { error: string }> {
+  if (availableParallelism() < 2) return { error: 'needs 2 cores' }
+  const [nodeCpus, generatorCpus] = ['0', '1']
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', nodeCpus, String(node.pid)], { stdio: 'ignore' })
+  } catch (error) {
+    return { error: `taskset failed: ${error instanceof Error ? error.message : String(error)}` }
+  }
+  try {
+    const { all, rounds, errors } = await runRounds(node, jobsFor, 'latency (node on its own core)', generatorCpus)
+    return {
+      node_cpus: nodeCpus,
+      generator_cpus: generatorCpus,
+      p50_ms: round(percentile(all, 50), 2),
+      p99_ms: round(percentile(all, 99), 2),
+      max_ms: round(Math.max(...all), 2),
+      p99_over_p50: round(percentile(all, 99) / percentile(all, 50), 2),
+      errors,
+      rounds,
+    }
+  } finally {
+    execFileSync('taskset', ['-a', '-p', '-c', `0-${availableParallelism() - 1}`, String(node.pid)], { stdio: 'ignore' })
   }
 }
