@@ -19,7 +19,7 @@ export interface MetricGauges {
   kvNamespaces: number
   kvKeys: number
   kvBytes: number
-  masterSecretState: 'uninitialized' | 'generated' | 'synced'
+  masterSecretState: 'uninitialized' | 'generated' | 'synced' | 'recovered'
   serviceAvailable: boolean
 }
 
@@ -103,7 +103,7 @@ export class Metrics {
     family('nova_kms_peer_attestations_total', 'counter', 'Peer attestation verifications by whose document and result (PROTOCOL §4.5).')
     for (const [labels, count] of this.#peerAttestations) lines.push(`nova_kms_peer_attestations_total{${labels}} ${count}`)
     family('nova_kms_master_secret_state', 'gauge', '1 for the current master-secret state.')
-    for (const state of ['uninitialized', 'generated', 'synced'] as const) {
+    for (const state of ['uninitialized', 'generated', 'synced', 'recovered'] as const) {
       lines.push(`nova_kms_master_secret_state{state="${state}"} ${gauges.masterSecretState === state ? 1 : 0}`)
     }
     family('nova_kms_service_available', 'gauge', '1 while the node serves /kms/*.')

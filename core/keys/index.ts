@@ -4,4 +4,4 @@
  *
  * @module
  */
-export { KeyRing, notReady, type KeyRingOptions, type MasterSecretState } from './keyRing'
+export { KeyRing, notReady, type KeyRingOptions, type MasterSecretState, type RecoveryBackupPayload } from './keyRing'

@@ -17,7 +17,9 @@ import {
   deriveDataKey,
   deriveSyncKey,
   encryptRecord,
+  generateP384PrivateKey,
   importRecordKey,
+  parseP384PublicKey,
   masterSecretHash,
   sealMasterSecret,
   verifySyncSignature,
@@ -27,9 +29,19 @@ import {
 import { bytesEqual, type JsonValue } from '../encoding'
 import { KmsError } from '../errors'
 import type { Random } from '../runtime'
+import type { RecoveryPolicy } from '../chain/types'
+import { RecoveryShareCollector, recoveryShareCommitment, sealRecoveryShare, splitSecret } from '../recovery'
+
+/** A backup ready for `publishBackup` (PROTOCOL §7.6): custodian order throughout. */
+export interface RecoveryBackupPayload {
+  readonly secretHash: Uint8Array
+  readonly policyId: number
+  readonly sealedShares: readonly Uint8Array[]
+  readonly shareCommitments: readonly Uint8Array[]
+}
 
 /** Where the installed secret came from (§2.1 `master_secret.state`). */
-export type MasterSecretState = 'uninitialized' | 'generated' | 'synced'
+export type MasterSecretState = 'uninitialized' | 'generated' | 'synced' | 'recovered'
 
 export interface KeyRingOptions {
   /** The KMS app id, which the CA certificate names (§8.2). */
@@ -97,6 +109,7 @@ export class KeyRing {
    */
   async install(secret: Uint8Array, state: 'generated'): Promise<void>
   async install(secret: Uint8Array, state: 'synced', syncedFrom: string): Promise<void>
+  async install(secret: Uint8Array, state: 'recovered'): Promise<void>
   async install(secret: Uint8Array, state: Exclude<MasterSecretState, 'uninitialized'>, syncedFrom: string | null = null): Promise<void> {
     if (!(secret instanceof Uint8Array) || secret.length !== 32) throw new RangeError('master secret must be 32 bytes')
     await this.#installEpoch(CURRENT_EPOCH, secret)
@@ -120,6 +133,64 @@ export class KeyRing {
     if (this.isInstalled) hooks.beforeReplace?.()
     await this.install(candidate, 'synced', syncedFrom)
     return true
+  }
+
+  /**
+   * Combines the collector's shares and installs the result as `recovered` (§7.6), only if
+   * its keccak256 equals the collector's chain hash; the shares are wiped once installed.
+   * @returns the collector's verdict; on `combine_failed` nothing is installed and the
+   *   shares are kept (the caller reports the error in /status).
+   */
+  async installRecovered(collector: RecoveryShareCollector): Promise<'recovered' | 'combine_failed'> {
+    const result = collector.combine()
+    if (result.kind !== 'recovered') return 'combine_failed'
+    try {
+      await this.install(result.secret, 'recovered')
+    } finally {
+      result.secret.fill(0)
+    }
+    collector.clear()
+    return 'recovered'
+  }
+
+  /**
+   * Splits the current secret for `policy` and seals each share to its custodian (§7.6), so
+   * the secret never leaves the ring. One ephemeral sender key per backup.
+   * @throws KmsError 503 without a secret; 400 `bad_request` when a custodian key is not a
+   *   P-384 point (checked for every key before anything is sealed).
+   */
+  async buildRecoveryBackup(params: {
+    policy: RecoveryPolicy
+    chainId: number
+    kmsRegistry: `0x${string}`
+    random: Random
+  }): Promise<RecoveryBackupPayload> {
+    const epoch = this.#require()
+    const { policy, random } = params
+    policy.custodians.forEach((custodian, index) => {
+      if (parseP384PublicKey(custodian.sealingKeyDer) === undefined) {
+        throw new KmsError('bad_request', 'custodian key is not a P-384 public key', { details: `policy ${policy.policyId} custodian ${index}` })
+      }
+    })
+    const shares = splitSecret({ secret: epoch.secret, shares: policy.custodians.length, threshold: policy.threshold, random })
+    try {
+      const ephemeralKey = await generateP384PrivateKey(random)
+      const sealedShares: Uint8Array[] = []
+      for (const [index, custodian] of policy.custodians.entries()) {
+        sealedShares.push(
+          await sealRecoveryShare({
+            ephemeralKey,
+            custodianKeyDer: custodian.sealingKeyDer,
+            binding: { chainId: params.chainId, kmsRegistry: params.kmsRegistry, secretHash: epoch.hash, policyId: policy.policyId, index, threshold: policy.threshold },
+            share: shares[index]!,
+            random,
+          }),
+        )
+      }
+      return { secretHash: epoch.hash.slice(), policyId: policy.policyId, sealedShares, shareCommitments: shares.map(recoveryShareCommitment) }
+    } finally {
+      for (const share of shares) share.fill(0)
+    }
   }
 
   /**
