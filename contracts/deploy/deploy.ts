@@ -17,6 +17,11 @@ export interface DeployContractsParameters {
   kmsAppId: number
   /** An existing registry: deploy only KMSRegistry. Absent: deploy the development registry. */
   novaAppRegistry?: Address
+  /**
+   * KMSRegistry's POLICY_TIMELOCK_SECONDS: how long a proposed recovery policy waits for
+   * vetoes before anyone may activate it. Default 7 days; a devnet passes a short one.
+   */
+  policyTimelockSeconds?: number
   /** Dev chain only: the KMS version to enroll. */
   version?: { versionId: number; versionName: string; codeMeasurement: Hex; imageUri: string }
 }
@@ -42,9 +47,16 @@ export const DEFAULT_KMS_VERSION = {
   imageUri: '',
 } as const satisfies DeployContractsParameters['version']
 
+/** The default recovery-policy timelock: 7 days (issue 15). */
+export const DEFAULT_POLICY_TIMELOCK_SECONDS = 604_800
+
 export async function deployContracts(parameters: DeployContractsParameters): Promise<DeployedContracts> {
   const { kmsAppId } = parameters
   if (!Number.isSafeInteger(kmsAppId) || kmsAppId <= 0) throw new RangeError('kmsAppId: expected a positive integer')
+  const policyTimelockSeconds = parameters.policyTimelockSeconds ?? DEFAULT_POLICY_TIMELOCK_SECONDS
+  if (!Number.isSafeInteger(policyTimelockSeconds) || policyTimelockSeconds <= 0) {
+    throw new RangeError('policyTimelockSeconds: expected a positive integer')
+  }
   const clients = connect(parameters)
   const owner = canonical(clients.account.address)
   const devRegistry = parameters.novaAppRegistry === undefined
@@ -57,7 +69,7 @@ export async function deployContracts(parameters: DeployContractsParameters): Pr
   const novaAppRegistry = canonical(
     parameters.novaAppRegistry ?? (await deployAndWait(clients, { ...registryArtifact, args: [owner] })),
   )
-  const kmsRegistry = canonical(await deployAndWait(clients, { ...kmsArtifact, args: [owner, novaAppRegistry] }))
+  const kmsRegistry = canonical(await deployAndWait(clients, { ...kmsArtifact, args: [owner, novaAppRegistry, BigInt(policyTimelockSeconds)] }))
   await writeAndWait(clients, {
     address: kmsRegistry,
     abi: kmsArtifact.abi,

@@ -28,6 +28,27 @@ contract KMSRegistry is IAppOperatorCallbacks {
     error NotAuthorizedToSetHash();
     error AppIdAlreadySet();
     error ZeroAddress();
+    // Recovery (issue 15, PROTOCOL §9.1 "Recovery policy and backup").
+    error InvalidTimelock();
+    error InvalidRecoveryPolicy();
+    error InvalidSealingKey();
+    error DuplicateCustodian();
+    error RecoveryPolicyAlreadySet();
+    error NoRecoveryPolicy();
+    error ProposalPending();
+    error NoSuchProposal();
+    error ProposalNotPending();
+    error NotCustodian();
+    error AlreadyVoted();
+    error StaleProposal();
+    error TimelockNotExpired();
+    error SecretHashMismatch();
+    error ShareCountMismatch();
+    error InvalidSealedShare();
+    error InvalidShareCommitment();
+    error BackupAlreadyPublished();
+    error NoBackup();
+    error ShareIndexOutOfRange();
 
     event OperatorAdded(address indexed operator, uint256 indexed appId, uint256 versionId, uint256 instanceId);
     event OperatorRemoved(address indexed operator, uint256 indexed appId, uint256 versionId, uint256 instanceId);
@@ -35,6 +56,83 @@ contract KMSRegistry is IAppOperatorCallbacks {
     event MasterSecretHashReset(address indexed resetter);
     event KmsAppIdSet(uint256 indexed appId);
     event NovaAppRegistrySet(address indexed registry);
+    event RecoveryPolicyProposed(uint256 indexed proposalId, uint256 indexed basePolicyId, uint64 executableAt);
+    event RecoveryPolicyApproved(uint256 indexed proposalId, address indexed approver, uint256 approvals);
+    event RecoveryPolicyVetoed(uint256 indexed proposalId, address indexed approver, uint256 vetoes);
+    event RecoveryPolicyProposalRejected(uint256 indexed proposalId);
+    event RecoveryPolicyProposalCancelled(uint256 indexed proposalId);
+    /// @param how 0 = initial (set by the owner), 1 = approved by a threshold of custodians,
+    /// 2 = timelock expired without a threshold of vetoes (`ActivationPath`).
+    event RecoveryPolicyActivated(
+        uint256 indexed policyId, uint256 indexed proposalId, uint8 threshold, uint256 custodianCount, uint8 how
+    );
+    event BackupPublished(bytes32 indexed secretHash, uint256 indexed policyId, address indexed publisher);
+
+    struct RecoveryCustodian {
+        /// P-384 SubjectPublicKeyInfo DER, uncompressed point: exactly 120 bytes.
+        bytes sealingKey;
+        address approver;
+    }
+
+    enum ProposalState {
+        None,
+        Pending,
+        Activated,
+        Vetoed,
+        Cancelled
+    }
+
+    enum ActivationPath {
+        Initial,
+        Approved,
+        Timelock
+    }
+
+    struct Policy {
+        uint8 threshold;
+        RecoveryCustodian[] custodians;
+    }
+
+    struct Proposal {
+        uint256 basePolicyId;
+        uint8 threshold;
+        uint64 executableAt;
+        uint16 approvals;
+        uint16 vetoes;
+        ProposalState state;
+        RecoveryCustodian[] custodians;
+    }
+
+    struct Backup {
+        address publisher;
+        uint64 publishedAt;
+        bytes[] sealedShares;
+        bytes32[] shareCommitments;
+    }
+
+    uint256 public constant MAX_CUSTODIANS = 16;
+    uint256 public constant MAX_SEALED_SHARE_BYTES = 1024;
+    uint256 public constant SEALING_KEY_BYTES = 120;
+    /// @dev The DER prefix of a P-384 SubjectPublicKeyInfo with an uncompressed point
+    /// (RFC 5480 §2, SEC 1 §2.3.3): SEQUENCE(118) { SEQUENCE(16) { id-ecPublicKey, secp384r1 },
+    /// BIT STRING(98) 00 04 }. The remaining 96 bytes are X ‖ Y; whether they are on the curve
+    /// is for the off-chain side to check (a point check costs far more gas than it saves).
+    bytes24 private constant P384_SPKI_PREFIX = 0x3076301006072a8648ce3d020106052b8104002203620004;
+
+    /// @notice How long a proposed policy waits before anyone may activate it (no threshold of
+    /// vetoes). Fixed at deployment: the owner cannot shorten it.
+    uint256 public immutable POLICY_TIMELOCK_SECONDS;
+
+    /// @notice The active policy's id; 0 until the owner sets the first one.
+    uint256 public recoveryPolicyId;
+    uint256 public proposalCount;
+    /// @notice The one proposal that is Pending, or 0.
+    uint256 public pendingProposalId;
+
+    mapping(uint256 policyId => Policy) private _policies;
+    mapping(uint256 proposalId => Proposal) private _proposals;
+    mapping(uint256 proposalId => mapping(address approver => bool)) private _voted;
+    mapping(bytes32 secretHash => mapping(uint256 policyId => Backup)) private _backups;
 
     modifier onlyOwner() {
         if (msg.sender != OWNER) revert NotOwner();
@@ -46,10 +144,15 @@ contract KMSRegistry is IAppOperatorCallbacks {
         _;
     }
 
-    constructor(address initialOwner, address appRegistry_) {
+    /// @param policyTimelockSeconds Zero is refused (`InvalidTimelock`): with no delay the
+    /// owner alone could propose and activate a policy in the same block, before any custodian
+    /// could veto, which is exactly what the recovery design forbids.
+    constructor(address initialOwner, address appRegistry_, uint256 policyTimelockSeconds) {
         if (appRegistry_ == address(0)) revert InvalidRegistryAddress();
+        if (policyTimelockSeconds == 0 || policyTimelockSeconds > type(uint64).max) revert InvalidTimelock();
         OWNER = initialOwner;
         novaAppRegistry = appRegistry_;
+        POLICY_TIMELOCK_SECONDS = policyTimelockSeconds;
     }
 
     function setNovaAppRegistry(address registry) external onlyOwner {
@@ -131,6 +234,231 @@ contract KMSRegistry is IAppOperatorCallbacks {
 
     function getOperators() external view returns (address[] memory) {
         return _operators;
+    }
+
+    // ---------------------------------------------------------------- recovery policy
+
+    /// @notice The first policy, set by the owner alone, once. It is public before any backup
+    /// exists, so apps can check it (PROTOCOL §9.1).
+    function setInitialRecoveryPolicy(RecoveryCustodian[] calldata custodians, uint8 threshold) external onlyOwner {
+        if (recoveryPolicyId != 0) revert RecoveryPolicyAlreadySet();
+        _validatePolicy(custodians, threshold);
+        Policy storage policy = _policies[1];
+        policy.threshold = threshold;
+        for (uint256 i = 0; i < custodians.length; ++i) {
+            policy.custodians.push(custodians[i]);
+        }
+        recoveryPolicyId = 1;
+        emit RecoveryPolicyActivated(1, 0, threshold, custodians.length, uint8(ActivationPath.Initial));
+    }
+
+    /// @notice Proposes the next policy. It takes effect only with a threshold of the current
+    /// custodians' approvals, or when the timelock expires without a threshold of vetoes.
+    function proposeRecoveryPolicy(RecoveryCustodian[] calldata custodians, uint8 threshold)
+        external
+        onlyOwner
+        returns (uint256 proposalId)
+    {
+        if (recoveryPolicyId == 0) revert NoRecoveryPolicy();
+        if (pendingProposalId != 0) revert ProposalPending();
+        _validatePolicy(custodians, threshold);
+        proposalId = ++proposalCount;
+        Proposal storage proposal = _proposals[proposalId];
+        proposal.basePolicyId = recoveryPolicyId;
+        proposal.threshold = threshold;
+        proposal.executableAt = uint64(block.timestamp + POLICY_TIMELOCK_SECONDS);
+        proposal.state = ProposalState.Pending;
+        for (uint256 i = 0; i < custodians.length; ++i) {
+            proposal.custodians.push(custodians[i]);
+        }
+        pendingProposalId = proposalId;
+        emit RecoveryPolicyProposed(proposalId, proposal.basePolicyId, proposal.executableAt);
+    }
+
+    /// @notice A current custodian approves; at the base policy's threshold it activates at once.
+    function approveRecoveryPolicy(uint256 proposalId) external {
+        Proposal storage proposal = _votableProposal(proposalId);
+        uint16 approvals = ++proposal.approvals;
+        emit RecoveryPolicyApproved(proposalId, msg.sender, approvals);
+        if (approvals >= _policies[proposal.basePolicyId].threshold) {
+            _activate(proposalId, proposal, ActivationPath.Approved);
+        }
+    }
+
+    /// @notice A current custodian vetoes; at the base policy's threshold the proposal is dead.
+    function vetoRecoveryPolicy(uint256 proposalId) external {
+        Proposal storage proposal = _votableProposal(proposalId);
+        uint16 vetoes = ++proposal.vetoes;
+        emit RecoveryPolicyVetoed(proposalId, msg.sender, vetoes);
+        if (vetoes >= _policies[proposal.basePolicyId].threshold) {
+            proposal.state = ProposalState.Vetoed;
+            pendingProposalId = 0;
+            emit RecoveryPolicyProposalRejected(proposalId);
+        }
+    }
+
+    /// @notice Anyone may activate a pending proposal once its timelock has expired.
+    function activateRecoveryPolicy(uint256 proposalId) external {
+        Proposal storage proposal = _pendingProposal(proposalId);
+        if (proposal.basePolicyId != recoveryPolicyId) revert StaleProposal();
+        if (block.timestamp < proposal.executableAt) revert TimelockNotExpired();
+        _activate(proposalId, proposal, ActivationPath.Timelock);
+    }
+
+    function cancelRecoveryPolicyProposal(uint256 proposalId) external onlyOwner {
+        _pendingProposal(proposalId).state = ProposalState.Cancelled;
+        if (pendingProposalId == proposalId) pendingProposalId = 0;
+        emit RecoveryPolicyProposalCancelled(proposalId);
+    }
+
+    function getRecoveryPolicy(uint256 policyId)
+        external
+        view
+        returns (uint8 threshold, RecoveryCustodian[] memory custodians)
+    {
+        if (policyId == 0 || policyId > recoveryPolicyId) revert NoRecoveryPolicy();
+        Policy storage policy = _policies[policyId];
+        return (policy.threshold, policy.custodians);
+    }
+
+    function getPolicyProposal(uint256 proposalId)
+        external
+        view
+        returns (
+            uint256 basePolicyId,
+            uint8 threshold,
+            RecoveryCustodian[] memory custodians,
+            uint64 executableAt,
+            uint16 approvals,
+            uint16 vetoes,
+            ProposalState state
+        )
+    {
+        Proposal storage proposal = _proposals[proposalId];
+        if (proposal.state == ProposalState.None) revert NoSuchProposal();
+        return (
+            proposal.basePolicyId,
+            proposal.threshold,
+            proposal.custodians,
+            proposal.executableAt,
+            proposal.approvals,
+            proposal.vetoes,
+            proposal.state
+        );
+    }
+
+    function hasVoted(uint256 proposalId, address approver) external view returns (bool) {
+        return _voted[proposalId][approver];
+    }
+
+    // ---------------------------------------------------------------- backup
+
+    /// @notice Publishes the master secret's shares, each sealed to one custodian of the active
+    /// policy, with keccak256 of each plain share. Once per (hash, policy): the first node wins.
+    function publishBackup(bytes32 secretHash, bytes[] calldata sealedShares, bytes32[] calldata shareCommitments)
+        external
+    {
+        if (!_isAuthorizedHashSetter(msg.sender)) revert NotAuthorizedToSetHash();
+        if (secretHash == bytes32(0) || secretHash != masterSecretHash) revert SecretHashMismatch();
+        uint256 policyId = recoveryPolicyId;
+        if (policyId == 0) revert NoRecoveryPolicy();
+        uint256 count = _policies[policyId].custodians.length;
+        if (sealedShares.length != count || shareCommitments.length != count) revert ShareCountMismatch();
+        Backup storage backup = _backups[secretHash][policyId];
+        if (backup.publisher != address(0)) revert BackupAlreadyPublished();
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 length = sealedShares[i].length;
+            if (length == 0 || length > MAX_SEALED_SHARE_BYTES) revert InvalidSealedShare();
+            if (shareCommitments[i] == bytes32(0)) revert InvalidShareCommitment();
+            backup.sealedShares.push(sealedShares[i]);
+            backup.shareCommitments.push(shareCommitments[i]);
+        }
+        backup.publisher = msg.sender;
+        backup.publishedAt = uint64(block.timestamp);
+        emit BackupPublished(secretHash, policyId, msg.sender);
+    }
+
+    function hasBackup(bytes32 secretHash, uint256 policyId) external view returns (bool) {
+        return _backups[secretHash][policyId].publisher != address(0);
+    }
+
+    function getBackup(bytes32 secretHash, uint256 policyId)
+        external
+        view
+        returns (address publisher, uint64 publishedAt, bytes32[] memory shareCommitments)
+    {
+        Backup storage backup = _backups[secretHash][policyId];
+        if (backup.publisher == address(0)) revert NoBackup();
+        return (backup.publisher, backup.publishedAt, backup.shareCommitments);
+    }
+
+    function getSealedShare(bytes32 secretHash, uint256 policyId, uint256 index)
+        external
+        view
+        returns (bytes memory sealedShare, bytes32 commitment)
+    {
+        Backup storage backup = _backups[secretHash][policyId];
+        if (backup.publisher == address(0)) revert NoBackup();
+        if (index >= backup.sealedShares.length) revert ShareIndexOutOfRange();
+        return (backup.sealedShares[index], backup.shareCommitments[index]);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _validatePolicy(RecoveryCustodian[] calldata custodians, uint8 threshold) private pure {
+        uint256 count = custodians.length;
+        if (threshold == 0 || threshold > count || count > MAX_CUSTODIANS) revert InvalidRecoveryPolicy();
+        for (uint256 i = 0; i < count; ++i) {
+            bytes calldata key = custodians[i].sealingKey;
+            if (key.length != SEALING_KEY_BYTES || bytes24(key[:24]) != P384_SPKI_PREFIX) revert InvalidSealingKey();
+            if (custodians[i].approver == address(0)) revert ZeroAddress();
+            bytes32 keyHash = keccak256(key);
+            // At most 16 entries: the quadratic check costs less than a mapping would.
+            for (uint256 j = 0; j < i; ++j) {
+                if (
+                    custodians[j].approver == custodians[i].approver
+                        || keccak256(custodians[j].sealingKey) == keyHash
+                ) revert DuplicateCustodian();
+            }
+        }
+    }
+
+    function _pendingProposal(uint256 proposalId) private view returns (Proposal storage proposal) {
+        proposal = _proposals[proposalId];
+        if (proposal.state == ProposalState.None) revert NoSuchProposal();
+        if (proposal.state != ProposalState.Pending) revert ProposalNotPending();
+    }
+
+    /// @dev The voters are the custodians of the policy the proposal was made against, which
+    /// must still be the active one: a vote never counts for a stale proposal.
+    function _votableProposal(uint256 proposalId) private returns (Proposal storage proposal) {
+        proposal = _pendingProposal(proposalId);
+        if (proposal.basePolicyId != recoveryPolicyId) revert StaleProposal();
+        RecoveryCustodian[] storage voters = _policies[proposal.basePolicyId].custodians;
+        bool found = false;
+        for (uint256 i = 0; i < voters.length; ++i) {
+            if (voters[i].approver == msg.sender) {
+                found = true;
+                break;
+            }
+        }
+        if (!found) revert NotCustodian();
+        if (_voted[proposalId][msg.sender]) revert AlreadyVoted();
+        _voted[proposalId][msg.sender] = true;
+    }
+
+    function _activate(uint256 proposalId, Proposal storage proposal, ActivationPath how) private {
+        uint256 policyId = recoveryPolicyId + 1;
+        Policy storage policy = _policies[policyId];
+        policy.threshold = proposal.threshold;
+        RecoveryCustodian[] storage custodians = proposal.custodians;
+        for (uint256 i = 0; i < custodians.length; ++i) {
+            policy.custodians.push(custodians[i]);
+        }
+        recoveryPolicyId = policyId;
+        proposal.state = ProposalState.Activated;
+        pendingProposalId = 0;
+        emit RecoveryPolicyActivated(policyId, proposalId, proposal.threshold, custodians.length, uint8(how));
     }
 
     function _isAuthorizedHashSetter(address sender) private view returns (bool) {

@@ -15,6 +15,10 @@ export {
   type VersionRecord,
   type NovaAppRegistryReader,
   type KmsRegistryReader,
+  type KmsRecoveryReader,
+  type RecoveryCustodian,
+  type RecoveryPolicy,
+  type RecoveryBackup,
 } from './types'
 export { novaAppRegistryAbi } from './novaAppRegistryAbi'
 export { kmsRegistryAbi } from './kmsRegistryAbi'
@@ -35,3 +39,11 @@ export {
   SET_MASTER_SECRET_HASH_GAS,
   type SubmitSetMasterSecretHashParameters,
 } from './submitSetMasterSecretHash'
+export { createKmsRecoveryReader, type CreateKmsRecoveryReaderParameters } from './createKmsRecoveryReader'
+export {
+  submitPublishBackup,
+  isBackupAlreadyPublished,
+  PUBLISH_BACKUP_GAS_CAP,
+  BACKUP_ALREADY_PUBLISHED,
+  type SubmitPublishBackupParameters,
+} from './submitPublishBackup'

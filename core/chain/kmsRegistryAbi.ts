@@ -41,4 +41,86 @@ export const kmsRegistryAbi = [
   },
   { type: 'error', name: 'MasterSecretHashAlreadySet', inputs: [] },
   { type: 'error', name: 'NotAuthorizedToSetHash', inputs: [] },
+  // Recovery policy and backup (issue 15, PROTOCOL §9.1).
+  {
+    type: 'function',
+    name: 'recoveryPolicyId',
+    stateMutability: 'view',
+    inputs: [],
+    outputs: [{ name: '', type: 'uint256' }],
+  },
+  {
+    type: 'function',
+    name: 'getRecoveryPolicy',
+    stateMutability: 'view',
+    inputs: [{ name: 'policyId', type: 'uint256' }],
+    outputs: [
+      { name: 'threshold', type: 'uint8' },
+      {
+        name: 'custodians',
+        type: 'tuple[]',
+        components: [
+          { name: 'sealingKey', type: 'bytes' },
+          { name: 'approver', type: 'address' },
+        ],
+      },
+    ],
+  },
+  {
+    type: 'function',
+    name: 'publishBackup',
+    stateMutability: 'nonpayable',
+    inputs: [
+      { name: 'secretHash', type: 'bytes32' },
+      { name: 'sealedShares', type: 'bytes[]' },
+      { name: 'shareCommitments', type: 'bytes32[]' },
+    ],
+    outputs: [],
+  },
+  {
+    type: 'function',
+    name: 'hasBackup',
+    stateMutability: 'view',
+    inputs: [
+      { name: 'secretHash', type: 'bytes32' },
+      { name: 'policyId', type: 'uint256' },
+    ],
+    outputs: [{ name: '', type: 'bool' }],
+  },
+  {
+    type: 'function',
+    name: 'getBackup',
+    stateMutability: 'view',
+    inputs: [
+      { name: 'secretHash', type: 'bytes32' },
+      { name: 'policyId', type: 'uint256' },
+    ],
+    outputs: [
+      { name: 'publisher', type: 'address' },
+      { name: 'publishedAt', type: 'uint64' },
+      { name: 'shareCommitments', type: 'bytes32[]' },
+    ],
+  },
+  {
+    type: 'function',
+    name: 'getSealedShare',
+    stateMutability: 'view',
+    inputs: [
+      { name: 'secretHash', type: 'bytes32' },
+      { name: 'policyId', type: 'uint256' },
+      { name: 'index', type: 'uint256' },
+    ],
+    outputs: [
+      { name: 'sealedShare', type: 'bytes' },
+      { name: 'commitment', type: 'bytes32' },
+    ],
+  },
+  { type: 'error', name: 'NoRecoveryPolicy', inputs: [] },
+  { type: 'error', name: 'NoBackup', inputs: [] },
+  { type: 'error', name: 'ShareIndexOutOfRange', inputs: [] },
+  { type: 'error', name: 'SecretHashMismatch', inputs: [] },
+  { type: 'error', name: 'ShareCountMismatch', inputs: [] },
+  { type: 'error', name: 'InvalidSealedShare', inputs: [] },
+  { type: 'error', name: 'InvalidShareCommitment', inputs: [] },
+  { type: 'error', name: 'BackupAlreadyPublished', inputs: [] },
 ] as const
