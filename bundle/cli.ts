@@ -1,5 +1,6 @@
 /**
- * The operator CLI (`nova-kms`, built to dist/cli.mjs). One command:
+ * The operator CLI (`nova-kms`, built to dist/cli.mjs). `nova-kms custodian …` is the
+ * recovery custodian's tool (bundle/custodian/command.ts); the other command:
  *
  *   nova-kms verify-attestation <file|-> [--at <ISO time | epoch ms>] [--json]
  *                               [--allow-debug] [--nonce <hex|base64>] [--root <pem|der file>]
@@ -27,6 +28,7 @@ import {
   type VerifyNitroAttestationOptions,
 } from '../core/attestation'
 import { bytesToHex, parseBase64Text, parseDer, parseHex, parseUtf8, readDerChildren, readDerOid, readDerSequence } from '../core/encoding'
+import { runCustodian } from './custodian/command'
 
 const USAGE = `Usage: nova-kms verify-attestation <file|-> [options]
 
@@ -311,6 +313,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv
   try {
     if (command === 'verify-attestation') return await verifyAttestation(rest)
+    // The custodian's tool (issue 15) has its own usage, flags and exit statuses.
+    if (command === 'custodian') return await runCustodian(rest)
     if (command === undefined || command === '--help' || command === '-h') {
       process.stdout.write(`${USAGE}\n`)
       return command === undefined ? 2 : 0
