@@ -10,6 +10,7 @@ import { bytesToHex, parseWallet, type Wallet } from '../../core/encoding'
 import { systemClock, webCryptoRandom } from '../runtime'
 import { checkNode, Refusal } from './checkNode'
 import { decryptKeyFile, encryptKeyFile, generateCustodianKeys, KEY_FILE_MAX_BYTES, KeyFileError, parseKeyFileHeader } from './keyFile'
+import { releaseShare } from './releaseShare'
 import { PASSPHRASE_ENV, PassphraseError, readPassphrase } from './passphrase'
 
 export class CustodianUsageError extends Error {}
@@ -142,9 +143,13 @@ async function recover(argv: readonly string[]): Promise<number> {
   const checked = await checkNode({ nodeUrl, rpcUrl, kmsRegistry, expectedAppRegistry, trustedRoot, random: webCryptoRandom, nowMs: () => systemClock.nowMs() })
   if (!values.json) out(`node ${checked.wallet}: attestation verified; ACTIVE, zkVerified instance ${checked.instance.instanceId} of KMS app ${checked.kmsAppId} on an ENROLLED version`)
   const keys = await decryptKeyFile(keyText, await readPassphrase({ file: values['passphrase-file'], confirm: false }))
-  void keys
-  // Step 4 needs the KMSRegistry recovery reader (helper A) to read the sealed share by eth_call.
-  throw new Refusal('step 4 is not available in this build: the KMSRegistry recovery reader (createKmsRecoveryReader) has not landed')
+  const receipt = await releaseShare({ nodeUrl, rpcUrl, kmsRegistry, node: checked, keys, random: webCryptoRandom })
+  if (values.json) {
+    out(JSON.stringify({ node: checked.wallet, custodianIndex: receipt.custodianIndex, policyId: receipt.policyId, received: receipt.received, threshold: receipt.threshold, custodiansAnswered: receipt.custodiansAnswered, state: receipt.state }))
+  } else {
+    out(`share ${receipt.custodianIndex + 1} of policy ${receipt.policyId} delivered: ${receipt.received}/${receipt.threshold} received, custodians answered [${receipt.custodiansAnswered.map((i) => i + 1).join(', ')}], state ${receipt.state}`)
+  }
+  return 0
 }
 
 /** Runs one custodian command; returns the exit status. */
