@@ -6,7 +6,9 @@
 import { isPeerAttestationError } from '../auth/peerAttestationError'
 import type { Mode } from '../config'
 import { bytesEqual, type Wallet } from '../encoding'
-import type { KeyRing } from '../keys'
+import type { KmsRecoveryReader, RecoveryPolicy } from '../chain/types'
+import type { KeyRing, RecoveryBackupPayload } from '../keys'
+import type { RecoveryProgress } from '../recovery/recoveryProgress'
 import type { Random } from '../runtime'
 import type { Tee } from '../tee'
 import type { Peer, PeerCache } from './peerCache'
@@ -19,6 +21,18 @@ export interface PeerSecretSource {
   requestMasterSecret(peer: Peer): Promise<Uint8Array>
   /** `snapshot_request` to `peer`, validated and merged into the local store. */
   pullSnapshot(peer: Peer): Promise<void>
+}
+
+/** Issue 15's recovery collaborators (§7.6); without them the tick behaves as before. */
+export interface NodeTickRecovery {
+  reader: Pick<KmsRecoveryReader, 'activeRecoveryPolicy' | 'backup'>
+  progress: RecoveryProgress
+  /** Splits, seals and commits the installed secret for `policy` (the key ring does it). */
+  buildBackup(policy: RecoveryPolicy): Promise<RecoveryBackupPayload>
+  /** `publishBackup` through the node's signer (§9.3), resolved once sent. */
+  publishBackup(backup: RecoveryBackupPayload): Promise<void>
+  /** True when a failed publish reverted with `BackupAlreadyPublished`: another node won. */
+  isAlreadyPublished(error: unknown): boolean
 }
 
 export interface NodeTickContext {
@@ -46,7 +60,8 @@ export interface NodeTickContext {
   ownAttestationRoot?: () => Promise<'dev' | 'aws' | 'unreadable'>
   /** Enclave mode: probe each peer's `/status` for `/nodes` (§7.2). */
   probePeers(): Promise<void>
-  log(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void
+  recovery?: NodeTickRecovery
+  log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void
 }
 
 /** The error's message for a log line, with its cause when it has one (never key material). */
@@ -74,6 +89,7 @@ export async function runNodeTick(context: NodeTickContext): Promise<void> {
 
 async function tick(context: NodeTickContext): Promise<void> {
   const { mode, tee, sleep, peers, keys, readiness, identity } = context
+  context.recovery?.progress.tick()
 
   // 1. The wallet (enclave mode reads it from the helper every tick and adopts changes).
   if (mode === 'enclave' || identity.wallet === undefined) {
@@ -135,8 +151,78 @@ async function tick(context: NodeTickContext): Promise<void> {
 
   // 8. The hash matches.
   if (!keys.isInstalled) throw new TickStop('master secret not initialized')
+  context.recovery?.progress.stopAwaiting()
   if (!context.snapshotMerged.value) await coldStartSnapshot(context, ownWallet)
   readiness.markAvailable()
+  if (context.recovery !== undefined) await publishBackupIfMissing(context.recovery, chainHash, context.log)
+}
+
+/**
+ * §7.6 backup publishing, once the node serves. Never makes the node unavailable: a backup is
+ * not needed to serve. A chain read that fails means "not now" (fail closed: nothing is sent
+ * on a guess); only the first transaction per (hash, policy) wins, so a loser's revert is
+ * normal. A submitted backup is not rebuilt until BACKUP_RESUBMIT_TICKS ticks have passed.
+ */
+async function publishBackupIfMissing(recovery: NodeTickRecovery, chainHash: Uint8Array, log: NodeTickContext['log']): Promise<void> {
+  const { reader, progress } = recovery
+  let policy: RecoveryPolicy | undefined
+  try {
+    policy = await reader.activeRecoveryPolicy()
+    if (policy === undefined) return
+    if ((await reader.backup(chainHash, policy.policyId)) !== undefined) {
+      progress.markPublished()
+      return
+    }
+  } catch (error) {
+    log('warn', 'cannot read recovery policy or backup; backup not published this tick', { error: describe(error) })
+    return
+  }
+  if (!progress.mayPublish(chainHash, policy.policyId)) return
+  let backup: RecoveryBackupPayload
+  try {
+    backup = await recovery.buildBackup(policy)
+  } catch (error) {
+    log('error', 'recovery policy has an invalid custodian key; no backup published', { policy_id: policy.policyId, error: describe(error) })
+    progress.markSubmitted(chainHash, policy.policyId)
+    return
+  }
+  progress.markSubmitted(chainHash, policy.policyId)
+  try {
+    await recovery.publishBackup(backup)
+    log('info', 'published the recovery backup', { policy_id: policy.policyId })
+  } catch (error) {
+    if (recovery.isAlreadyPublished(error)) {
+      progress.markPublished()
+      log('info', 'recovery backup already published by another node', { policy_id: policy.policyId })
+    } else {
+      log('warn', 'publishBackup failed; retried on a later tick', { policy_id: policy.policyId, error: describe(error) })
+    }
+  }
+}
+
+/**
+ * §7.1 step 7 when no peer gave the secret (§7.6): with a backup for (chain hash, active
+ * policy) the node awaits custodian shares instead. A failed chain read fails closed.
+ */
+async function awaitRecoveryOr(context: NodeTickContext, chainHash: Uint8Array, fallback: UnavailableReason): Promise<never> {
+  const recovery = context.recovery
+  if (recovery === undefined) throw new TickStop(fallback)
+  let reason: UnavailableReason = fallback
+  try {
+    const policy = await recovery.reader.activeRecoveryPolicy()
+    const backup = policy === undefined ? undefined : await recovery.reader.backup(chainHash, policy.policyId)
+    if (policy === undefined || backup === undefined) {
+      recovery.progress.stopAwaiting()
+    } else {
+      const { collector } = recovery.progress.await(chainHash, policy, backup)
+      reason = `awaiting recovery shares (${collector.received}/${collector.threshold})`
+    }
+  } catch (error) {
+    // Collected shares are kept: an RPC outage must not throw away custodians' work.
+    context.log('warn', 'cannot read recovery policy', { error: describe(error) })
+    reason = 'cannot read recovery policy'
+  }
+  throw new TickStop(reason)
 }
 
 /** Step 6: the hash is zero, so commit the local secret (generating one if needed). */
@@ -204,7 +290,11 @@ async function joinCluster(context: NodeTickContext, chainHash: Uint8Array, ownW
     }
     return
   }
-  throw new TickStop(sawMismatch ? 'synced master secret hash mismatch' : sawAttestationFailure ? 'peer attestation failed' : 'master secret sync failed')
+  await awaitRecoveryOr(
+    context,
+    chainHash,
+    sawMismatch ? 'synced master secret hash mismatch' : sawAttestationFailure ? 'peer attestation failed' : 'master secret sync failed',
+  )
 }
 
 /** Step 8 cold start: one snapshot before first serving, if any other peer answers. */

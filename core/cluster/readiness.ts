@@ -20,6 +20,9 @@ export type UnavailableReason =
   | 'test build refuses an AWS-rooted enclave'
   | 'synced master secret hash mismatch'
   | 'master secret not initialized'
+  | 'cannot read recovery policy'
+  /** §7.6: no peer holds the secret, a backup exists; k shares of t received. */
+  | `awaiting recovery shares (${number}/${number})`
 
 export class Readiness {
   #available = false

@@ -28,3 +28,4 @@ export {
   type RecoveryShareReceipt,
 } from './submission'
 export { RecoveryShareCollector, type CollectorAddResult } from './shareCollector'
+export { RecoveryProgress, BACKUP_RESUBMIT_TICKS, type AwaitingRecovery } from './recoveryProgress'
