@@ -11,6 +11,8 @@ import { systemClock, webCryptoRandom } from '../runtime'
 import { checkNode, Refusal } from './checkNode'
 import { decryptKeyFile, encryptKeyFile, generateCustodianKeys, KEY_FILE_MAX_BYTES, KeyFileError, parseKeyFileHeader } from './keyFile'
 import { releaseShare } from './releaseShare'
+import { formatRecoveryStatus, readRecoveryStatus } from './status'
+import { voteOnProposal } from './vote'
 import { PASSPHRASE_ENV, PassphraseError, readPassphrase } from './passphrase'
 
 export class CustodianUsageError extends Error {}
@@ -152,6 +154,45 @@ async function recover(argv: readonly string[]): Promise<number> {
   return 0
 }
 
+async function status(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: { rpc: { type: 'string' }, 'kms-registry': { type: 'string' }, key: { type: 'string' }, 'passphrase-file': { type: 'string' }, json: { type: 'boolean', default: false } },
+  })
+  const rpcUrl = required(values.rpc, 'rpc')
+  const kmsRegistry = address(values['kms-registry'], 'kms-registry')
+  const keyText = values.key === undefined ? undefined : await readKeyText(values.key)
+  const header = keyText === undefined ? undefined : parseKeyFileHeader(keyText)
+  const result = await readRecoveryStatus({
+    rpcUrl,
+    kmsRegistry,
+    ...(header === undefined || keyText === undefined
+      ? {}
+      : { sealingPublicKeyDer: header.sealingPublicKeyDer, keys: async () => decryptKeyFile(keyText, await readPassphrase({ file: values['passphrase-file'], confirm: false })) }),
+  })
+  out(values.json ? JSON.stringify(result, null, 2) : formatRecoveryStatus(result))
+  return 0
+}
+
+async function vote(which: 'approve' | 'veto', argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: true,
+    options: { rpc: { type: 'string' }, 'kms-registry': { type: 'string' }, key: { type: 'string' }, 'passphrase-file': { type: 'string' } },
+  })
+  if (positionals.length !== 1 || !/^[1-9]\d{0,30}$/.test(positionals[0]!)) throw new CustodianUsageError('expected one <proposalId>, a positive integer')
+  const rpcUrl = required(values.rpc, 'rpc')
+  const kmsRegistry = address(values['kms-registry'], 'kms-registry')
+  const keyText = await readKeyText(required(values.key, 'key'))
+  parseKeyFileHeader(keyText)
+  const keys = await decryptKeyFile(keyText, await readPassphrase({ file: values['passphrase-file'], confirm: false }))
+  const hash = await voteOnProposal({ rpcUrl, kmsRegistry, approverKey: keys.approverKey, proposalId: BigInt(positionals[0]!), vote: which })
+  out(`${which === 'approve' ? 'approved' : 'vetoed'} proposal ${positionals[0]} as ${keys.approver}: ${hash}`)
+  return 0
+}
+
 /** Runs one custodian command; returns the exit status. */
 export async function runCustodian(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -168,9 +209,10 @@ export async function runCustodian(argv: readonly string[]): Promise<number> {
       case 'recover':
         return await recover(rest)
       case 'status':
+        return await status(rest)
       case 'approve':
       case 'veto':
-        throw new Refusal(`custodian ${command} is not available in this build: the KMSRegistry recovery reader and policy functions have not landed`)
+        return await vote(command, rest)
       default:
         throw new CustodianUsageError(command === undefined ? 'expected a custodian command' : `unknown custodian command ${JSON.stringify(command)}`)
     }
