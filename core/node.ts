@@ -9,7 +9,19 @@
 import { awsNitroRootG1Der, loadTrustedRoot } from './attestation'
 import { NonceStore, RateLimiter, RequestAdmission } from './auth'
 import type { PeerAttestationPolicy } from './auth/verifyPeerAttestation'
-import { FOUND_TTL_CAP_SECONDS, NODE_REFRESH_AHEAD_SECONDS, createCachedRegistry, createChainReaders, type CachedRegistry, type ChainReaders } from './chain'
+import { getChainId } from 'viem/actions'
+import {
+  FOUND_TTL_CAP_SECONDS,
+  NODE_REFRESH_AHEAD_SECONDS,
+  createCachedRegistry,
+  createChainReaders,
+  createKmsRecoveryReader,
+  type CachedRegistry,
+  type ChainReaders,
+  type KmsRecoveryReader,
+} from './chain'
+import { createRpcClient } from './chain/_rpcClient'
+import { RecoveryProgress } from './recovery'
 import { PeerCache, PeerWatermarks, Readiness, SyncClient, TickSchedule, type Sleep } from './cluster'
 import { readConfig, type ConfigEnvironment, type NodeConfig } from './config'
 import type { Wallet } from './encoding'
@@ -67,6 +79,12 @@ export class KmsNode {
   readonly log: Logger
   readonly tee: Tee
   readonly chain: ChainReaders
+  /** KMSRegistry's recovery views (§7.6), read uncached: every decision needs the chain's now. */
+  readonly recoveryReader: KmsRecoveryReader
+  /** Awaiting-recovery collector and backup-publishing memory (§7.6). */
+  readonly recovery = new RecoveryProgress()
+  #chainId: Promise<number> | undefined
+  readonly #rpcClient: ReturnType<typeof createRpcClient>
   /** NovaAppRegistry through the read-through cache (§3.3). */
   readonly registry: CachedRegistry
   readonly nonces: NonceStore
@@ -113,6 +131,8 @@ export class KmsNode {
       kmsRegistry: config.kmsRegistryAddress,
       fetch: runtime.fetch,
     })
+    this.#rpcClient = createRpcClient({ rpcUrl: config.chainRpcUrl, fetch: runtime.fetch })
+    this.recoveryReader = createKmsRecoveryReader({ client: this.#rpcClient, address: config.kmsRegistryAddress })
     this.registry = createCachedRegistry(this.chain.novaAppRegistry, {
       clock,
       ttlSeconds: config.registryCacheTtlSeconds,
@@ -210,6 +230,21 @@ export class KmsNode {
       trustedRoot: this.trustedAttestationRoot,
       allowDebugMode: this.config.mode === 'dev',
     }
+  }
+
+  /**
+   * The chain id (`eth_chainId`), read once and remembered; a failed read is retried next
+   * time. Sealed shares bind it (§7.6).
+   */
+  chainId(): Promise<number> {
+    if (this.#chainId === undefined) {
+      const read = getChainId(this.#rpcClient)
+      read.catch(() => {
+        if (this.#chainId === read) this.#chainId = undefined
+      })
+      this.#chainId = read
+    }
+    return this.#chainId
   }
 
   /** The node's wallet, once the first tick has read it. */

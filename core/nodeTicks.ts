@@ -6,7 +6,7 @@
  * @module
  */
 import { decodeNitroAttestationUnverified, matchesAwsRootPin } from './attestation'
-import { submitSetMasterSecretHash } from './chain'
+import { isBackupAlreadyPublished, submitPublishBackup, submitSetMasterSecretHash } from './chain'
 import { probePeers, runNodeTick, runSyncTick, type TickName } from './cluster'
 import type { KmsNode } from './node'
 
@@ -37,6 +37,25 @@ export function nodeTick(node: KmsNode): Promise<void> {
       snapshotMerged: node.snapshotMerged,
       probePeers: () => probePeers(node.peers, node.fetch, node.clock),
       ...(node.testBuild && node.config.mode === 'enclave' ? { ownAttestationRoot: () => ownAttestationRoot(node) } : {}),
+      recovery: {
+        reader: node.recoveryReader,
+        progress: node.recovery,
+        buildBackup: async (policy) =>
+          node.keys.buildRecoveryBackup({ policy, chainId: await node.chainId(), kmsRegistry: node.config.kmsRegistryAddress, random: node.random }),
+        // §9.3: like setMasterSecretHash, through the TEE signer.
+        publishBackup: async (backup) => {
+          await submitPublishBackup({
+            rpcUrl: node.config.chainRpcUrl,
+            kmsRegistry: node.config.kmsRegistryAddress,
+            secretHash: backup.secretHash,
+            sealedShares: backup.sealedShares,
+            shareCommitments: backup.shareCommitments,
+            signer: node.tee,
+            fetch: node.fetch,
+          })
+        },
+        isAlreadyPublished: isBackupAlreadyPublished,
+      },
       log: node.log,
     }),
   )

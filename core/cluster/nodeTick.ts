@@ -6,6 +6,7 @@
 import { isPeerAttestationError } from '../auth/peerAttestationError'
 import type { Mode } from '../config'
 import { bytesEqual, type Wallet } from '../encoding'
+import { KmsError } from '../errors'
 import type { KmsRecoveryReader, RecoveryPolicy } from '../chain/types'
 import type { KeyRing, RecoveryBackupPayload } from '../keys'
 import type { RecoveryProgress } from '../recovery/recoveryProgress'
@@ -182,8 +183,13 @@ async function publishBackupIfMissing(recovery: NodeTickRecovery, chainHash: Uin
   try {
     backup = await recovery.buildBackup(policy)
   } catch (error) {
-    log('error', 'recovery policy has an invalid custodian key; no backup published', { policy_id: policy.policyId, error: describe(error) })
-    progress.markSubmitted(chainHash, policy.policyId)
+    if (error instanceof KmsError && error.code === 'bad_request') {
+      // Not retried every tick: the policy will not change by itself.
+      log('error', 'recovery policy has an invalid custodian key; no backup published', { policy_id: policy.policyId, error: describe(error) })
+      progress.markSubmitted(chainHash, policy.policyId)
+    } else {
+      log('warn', 'cannot build the recovery backup; retried next tick', { policy_id: policy.policyId, error: describe(error) })
+    }
     return
   }
   progress.markSubmitted(chainHash, policy.policyId)
