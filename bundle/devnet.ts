@@ -49,6 +49,11 @@ everything it started.
                           own that its runtime API holds (repeatable)
   --state-dir DIR         where devnet.json and pids.json go (default .devnet)
   --no-build              skip \`npm run build\` (dist/ must be built already)
+  --custodians M/N        a recovery policy of N custodians, threshold M (1 ≤ M ≤ N ≤ 16):
+                          writes <state-dir>/custodian-<i>.json (devnet-only passphrase in
+                          <state-dir>/custodian-passphrase.txt) and dev-root.pem, sets the
+                          policy before the nodes start, waits for the backup, and prints the
+                          commands to practise a recovery (README "Recovery")
   --exit                  stop everything once the devnet is ready (a smoke test)
   -h, --help              print this help
 
@@ -64,6 +69,8 @@ interface Options {
   stateDir: string
   build: boolean
   exitWhenReady: boolean
+  /** `--custodians M/N`; undefined without the flag (no policy, as before). */
+  custodians: { threshold: number; count: number } | undefined
 }
 
 interface Node {
@@ -171,6 +178,88 @@ function integer(value: string | undefined, flag: string, fallback: number, min:
   return parsed
 }
 
+function parseCustodians(value: string | undefined): Options['custodians'] {
+  if (value === undefined) return undefined
+  const match = /^(\d{1,2})\/(\d{1,2})$/.exec(value)
+  const threshold = Number(match?.[1])
+  const count = Number(match?.[2])
+  if (match === null || threshold < 1 || threshold > count || count > 16) throw new UsageError(`--custodians: expected M/N with 1 ≤ M ≤ N ≤ 16, got ${JSON.stringify(value)}`)
+  return { threshold, count }
+}
+
+/** The devnet's custodian passphrase: public, like every devnet key; never use it elsewhere. */
+const DEVNET_CUSTODIAN_PASSPHRASE = 'nova-kms devnet custodian (not a secret)'
+/** The devnet's policy timelock: a proposal can be practised in a minute, not a week. */
+const DEVNET_POLICY_TIMELOCK_SECONDS = 60
+
+interface Custodian {
+  index: number
+  keyFile: string
+  approver: Wallet
+}
+
+/**
+ * Writes N custodian key files (the previous run's, for a chain that is gone, are replaced),
+ * the passphrase file and the dev root, and sets the initial policy as the owner, before any
+ * node runs (so no node can publish a backup under another policy first).
+ */
+async function setUpCustodians(options: Options, rpcUrl: string, kmsRegistry: Address): Promise<Custodian[]> {
+  const { threshold, count } = options.custodians!
+  const [{ encryptKeyFile, generateCustodianKeys }, { webCryptoRandom }, { devRootCertificateDer }, { bytesToBase64 }, { connect }, { loadArtifact }, { writeAndWait }] = await Promise.all([
+    import('./custodian/keyFile'),
+    import('./runtime'),
+    import('../core/tee'),
+    import('../core/encoding'),
+    import('../contracts/deploy/clients'),
+    import('../contracts/deploy/artifacts'),
+    import('../contracts/deploy/transact'),
+  ])
+  writeFileSync(`${options.stateDir}/custodian-passphrase.txt`, `${DEVNET_CUSTODIAN_PASSPHRASE}\n`, { mode: 0o600 })
+  const root = bytesToBase64(devRootCertificateDer()).replace(/.{1,64}/g, '$&\n')
+  writeFileSync(`${options.stateDir}/dev-root.pem`, `-----BEGIN CERTIFICATE-----\n${root}-----END CERTIFICATE-----\n`)
+  const custodians: Custodian[] = []
+  const onChain: { sealingKey: Hex; approver: Address }[] = []
+  for (let index = 0; index < count; index++) {
+    const keys = await generateCustodianKeys(webCryptoRandom)
+    const keyFile = `${options.stateDir}/custodian-${index + 1}.json`
+    rmSync(keyFile, { force: true })
+    writeFileSync(keyFile, await encryptKeyFile({ keys, passphrase: DEVNET_CUSTODIAN_PASSPHRASE, random: webCryptoRandom }), { mode: 0o600, flag: 'wx' })
+    custodians.push({ index, keyFile, approver: keys.approver })
+    onChain.push({ sealingKey: `0x${bytesToHex(keys.sealingPublicKeyDer)}`, approver: keys.approver as Address })
+  }
+  const clients = connect({ rpcUrl, privateKey: OWNER_KEY })
+  await writeAndWait(clients, { address: kmsRegistry, abi: loadArtifact('KMSRegistry').abi, functionName: 'setInitialRecoveryPolicy', args: [onChain, threshold] })
+  return custodians
+}
+
+/** Waits until a node has published the backup for (hash, active policy). */
+async function awaitBackup(rpcUrl: string, kmsRegistry: Address): Promise<void> {
+  const [{ createClient, http }, chain] = await Promise.all([import('viem'), import('../core/chain')])
+  const client = createClient({ transport: http(rpcUrl) })
+  const recovery = chain.createKmsRecoveryReader({ client, address: kmsRegistry.toLowerCase() as Wallet })
+  const registry = chain.createChainReaders({ rpcUrl, novaAppRegistry: kmsRegistry.toLowerCase() as Wallet, kmsRegistry: kmsRegistry.toLowerCase() as Wallet }).kmsRegistry
+  await waitUntil('a node to publish the backup', async () => {
+    const policy = await recovery.activeRecoveryPolicy()
+    return policy !== undefined && (await recovery.backup(await registry.masterSecretHash(), policy.policyId)) !== undefined
+  }, { timeoutMs: READY_TIMEOUT_MS, intervalMs: 500 })
+}
+
+function practiceCommands(options: Options, custodians: readonly Custodian[], rpcUrl: string, addresses: DeployedContracts, nodes: readonly Node[]): string {
+  const flags = `--rpc ${rpcUrl} --kms-registry ${addresses.kmsRegistry}`
+  const passphrase = `--passphrase-file ${shown(`${options.stateDir}/custodian-passphrase.txt`)}`
+  const pids = nodes.map((node) => node.pid).join(' ')
+  const { threshold, count } = options.custodians!
+  const lines = [
+    `Recovery practice (${threshold} of ${count} custodians; key files ${shown(`${options.stateDir}/custodian-<i>.json`)}, devnet-only passphrase in ${shown(`${options.stateDir}/custodian-passphrase.txt`)}):`,
+    `  1. npx nova-kms custodian status ${flags} --key ${shown(custodians[0]!.keyFile)} ${passphrase}`,
+    `  2. kill the nodes: kill ${pids}`,
+    `  3. start fresh nodes and register them (README "Add a node"); /status shows "awaiting recovery shares (0/${threshold})"`,
+    `  4. ${threshold} custodian(s), each:`,
+    ...custodians.slice(0, threshold).map((c) => `     npx nova-kms custodian recover --node <fresh node url> ${flags} --app-registry ${addresses.novaAppRegistry} --root ${shown(`${options.stateDir}/dev-root.pem`)} --key ${shown(c.keyFile)} ${passphrase}`),
+  ]
+  return lines.join('\n')
+}
+
 function parseOptions(argv: readonly string[]): Options | 'help' {
   let values
   try {
@@ -185,6 +274,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
         'state-dir': { type: 'string' },
         'no-build': { type: 'boolean' },
         exit: { type: 'boolean' },
+        custodians: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }))
@@ -206,6 +296,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     stateDir: resolve(ROOT, values['state-dir'] ?? '.devnet'),
     build: values['no-build'] !== true,
     exitWhenReady: values.exit === true,
+    custodians: parseCustodians(values.custodians),
   }
 }
 
@@ -625,12 +716,15 @@ async function main(options: Options): Promise<void> {
   if (!existsSync(`${ROOT}dist/kms.mjs`)) throw new Error('dist/kms.mjs is missing: run `npm run build` (or drop --no-build)')
 
   const m = await modules
-  const addresses = await step('deploy', 'NovaAppRegistry and KMSRegistry', () => m.deployContracts({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY, kmsAppId: KMS_APP_ID }), (deployed) => `NovaAppRegistry ${deployed.novaAppRegistry}, KMSRegistry ${deployed.kmsRegistry}`)
+  const addresses = await step('deploy', 'NovaAppRegistry and KMSRegistry', () => m.deployContracts({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY, kmsAppId: KMS_APP_ID, ...(options.custodians === undefined ? {} : { policyTimelockSeconds: DEVNET_POLICY_TIMELOCK_SECONDS }) }), (deployed) => `NovaAppRegistry ${deployed.novaAppRegistry}, KMSRegistry ${deployed.kmsRegistry}`)
   const clients = m.connect({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY })
   const chainId = await clients.publicClient.getChainId()
   const target: RegistryTarget = { clients, novaAppRegistry: addresses.novaAppRegistry }
   const testClient = m.createTestClient({ mode: 'anvil', transport: m.http(anvil.rpcUrl) })
 
+  const custodians = options.custodians === undefined
+    ? undefined
+    : await step('custodians', `${options.custodians.count} key files and a ${options.custodians.threshold}-of-${options.custodians.count} initial recovery policy (timelock ${DEVNET_POLICY_TIMELOCK_SECONDS} s)`, () => setUpCustodians(options, anvil.rpcUrl, addresses.kmsRegistry), (made) => `policy set; approvers ${made.map((c) => c.approver).join(', ')}`)
   const last = options.portBase + options.nodes - 1
   const nodes = await step('nodes', `starting ${options.nodes} × node dist/kms.mjs on 127.0.0.1:${options.portBase}${last === options.portBase ? '' : `–${last}`}`, () => startNodes(options, { rpcUrl: anvil.rpcUrl, addresses }), (started) => `${started.length} answering /health`)
   const registerNodes = async (joining: readonly Node[]): Promise<void> => {
@@ -652,6 +746,7 @@ async function main(options: Options): Promise<void> {
     await step('nodes', `funding ${rest} and registering them`, () => registerNodes(others), () => 'registered')
     await step('readiness', `${rest} take the secret from node 1`, () => awaitReady(nodes), () => `${nodes.length} node(s) ready`)
   }
+  if (custodians !== undefined) await step('custodians', 'waiting for a node to publish the backup', () => awaitBackup(anvil.rpcUrl, addresses.kmsRegistry), () => 'backup published')
   releaseNodeOutput()
 
   const runtimeApi = (index: number): App['runtimeApi'] => ({
@@ -702,6 +797,7 @@ async function main(options: Options): Promise<void> {
 
   log(`ready in ${seconds(performance.now())}`) // since this process started
   console.log(summary({ nodes, anvil, chainId, addresses, caFingerprint, apps, runtimes, devnetJson }))
+  if (custodians !== undefined) console.log(`${practiceCommands(options, custodians, anvil.rpcUrl, addresses, nodes)}\n`)
   if (options.exitWhenReady) return shutdown('--exit', 0)
   log(`running (pid ${process.pid}): Ctrl-C, or \`kill ${process.pid}\`, stops everything`)
 }
