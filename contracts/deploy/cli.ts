@@ -11,7 +11,17 @@
 import { parseArgs } from 'node:util'
 import { BaseError, ContractFunctionRevertedError, isAddress, zeroAddress } from 'viem'
 import { connect } from './clients'
-import { deployContracts, DEFAULT_KMS_VERSION } from './deploy'
+import { deployContracts, DEFAULT_KMS_VERSION, DEFAULT_POLICY_TIMELOCK_SECONDS } from './deploy'
+import {
+  activateRecoveryPolicy,
+  cancelRecoveryPolicyProposal,
+  parseCustodians,
+  proposeRecoveryPolicy,
+  readPolicyProposal,
+  readRecoveryPolicy,
+  readRecoveryState,
+  setInitialRecoveryPolicy,
+} from './recoveryPolicy'
 import {
   enrollVersion,
   registerApp,
@@ -35,12 +45,18 @@ function registryTarget(flags: Flags, rpcUrl: string) {
   return { clients: connect({ rpcUrl, privateKey: privateKey(flags) }), novaAppRegistry: address(flags, 'nova-app-registry') }
 }
 
+/** Connects as the sender, for KMSRegistry's writes. */
+function kmsTarget(flags: Flags, rpcUrl: string) {
+  return { clients: connect({ rpcUrl, privateKey: privateKey(flags) }), kmsRegistry: address(flags, 'kms-registry') }
+}
+
 const COMMANDS = {
   deploy: (flags, rpcUrl) =>
     deployContracts({
       rpcUrl,
       privateKey: privateKey(flags),
       kmsAppId: id(flags, 'kms-app-id', '49'),
+      policyTimelockSeconds: id(flags, 'policy-timelock-seconds', String(DEFAULT_POLICY_TIMELOCK_SECONDS)),
       ...(flags['nova-app-registry'] === undefined ? {} : { novaAppRegistry: address(flags, 'nova-app-registry') }),
       version: {
         versionId: id(flags, 'version-id', String(DEFAULT_KMS_VERSION.versionId)),
@@ -110,6 +126,28 @@ const COMMANDS = {
       kmsRegistry: address(flags, 'kms-registry'),
     }),
   status: (flags, rpcUrl) => readStatus({ rpcUrl, kmsRegistry: address(flags, 'kms-registry') }),
+  'recovery-set-initial': (flags, rpcUrl) =>
+    setInitialRecoveryPolicy({
+      ...kmsTarget(flags, rpcUrl),
+      custodians: parseCustodians(text(flags, 'custodians')),
+      threshold: id(flags, 'threshold'),
+    }),
+  'recovery-propose': (flags, rpcUrl) =>
+    proposeRecoveryPolicy({
+      ...kmsTarget(flags, rpcUrl),
+      custodians: parseCustodians(text(flags, 'custodians')),
+      threshold: id(flags, 'threshold'),
+    }),
+  'recovery-activate': (flags, rpcUrl) =>
+    activateRecoveryPolicy({ ...kmsTarget(flags, rpcUrl), proposalId: id(flags, 'proposal-id') }),
+  'recovery-cancel': (flags, rpcUrl) =>
+    cancelRecoveryPolicyProposal({ ...kmsTarget(flags, rpcUrl), proposalId: id(flags, 'proposal-id') }),
+  'recovery-show': (flags, rpcUrl) => {
+    const kmsRegistry = address(flags, 'kms-registry')
+    if (flags['proposal-id'] !== undefined) return readPolicyProposal({ rpcUrl, kmsRegistry, proposalId: id(flags, 'proposal-id') })
+    if (flags['policy-id'] !== undefined) return readRecoveryPolicy({ rpcUrl, kmsRegistry, policyId: id(flags, 'policy-id') })
+    return readRecoveryState({ rpcUrl, kmsRegistry })
+  },
 } satisfies Record<string, Command>
 
 type CommandName = keyof typeof COMMANDS
@@ -123,6 +161,7 @@ const COMMAND_HELP: Record<CommandName, { summary: string; flags: Partial<Record
     summary: 'Deploys KMSRegistry and calls setKmsAppId. Without --nova-app-registry (a dev chain) it also deploys the development NovaAppRegistry, creates the KMS app with KMSRegistry as its dappContract, and enrolls its first version.',
     flags: {
       'kms-app-id': 'default 49',
+      'policy-timelock-seconds': `default ${DEFAULT_POLICY_TIMELOCK_SECONDS} (7 days); at least 1`,
       'nova-app-registry': 'omitted: deploy the development registry',
       'version-id': `default ${DEFAULT_KMS_VERSION.versionId}; dev registry only`,
       'version-name': `default ${DEFAULT_KMS_VERSION.versionName}; dev registry only`,
@@ -165,6 +204,26 @@ const COMMAND_HELP: Record<CommandName, { summary: string; flags: Partial<Record
   status: {
     summary: 'Reads KMSRegistry and the KMS app in the NovaAppRegistry it points at (no key needed).',
     flags: { 'kms-registry': REQUIRED },
+  },
+  'recovery-set-initial': {
+    summary: 'Sets the first recovery policy (owner only, once). It is public before any backup exists: apps should check it.',
+    flags: { 'kms-registry': REQUIRED, custodians: REQUIRED, threshold: REQUIRED },
+  },
+  'recovery-propose': {
+    summary: "Proposes the next recovery policy (owner only, one pending at a time); prints proposalId and executableAt. It takes effect when a threshold of the current custodians approve, or at executableAt unless a threshold vetoes.",
+    flags: { 'kms-registry': REQUIRED, custodians: REQUIRED, threshold: REQUIRED },
+  },
+  'recovery-activate': {
+    summary: 'Activates a pending proposal whose timelock has expired (anyone).',
+    flags: { 'kms-registry': REQUIRED, 'proposal-id': REQUIRED },
+  },
+  'recovery-cancel': {
+    summary: 'Withdraws a pending proposal (owner only).',
+    flags: { 'kms-registry': REQUIRED, 'proposal-id': REQUIRED },
+  },
+  'recovery-show': {
+    summary: 'Reads the active recovery policy, the timelock and the pending proposal; or one policy, or one proposal (no key needed).',
+    flags: { 'kms-registry': REQUIRED, 'policy-id': 'default: the active one', 'proposal-id': 'default: the pending one' },
   },
 }
 

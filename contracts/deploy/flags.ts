@@ -27,6 +27,11 @@ export const FLAG_HELP = {
   'tee-wallet': { value: '<address>', meaning: "the instance's TEE wallet; for a KMS node, its /status tee_wallet" },
   'zk-verified': { value: 'true|false', meaning: 'whether the instance counts as zkVerified' },
   status: { value: '<name|number>', meaning: 'the new status (PROTOCOL §9.2)' },
+  'policy-timelock-seconds': { value: '<seconds>', meaning: 'KMSRegistry POLICY_TIMELOCK_SECONDS: how long a proposed recovery policy waits for vetoes' },
+  custodians: { value: '<key:address,…>', meaning: "the recovery custodians, in order: each a P-384 SPKI DER sealing key (120 bytes of hex) and an approver address, joined by ':'" },
+  threshold: { value: '<n>', meaning: 'how many custodians rebuild the secret (1 ≤ n ≤ custodians ≤ 16)' },
+  'proposal-id': { value: '<id>', meaning: 'a recovery policy proposal (recovery-propose prints it)' },
+  'policy-id': { value: '<id>', meaning: 'a recovery policy id' },
   help: { value: '', meaning: 'print the usage, or one command\'s flags with their defaults' },
 } as const satisfies Record<string, { value: string; meaning: string }>
 
