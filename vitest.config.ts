@@ -37,7 +37,8 @@ export default defineConfig({
       {
         test: {
           name: 'cluster',
-          include: ['test/cluster/**/*.test.ts'],
+          // test/recovery: issue 15's disaster (real nodes on anvil, the custodian CLI).
+          include: ['test/cluster/**/*.test.ts', 'test/recovery/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           fileParallelism: false,
