@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   measurement_mismatch: 403,
   not_found: 404,
   method_not_allowed: 405,
+  conflict: 409,
   payload_too_large: 413,
   rate_limited: 429,
   internal_error: 500,

@@ -30,8 +30,8 @@ export interface FunctionPolicy {
    * bucket, `exempt` skips both (/health, /metrics, /sync).
    */
   limiter: 'client' | 'nonce' | 'exempt'
-  /** Which body limit of §12.1 applies. */
-  bodyLimit: 'request' | 'sync'
+  /** Which body limit of §12.1 applies (`recovery`: RECOVERY_BODY_LIMIT_BYTES, §7.6). */
+  bodyLimit: 'request' | 'sync' | 'recovery'
   /** Tokens one authenticated request costs in the per-app limiter (§12.2); app routes only. */
   weight?: number | ((config: NodeConfig) => number)
 }

@@ -13,16 +13,17 @@ import { health } from './health'
 import { metrics } from './metrics'
 import { nodes } from './nodes'
 import { nonce } from './nonce'
+import { recoveryShare } from './recovery_share'
 import { root } from './root'
 import { signCert } from './sign_cert'
 import { status } from './status'
 import { sync } from './sync'
 
-export { attestation, ca, data, derive, health, metrics, nodes, nonce, root, signCert, status, sync }
+export { attestation, ca, data, derive, health, metrics, nodes, nonce, recoveryShare, root, signCert, status, sync }
 export { defineFunction, type FunctionPolicy, type HttpMethod, type KmsFunction, type NodeView, type RouteSpec } from './_define'
 export { defineAppFunction, type AppFunctionPolicy, type AppRequest } from './_appRequest'
 export { createPipeline, scheduledTick, serve, type ModuleWorker, type PipelineOptions, type ScheduledEvent } from './_serve'
 export { defaultNodeProvider, type NodeProvider } from './_nodeProvider'
 
 /** Every endpoint of Nova KMS, in PROTOCOL §2 order. */
-export const ALL_FUNCTIONS = [root, health, status, nonce, nodes, attestation, metrics, derive, data, signCert, ca, sync] as const
+export const ALL_FUNCTIONS = [root, health, status, nonce, nodes, attestation, metrics, derive, data, signCert, ca, sync, recoveryShare] as const

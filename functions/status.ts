@@ -4,7 +4,24 @@ import type { KmsNode } from '../core/node'
 import { defineFunction } from './_define'
 import { jsonResponse } from './_http'
 
-type StatusView = Pick<KmsNode, 'tee' | 'identity' | 'readiness' | 'config' | 'version' | 'keys' | 'peers' | 'store'>
+type StatusView = Pick<KmsNode, 'tee' | 'identity' | 'readiness' | 'config' | 'version' | 'keys' | 'peers' | 'store'> & Partial<Pick<KmsNode, 'recovery'>>
+
+/** §2.1 `recovery`: present only while the node awaits (or has just rebuilt) from custodian shares (§7.6). */
+function recoveryStatus(node: StatusView): Record<string, unknown> {
+  const awaiting = node.recovery?.awaiting
+  if (awaiting === undefined) return {}
+  const { policy, collector } = awaiting
+  return {
+    recovery: {
+      state: node.keys.matches(awaiting.secretHash) ? 'recovered' : 'awaiting',
+      policy_id: policy.policyId,
+      threshold: policy.threshold,
+      received: collector.received,
+      custodians: policy.custodians.map((custodian, index) => ({ index, approver: custodian.approver, answered: collector.has(index) })),
+      last_combine_error: collector.lastCombineError,
+    },
+  }
+}
 
 /**
  * The teePubkey exactly as the node's registry entry holds it (DER or SEC1), so that the
@@ -41,6 +58,7 @@ export const status = defineFunction(
         total_instances: node.peers.peers.length,
       },
       data_store: { namespaces: stats.namespaces, total_keys: stats.total_keys, total_bytes: stats.total_bytes },
+      ...recoveryStatus(node),
     })
   },
 )

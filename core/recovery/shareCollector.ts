@@ -21,6 +21,8 @@ export class RecoveryShareCollector {
   readonly threshold: number
   readonly custodianCount: number
   readonly #shares = new Map<number, Uint8Array>()
+  /** Who has answered; kept after `clear`, so /status and receipts still name them. */
+  readonly #answered = new Set<number>()
   #lastCombineError: string | null = null
 
   constructor(params: { secretHash: Uint8Array; policyId: number; threshold: number; custodianCount: number }) {
@@ -39,16 +41,16 @@ export class RecoveryShareCollector {
   }
 
   get received(): number {
-    return this.#shares.size
+    return this.#answered.size
   }
 
   /** Indices that have answered, ascending. */
   get answered(): number[] {
-    return [...this.#shares.keys()].sort((a, b) => a - b)
+    return [...this.#answered].sort((a, b) => a - b)
   }
 
   has(index: number): boolean {
-    return this.#shares.has(index)
+    return this.#answered.has(index)
   }
 
   get lastCombineError(): string | null {
@@ -58,8 +60,9 @@ export class RecoveryShareCollector {
   /** Adds a verified share; at the threshold, combines and checks against the hash. */
   add(index: number, share: Uint8Array): CollectorAddResult {
     if (!Number.isInteger(index) || index < 0 || index >= this.custodianCount) throw new RangeError('collector: index out of policy')
-    if (this.#shares.has(index)) return { kind: 'duplicate' }
+    if (this.#answered.has(index)) return { kind: 'duplicate' }
     this.#shares.set(index, share.slice())
+    this.#answered.add(index)
     if (this.#shares.size < this.threshold) return { kind: 'stored', received: this.#shares.size }
     return this.combine()
   }
@@ -82,7 +85,7 @@ export class RecoveryShareCollector {
     return { kind: 'recovered', secret }
   }
 
-  /** Wipes the held shares (after install, or on reset). */
+  /** Wipes the held share bytes (after install, or on reset); who answered is kept. */
   clear(): void {
     for (const share of this.#shares.values()) share.fill(0)
     this.#shares.clear()

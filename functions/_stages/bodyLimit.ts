@@ -12,7 +12,11 @@ import type { NodeConfig } from '../../core/config'
 import type { FunctionPolicy } from '../_define'
 import type { PipelineEnv } from './_env'
 
+/** `POST /recovery/share` (§7.6): one sealed submission is about 1.3 KB. */
+export const RECOVERY_BODY_LIMIT_BYTES = 8 * 1024
+
 export function bodyLimitOf(policy: Pick<FunctionPolicy, 'bodyLimit'> | undefined, config: NodeConfig): number {
+  if (policy?.bodyLimit === 'recovery') return Math.min(RECOVERY_BODY_LIMIT_BYTES, config.maxRequestBodyBytes)
   return policy?.bodyLimit === 'sync' ? config.maxSyncPayloadBytes : config.maxRequestBodyBytes
 }
 

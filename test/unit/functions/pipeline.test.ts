@@ -274,6 +274,7 @@ describe('the route policies of every function (PROTOCOL §2, §12.1, §12.2)', 
       '/kms/sign_cert': { methods: ['POST'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
       '/kms/ca': { methods: ['GET', 'HEAD'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
       '/sync': { methods: ['POST'], gate: 'none', limiter: 'exempt', bodyLimit: 'sync' },
+      '/recovery/share': { methods: ['POST'], gate: 'none', limiter: 'client', bodyLimit: 'recovery' },
     })
     expect(() => createPipeline(ALL_FUNCTIONS)).not.toThrow()
   })
