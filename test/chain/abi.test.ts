@@ -52,3 +52,14 @@ test('vector: the selectors PROTOCOL §9 pins', () => {
   expect(selector(kmsRegistryAbi, 'getOperators')).toBe('0x27a099d8')
   expect(selector(kmsRegistryAbi, 'kmsAppId')).toBe('0xabd851f1')
 })
+
+test('vector: the recovery selectors PROTOCOL §9.1 pins (issue 15)', () => {
+  const selector = (name: string) =>
+    toFunctionSelector(kmsRegistryAbi.find((item): item is AbiFunction & typeof item => item.type === 'function' && item.name === name)!)
+  expect(selector('recoveryPolicyId')).toBe('0x52ccb5f4')
+  expect(selector('getRecoveryPolicy')).toBe('0xaff730f6')
+  expect(selector('publishBackup')).toBe('0x1fa20485')
+  expect(selector('hasBackup')).toBe('0x506d0995')
+  expect(selector('getBackup')).toBe('0xdd726843')
+  expect(selector('getSealedShare')).toBe('0x1a34fb38')
+})
