@@ -1,0 +1,127 @@
+/**
+ * `POST /recovery/share` (PROTOCOL §7.6) against its handler with in-memory collaborators:
+ * each refusal has its code, none disturbs the collected shares, the threshold installs.
+ */
+import { describe, expect, it } from 'vitest'
+import type { RecoveryBackup, RecoveryPolicy } from '../../../core/chain'
+import { Readiness } from '../../../core/cluster'
+import { importP384PrivateKey, masterSecretHash } from '../../../core/crypto'
+import type { Wallet } from '../../../core/encoding'
+import { KeyRing } from '../../../core/keys'
+import type { KmsNode } from '../../../core/node'
+import {
+  buildRecoveryShareSubmission,
+  openRecoveryShareReceipt,
+  recoveryShareCommitment,
+  RecoveryProgress,
+  splitSecret,
+} from '../../../core/recovery'
+import { createLocalTee } from '../../../core/tee'
+import { recoveryShare } from '../../../functions/recovery_share'
+import { seededRandom } from '../crypto/_random'
+
+const secret = seededRandom('route-secret').bytes(32)
+const hash = masterSecretHash(secret)
+const shares = splitSecret({ secret, shares: 3, threshold: 2, random: seededRandom('route-split') })
+
+async function setup() {
+  const random = seededRandom('route')
+  const scalars = [0, 1, 2].map((i) => seededRandom(`route-cust-${i}`).bytes(48))
+  const custodianKeys = await Promise.all(scalars.map(importP384PrivateKey))
+  const policy: RecoveryPolicy = { policyId: 3, threshold: 2, custodians: custodianKeys.map((k, i) => ({ sealingKeyDer: k.publicKey.der, approver: `0x${String(i + 1).repeat(40)}` as Wallet })) }
+  const backup: RecoveryBackup = { secretHash: hash, policyId: 3, publisher: '0x1111111111111111111111111111111111111111', publishedAt: 1, shareCommitments: shares.map(recoveryShareCommitment) }
+  const tee = await createLocalTee({ random: seededRandom('route-tee') })
+  const wallet = await tee.getWallet()
+  const nodeKey = await tee.getEncryptionPublicKey()
+  const recovery = new RecoveryProgress()
+  const chain = { hash, policy: policy as RecoveryPolicy | undefined }
+  const keys = new KeyRing({ kmsAppId: 49 })
+  const node = {
+    recovery,
+    recoveryReader: { activeRecoveryPolicy: async () => chain.policy, recoveryPolicy: async () => undefined, backup: async () => backup, sealedShare: async () => undefined },
+    chain: { kmsRegistry: { masterSecretHash: async () => chain.hash } },
+    keys,
+    tee,
+    identity: { wallet, instanceUrl: '' },
+    readiness: new Readiness(),
+    config: { maxRequestBodyBytes: 1 << 20 },
+    admission: undefined,
+    log: () => undefined,
+  } as unknown as KmsNode
+  const submit = async (index: number, overrides: { share?: Uint8Array; nodeWallet?: Wallet; secretHash?: Uint8Array; policyId?: number; custodianIndex?: number; scalar?: Uint8Array } = {}) => {
+    const built = await buildRecoveryShareSubmission({
+      custodianScalar: overrides.scalar ?? scalars[index]!,
+      nodeTeePubkeyDer: nodeKey,
+      submission: {
+        nodeWallet: overrides.nodeWallet ?? wallet,
+        secretHash: overrides.secretHash ?? hash,
+        policyId: overrides.policyId ?? 3,
+        custodianIndex: overrides.custodianIndex ?? index,
+        share: overrides.share ?? shares[index]!,
+      },
+      random,
+    })
+    const body = JSON.stringify(built.envelope)
+    return { built, body, send: (b = body) => recoveryShare.handle(new Request('http://node/recovery/share', { method: 'POST', body: b }), node) }
+  }
+  return { node, recovery, keys, policy, backup, chain, scalars, nodeKey, wallet, submit }
+}
+
+describe('POST /recovery/share', () => {
+  it('refuses everything that is wrong, with its code, and leaves the collected shares alone; the threshold installs', async () => {
+    const t = await setup()
+    const first = await t.submit(0)
+    await expect(first.send()).rejects.toMatchObject({ status: 409, message: 'not awaiting recovery shares' })
+    t.recovery.await(hash, t.policy, t.backup)
+
+    const response = await first.send()
+    expect(response.status).toBe(200)
+    const receipt = await openRecoveryShareReceipt({
+      custodianScalar: t.scalars[0]!, nodeTeePubkeyDer: t.nodeKey, body: await response.json(), requestNonce: first.built.requestNonce,
+      expected: { nodeWallet: t.wallet, secretHash: hash, policyId: 3 },
+    })
+    expect(receipt).toMatchObject({ received: 1, threshold: 2, custodiansAnswered: [0], state: 'awaiting' })
+    expect(t.node.readiness.reason).toBe('awaiting recovery shares (1/2)')
+
+    const collector = t.recovery.awaiting!.collector
+    const refusals: [() => Promise<Response>, object][] = [
+      [() => first.send(), { code: 'decryption_failed' }], // replayed envelope
+      [async () => (await t.submit(0)).send(), { code: 'conflict', message: 'share already received' }],
+      [async () => (await t.submit(0, { scalar: seededRandom('stranger').bytes(48) })).send(), { code: 'forbidden' }],
+      [async () => (await t.submit(1, { custodianIndex: 2, share: shares[2]! })).send(), { code: 'forbidden' }],
+      [async () => (await t.submit(1, { nodeWallet: '0x9999999999999999999999999999999999999999' })).send(), { code: 'forbidden', message: 'node_wallet is not this node' }],
+      [async () => (await t.submit(1, { secretHash: new Uint8Array(32).fill(7) })).send(), { code: 'conflict' }],
+      [async () => (await t.submit(1, { policyId: 4 })).send(), { code: 'conflict' }],
+      [async () => (await t.submit(1, { share: shares[2]! })).send(), { code: 'bad_request', message: 'share does not match its commitment' }],
+      [async () => (await t.submit(1)).send('{"nonce":"00"}'), { code: 'bad_request' }],
+      [async () => (await t.submit(1)).send('not json'), { code: 'bad_request' }],
+      [async () => (await t.submit(1)).send('x'.repeat(9000)), { code: 'payload_too_large' }],
+    ]
+    for (const [attempt, expected] of refusals) await expect(attempt()).rejects.toMatchObject(expected)
+    // A tampered ciphertext does not decrypt.
+    const tampered = await t.submit(1)
+    const envelope = { ...tampered.built.envelope, encrypted_data: tampered.built.envelope.encrypted_data.slice(0, -2) + '00' }
+    await expect(tampered.send(JSON.stringify(envelope))).rejects.toMatchObject({ code: 'decryption_failed' })
+    expect(collector.received).toBe(1)
+    expect(collector.answered).toEqual([0])
+    expect(t.keys.isInstalled).toBe(false)
+
+    // Chain unreadable: fail closed, shares untouched.
+    t.chain.policy = undefined
+    await expect((await t.submit(2)).send()).rejects.toMatchObject({ code: 'conflict' })
+    t.chain.policy = t.policy
+    expect(collector.received).toBe(1)
+
+    const last = await t.submit(2)
+    const done = await last.send()
+    expect(done.status).toBe(200)
+    const final = await openRecoveryShareReceipt({
+      custodianScalar: t.scalars[2]!, nodeTeePubkeyDer: t.nodeKey, body: await done.json(), requestNonce: last.built.requestNonce,
+      expected: { nodeWallet: t.wallet, secretHash: hash, policyId: 3 },
+    })
+    expect(final).toMatchObject({ received: 2, custodiansAnswered: [0, 2], state: 'recovered' })
+    expect(t.keys.state).toBe('recovered')
+    expect(t.keys.matches(hash)).toBe(true)
+    await expect((await t.submit(1)).send()).rejects.toMatchObject({ message: 'not awaiting recovery shares' })
+  })
+})
