@@ -54,8 +54,8 @@ export async function deployContracts(parameters: DeployContractsParameters): Pr
   const { kmsAppId } = parameters
   if (!Number.isSafeInteger(kmsAppId) || kmsAppId <= 0) throw new RangeError('kmsAppId: expected a positive integer')
   const policyTimelockSeconds = parameters.policyTimelockSeconds ?? DEFAULT_POLICY_TIMELOCK_SECONDS
-  if (!Number.isSafeInteger(policyTimelockSeconds) || policyTimelockSeconds <= 0) {
-    throw new RangeError('policyTimelockSeconds: expected a positive integer')
+  if (!Number.isSafeInteger(policyTimelockSeconds) || policyTimelockSeconds <= 0 || policyTimelockSeconds > 0xffff_ffff) {
+    throw new RangeError('policyTimelockSeconds: expected an integer in 1..2^32 - 1 (the contract refuses others)')
   }
   const clients = connect(parameters)
   const owner = canonical(clients.account.address)

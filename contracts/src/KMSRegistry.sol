@@ -146,10 +146,11 @@ contract KMSRegistry is IAppOperatorCallbacks {
 
     /// @param policyTimelockSeconds Zero is refused (`InvalidTimelock`): with no delay the
     /// owner alone could propose and activate a policy in the same block, before any custodian
-    /// could veto, which is exactly what the recovery design forbids.
+    /// could veto, which is exactly what the recovery design forbids. Above 2^32 − 1 seconds
+    /// (136 years) is refused too, so that `block.timestamp + timelock` always fits a uint64.
     constructor(address initialOwner, address appRegistry_, uint256 policyTimelockSeconds) {
         if (appRegistry_ == address(0)) revert InvalidRegistryAddress();
-        if (policyTimelockSeconds == 0 || policyTimelockSeconds > type(uint64).max) revert InvalidTimelock();
+        if (policyTimelockSeconds == 0 || policyTimelockSeconds > type(uint32).max) revert InvalidTimelock();
         OWNER = initialOwner;
         novaAppRegistry = appRegistry_;
         POLICY_TIMELOCK_SECONDS = policyTimelockSeconds;
@@ -266,6 +267,8 @@ contract KMSRegistry is IAppOperatorCallbacks {
         Proposal storage proposal = _proposals[proposalId];
         proposal.basePolicyId = recoveryPolicyId;
         proposal.threshold = threshold;
+        // Safe: the timelock is below 2^32 (constructor) and block.timestamp far below 2^63.
+        // forge-lint: disable-next-line(unsafe-typecast)
         proposal.executableAt = uint64(block.timestamp + POLICY_TIMELOCK_SECONDS);
         proposal.state = ProposalState.Pending;
         for (uint256 i = 0; i < custodians.length; ++i) {

@@ -146,6 +146,9 @@ contract KMSRegistryRecoveryTest is RegistryFixture {
     function test_RevertIf_ConstructedWithZeroTimelock() public {
         vm.expectRevert(KMSRegistry.InvalidTimelock.selector);
         new KMSRegistry(kmsOwner, address(registry), 0);
+        vm.expectRevert(KMSRegistry.InvalidTimelock.selector);
+        new KMSRegistry(kmsOwner, address(registry), uint256(type(uint32).max) + 1);
+        assertEq(new KMSRegistry(kmsOwner, address(registry), type(uint32).max).POLICY_TIMELOCK_SECONDS(), type(uint32).max);
     }
 
     // ------------------------------------------------------------------ initial policy
