@@ -63,6 +63,19 @@ test('an unreachable chain is registry_unavailable, never none', async () => {
   expect((backupError as KmsError).code).toBe('registry_unavailable')
 })
 
+test('a revert that is not NoRecoveryPolicy/NoBackup is registry_unavailable, never none', async () => {
+  // NovaAppRegistry has no getRecoveryPolicy: the call reverts without KMSRegistry's error.
+  const wrong = createKmsRecoveryReader({
+    client: createClient({ transport: http(chain.rpcUrl) }),
+    address: chain.addresses.novaAppRegistry,
+  })
+  for (const read of [() => wrong.recoveryPolicy(1), () => wrong.backup(new Uint8Array(32), 1), () => wrong.sealedShare(new Uint8Array(32), 1, 0)]) {
+    const error = await read().catch((rejection: unknown) => rejection)
+    expect(error).toBeInstanceOf(KmsError)
+    expect((error as KmsError).code).toBe('registry_unavailable')
+  }
+})
+
 test('a 2-of-3 policy, a backup published once, the shares read back', async () => {
   const clients = connect({ rpcUrl: chain.rpcUrl, privateKey: chain.ownerKey })
   await writeAndWait(clients, {
