@@ -17,6 +17,7 @@ import { createClient, http, type Address, type Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { loadArtifact } from '../../contracts/deploy/artifacts'
 import { connect } from '../../contracts/deploy/clients'
+import { proposeRecoveryPolicy, readPolicyProposal, toPolicyCustodian } from '../../contracts/deploy/recoveryPolicy'
 import { writeAndWait } from '../../contracts/deploy/transact'
 import { encryptKeyFile, generateCustodianKeys, type CustodianKeys } from '../../bundle/custodian/keyFile'
 import { createChainReaders, createKmsRecoveryReader } from '../../core/chain'
@@ -212,4 +213,44 @@ describe('disaster: every node lost, custodians 1 and 3 of a 2-of-3 policy recov
     const lost = await refusal(async () => (await app.client(fresh)).getData('kept-in-memory'))
     expect(lost.status).toBe(404)
   })
+
+  test('behavior: rotation: custodians 1 and 3 approve a new policy with the CLI, the recovered nodes publish a fresh backup for it; a threshold of the new policy (all three) vetoes the next', async () => {
+    const owner = connect({ rpcUrl: chain.rpcUrl, privateKey: chain.ownerKey })
+    const list = custodians.map(({ keys }) => toPolicyCustodian(keys.sealingPublicKeyDer, keys.approver as Address))
+    const vote = (which: 'approve' | 'veto', proposalId: number, custodian: number) =>
+      cli([which, String(proposalId), '--key', custodians[custodian - 1]!.file, '--passphrase-file', passphraseFile, '--rpc', chain.rpcUrl, '--kms-registry', chain.addresses.kmsRegistry])
+    // The approvers pay for their own votes.
+    for (const { keys } of custodians) await chain.fund(keys.approver as Address)
+    const { proposalId } = await proposeRecoveryPolicy({ clients: owner, kmsRegistry: chain.addresses.kmsRegistry, custodians: list, threshold: 3 })
+    const first = await vote('approve', proposalId, 1)
+    expect(first.code, first.stderr).toBe(0)
+    expect((await readPolicyProposal({ rpcUrl: chain.rpcUrl, kmsRegistry: chain.addresses.kmsRegistry, proposalId })).state).toBe('Pending')
+    const second = await vote('approve', proposalId, 3)
+    expect(second.code, second.stderr).toBe(0)
+    expect((await readPolicyProposal({ rpcUrl: chain.rpcUrl, kmsRegistry: chain.addresses.kmsRegistry, proposalId })).state).toBe('Activated')
+
+    const client = createClient({ transport: http(chain.rpcUrl) })
+    const recovery = createKmsRecoveryReader({ client, address: chain.addresses.kmsRegistry as Wallet })
+    const registry = createChainReaders({ rpcUrl: chain.rpcUrl, novaAppRegistry: chain.addresses.novaAppRegistry as Wallet, kmsRegistry: chain.addresses.kmsRegistry as Wallet }).kmsRegistry
+    const policy = (await recovery.activeRecoveryPolicy())!
+    expect(policy.threshold).toBe(3)
+    const hash = await registry.masterSecretHash()
+    let backup
+    for (let attempt = 0; attempt < WAIT.attempts && backup === undefined; attempt++) {
+      backup = await recovery.backup(hash, policy.policyId)
+      if (backup === undefined) await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    expect(backup?.shareCommitments).toHaveLength(3)
+    const status = await cli(['status', '--rpc', chain.rpcUrl, '--kms-registry', chain.addresses.kmsRegistry, '--key', custodians[1]!.file, '--passphrase-file', passphraseFile, '--json'])
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ policy: { policyId: policy.policyId, threshold: 3 }, self: { index: 1, shareOpens: true } })
+
+    const next = await proposeRecoveryPolicy({ clients: owner, kmsRegistry: chain.addresses.kmsRegistry, custodians: list.slice(0, 2), threshold: 1 })
+    for (const custodian of [1, 2, 3]) expect((await vote('veto', next.proposalId, custodian)).code).toBe(0)
+    expect((await readPolicyProposal({ rpcUrl: chain.rpcUrl, kmsRegistry: chain.addresses.kmsRegistry, proposalId: next.proposalId })).state).toBe('Vetoed')
+    const late = await vote('approve', next.proposalId, 1)
+    expect(late.code).toBe(1)
+    expect(late.stderr).toContain('reverts:')
+  })
 })
+
