@@ -222,6 +222,8 @@ describe('disaster: every node lost, custodians 1 and 3 of a 2-of-3 policy recov
     // The approvers pay for their own votes.
     for (const { keys } of custodians) await chain.fund(keys.approver as Address)
     const { proposalId } = await proposeRecoveryPolicy({ clients: owner, kmsRegistry: chain.addresses.kmsRegistry, custodians: list, threshold: 3 })
+    const seen = await cli(['status', '--rpc', chain.rpcUrl, '--kms-registry', chain.addresses.kmsRegistry, '--json'])
+    expect(JSON.parse(seen.stdout)).toMatchObject({ pendingProposal: { proposalId, threshold: 3, custodians: 3, approvals: 0, vetoes: 0 } })
     const first = await vote('approve', proposalId, 1)
     expect(first.code, first.stderr).toBe(0)
     expect((await readPolicyProposal({ rpcUrl: chain.rpcUrl, kmsRegistry: chain.addresses.kmsRegistry, proposalId })).state).toBe('Pending')
@@ -243,7 +245,7 @@ describe('disaster: every node lost, custodians 1 and 3 of a 2-of-3 policy recov
     expect(backup?.shareCommitments).toHaveLength(3)
     const status = await cli(['status', '--rpc', chain.rpcUrl, '--kms-registry', chain.addresses.kmsRegistry, '--key', custodians[1]!.file, '--passphrase-file', passphraseFile, '--json'])
     expect(status.code, status.stderr).toBe(0)
-    expect(JSON.parse(status.stdout)).toMatchObject({ policy: { policyId: policy.policyId, threshold: 3 }, self: { index: 1, shareOpens: true } })
+    expect(JSON.parse(status.stdout)).toMatchObject({ pendingProposal: null, policy: { policyId: policy.policyId, threshold: 3 }, self: { index: 1, shareOpens: true } })
 
     const next = await proposeRecoveryPolicy({ clients: owner, kmsRegistry: chain.addresses.kmsRegistry, custodians: list.slice(0, 2), threshold: 1 })
     for (const custodian of [1, 2, 3]) expect((await vote('veto', next.proposalId, custodian)).code).toBe(0)
