@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest'
 import type { RecoveryBackup, RecoveryPolicy } from '../../../core/chain'
 import { Readiness } from '../../../core/cluster'
-import { importP384PrivateKey, masterSecretHash } from '../../../core/crypto'
+import { p384 } from '@noble/curves/nist.js'
+import { encryptEnvelope, importP384PrivateKey, masterSecretHash, parseP384PublicKey } from '../../../core/crypto'
+import { bytesToHex, canonicalJson } from '../../../core/encoding'
 import type { Wallet } from '../../../core/encoding'
 import { KeyRing } from '../../../core/keys'
 import type { KmsNode } from '../../../core/node'
@@ -13,6 +15,7 @@ import {
   buildRecoveryShareSubmission,
   openRecoveryShareReceipt,
   recoveryShareCommitment,
+  recoverySubmissionSignedMessage,
   RecoveryProgress,
   splitSecret,
 } from '../../../core/recovery'
@@ -123,5 +126,28 @@ describe('POST /recovery/share', () => {
     expect(t.keys.state).toBe('recovered')
     expect(t.keys.matches(hash)).toBe(true)
     await expect((await t.submit(1)).send()).rejects.toMatchObject({ message: 'not awaiting recovery shares' })
+  })
+
+  it('refuses a submission sealed by custodian 1 but signed by another key (403 unauthorized), and keeps the collected share', async () => {
+    const t = await setup()
+    t.recovery.await(hash, t.policy, t.backup)
+    expect((await (await t.submit(0)).send()).status).toBe(200)
+    // The envelope's sender is custodian 1, so the sender check passes; only the signature is wrong.
+    const submission = { nodeWallet: t.wallet, secretHash: hash, policyId: 3, custodianIndex: 1, share: shares[1]! }
+    const forged = p384.sign(recoverySubmissionSignedMessage(submission), t.scalars[2]!, { prehash: true })
+    const plaintext = canonicalJson({
+      type: 'recovery_share_submission', v: 1, node_wallet: t.wallet, secret_hash: `0x${bytesToHex(hash)}`, policy_id: 3,
+      custodian_index: 1, share: `0x${bytesToHex(shares[1]!)}`, signature: `0x${bytesToHex(forged)}`,
+    })
+    const sender = await importP384PrivateKey(t.scalars[1]!)
+    const nonce = seededRandom('forged-nonce').bytes(12)
+    const ciphertext = await encryptEnvelope({ privateKey: sender, peerPublicKey: parseP384PublicKey(t.nodeKey)!, nonce, plaintext })
+    const body = JSON.stringify({ sender_tee_pubkey: bytesToHex(sender.publicKey.der), nonce: bytesToHex(nonce), encrypted_data: bytesToHex(ciphertext) })
+    await expect(recoveryShare.handle(new Request('http://node/recovery/share', { method: 'POST', body }), t.node)).rejects.toMatchObject({ status: 403, code: 'unauthorized' })
+    const collector = t.recovery.awaiting!.collector
+    expect(collector.answered).toEqual([0])
+    // The same share, honestly signed, is then accepted: the forgery consumed nothing.
+    expect((await (await t.submit(1)).send()).status).toBe(200)
+    expect(t.keys.state).toBe('recovered')
   })
 })
