@@ -6,7 +6,7 @@
  * launcher's children are stopped by PID if a check fails.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -106,6 +106,31 @@ describe('npm start (bundle/devnet.ts)', () => {
     expect(summary.nodes).toHaveLength(1)
     // Everything it started is gone: the node no longer answers.
     await expect(fetch(`${summary.nodes[0]!.url}/health`)).rejects.toThrow()
+  }, 240_000)
+
+  it('behavior: --custodians 2/3 writes three key files, waits for the backup and prints the practice commands for two custodians', async () => {
+    const directory = stateDir()
+    cleanups.push(() => killListed(directory))
+    const base = await freePortBlock(1)
+    const runtimeBase = await freePortBlock(2)
+    const { stdout } = await run(
+      process.execPath,
+      [...DEVNET, '--exit', '--no-build', '--nodes', '1', '--custodians', '2/3', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--state-dir', directory],
+      { cwd: ROOT, timeout: 240_000 },
+    )
+    expect(stdout).toContain('backup published')
+    expect(stdout).toContain('Recovery practice (2 of 3 custodians')
+    expect(stdout.match(/npx nova-kms custodian recover /g)).toHaveLength(2)
+    for (const file of ['custodian-passphrase.txt', 'dev-root.pem']) expect(existsSync(join(directory, file))).toBe(true)
+    const registered = new Set<string>()
+    for (const index of [1, 2, 3]) {
+      const keyFile = join(directory, `custodian-${index}.json`)
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+      // Each file is a real custodian key file: show-key reads its public part, and the three differ.
+      const { stdout: shown } = await run(process.execPath, ['--import', 'tsx', 'bundle/cli.ts', 'custodian', 'show-key', '--key', keyFile], { cwd: ROOT, timeout: 60_000 })
+      registered.add(shown)
+    }
+    expect(registered.size).toBe(3)
   }, 240_000)
 
   it('behavior: by default 3 nodes, a summary table, devnet.json for every app; SIGTERM to npm stops every child', async () => {
