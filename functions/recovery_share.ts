@@ -68,6 +68,10 @@ export const recoveryShare = defineFunction(
       throw new KmsError('conflict', 'policy_id is not the active recovery policy')
     }
 
+    // The chain reads yielded: a node_tick may have reset or replaced the collection meanwhile
+    // (the hash or policy changed), and a share must never land in a discarded collector.
+    if (node.recovery.awaiting !== awaiting) throw notAwaiting()
+
     // 9. Signed by the custodian's key.
     if (!verifyRecoveryShareSignature({ submission, signature: submission.signature, custodianKeyDer: custodian.sealingKeyDer })) {
       throw new KmsError('unauthorized', 'invalid recovery share signature')

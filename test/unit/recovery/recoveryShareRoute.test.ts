@@ -150,4 +150,19 @@ describe('POST /recovery/share', () => {
     expect((await (await t.submit(1)).send()).status).toBe(200)
     expect(t.keys.state).toBe('recovered')
   })
+
+  it('refuses a share whose collection a node_tick replaced while the chain was read, and the new collection stays empty', async () => {
+    const t = await setup()
+    t.recovery.await(hash, t.policy, t.backup)
+    const chainRead = t.node.chain.kmsRegistry.masterSecretHash
+    // While the route awaits the chain, a tick drops the collection and starts a new one (as
+    // after a hash reset and re-set); the in-flight share belongs to neither.
+    t.node.chain.kmsRegistry.masterSecretHash = async () => {
+      t.recovery.stopAwaiting()
+      t.recovery.await(hash, t.policy, t.backup)
+      return chainRead()
+    }
+    await expect((await t.submit(0)).send()).rejects.toMatchObject({ status: 409, message: 'not awaiting recovery shares' })
+    expect(t.recovery.awaiting!.collector.received).toBe(0)
+  })
 })
