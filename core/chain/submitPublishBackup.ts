@@ -1,19 +1,11 @@
 /** The second transaction a node sends: `publishBackup` (issue 15, PROTOCOL §9.3). */
-import {
-  BaseError,
-  bytesToHex,
-  decodeErrorResult,
-  encodeFunctionData,
-  hexToBigInt,
-  isHex,
-  RpcRequestError,
-  type Hex,
-} from 'viem'
+import { bytesToHex, encodeFunctionData, hexToBigInt, type Hex } from 'viem'
 import { call, estimateGas, getBlock, getChainId, getTransactionCount, sendRawTransaction } from 'viem/actions'
 import type { Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import type { Eip1559Transaction, Tee } from '../tee'
 import { requireWallet } from './_arguments'
+import { describeTransactionError } from './_describeTransactionError'
 import { createRpcClient, type RpcClientParameters } from './_rpcClient'
 import { kmsRegistryAbi } from './kmsRegistryAbi'
 
@@ -105,7 +97,7 @@ export async function submitPublishBackup(parameters: SubmitPublishBackupParamet
   } catch (cause) {
     throw new KmsError('service_unavailable', 'failed to publish backup', {
       cause,
-      details: `${step}: ${describe(cause)}`,
+      details: `${step}: ${describeTransactionError(cause)}`,
     })
   }
 }
@@ -113,18 +105,4 @@ export async function submitPublishBackup(parameters: SubmitPublishBackupParamet
 /** True when `error` says another node's backup for (hash, policy) already won. */
 export function isBackupAlreadyPublished(error: unknown): boolean {
   return error instanceof KmsError && error.details !== undefined && error.details.endsWith(`reverted with ${BACKUP_ALREADY_PUBLISHED}`)
-}
-
-function describe(cause: unknown): string {
-  if (!(cause instanceof BaseError)) return cause instanceof Error ? cause.message : 'failed'
-  const rpcError = cause.walk((error) => error instanceof RpcRequestError)
-  const data = rpcError instanceof RpcRequestError && isHex(rpcError.data) ? rpcError.data : undefined
-  if (data !== undefined && data.length >= 10) {
-    try {
-      return `reverted with ${decodeErrorResult({ abi: kmsRegistryAbi, data }).errorName}`
-    } catch {
-      return `reverted with ${data.slice(0, 10)}`
-    }
-  }
-  return cause.shortMessage
 }

@@ -1,19 +1,11 @@
-/** The one transaction a node sends: `setMasterSecretHash` (PROTOCOL §9.3, §7.1 step 6). */
-import {
-  BaseError,
-  bytesToHex,
-  decodeErrorResult,
-  encodeFunctionData,
-  hexToBigInt,
-  isHex,
-  RpcRequestError,
-  type Hex,
-} from 'viem'
+/** The first of the node's two transactions: `setMasterSecretHash` (PROTOCOL §9.3, §7.1 step 6). */
+import { bytesToHex, encodeFunctionData, hexToBigInt, type Hex } from 'viem'
 import { call, getBlock, getChainId, getTransactionCount, sendRawTransaction } from 'viem/actions'
 import type { Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import type { Eip1559Transaction, Tee } from '../tee'
 import { requireWallet } from './_arguments'
+import { describeTransactionError } from './_describeTransactionError'
 import { createRpcClient, type RpcClientParameters } from './_rpcClient'
 import { kmsRegistryAbi } from './kmsRegistryAbi'
 
@@ -76,22 +68,7 @@ export async function submitSetMasterSecretHash(parameters: SubmitSetMasterSecre
   } catch (cause) {
     throw new KmsError('service_unavailable', 'failed to set master secret hash', {
       cause,
-      details: `${step}: ${describe(cause)}`,
+      details: `${step}: ${describeTransactionError(cause)}`,
     })
   }
-}
-
-/** For logs: the contract error's name when the simulation reverted, else a short message. */
-function describe(cause: unknown): string {
-  if (!(cause instanceof BaseError)) return cause instanceof Error ? cause.message : 'failed'
-  const rpcError = cause.walk((error) => error instanceof RpcRequestError)
-  const data = rpcError instanceof RpcRequestError && isHex(rpcError.data) ? rpcError.data : undefined
-  if (data !== undefined && data.length >= 10) {
-    try {
-      return `reverted with ${decodeErrorResult({ abi: kmsRegistryAbi, data }).errorName}`
-    } catch {
-      return `reverted with ${data.slice(0, 10)}` // an error this ABI does not know
-    }
-  }
-  return cause.shortMessage
 }
