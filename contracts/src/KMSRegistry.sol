@@ -2,19 +2,31 @@
 pragma solidity ^0.8.24;
 
 import {IAppOperatorCallbacks} from "./interfaces/IAppOperatorCallbacks.sol";
-import {INovaAppRegistry, Instance, InstanceStatus, Version, VersionStatus} from "./interfaces/INovaAppRegistry.sol";
+import {
+    App,
+    INovaAppRegistry,
+    Instance,
+    InstanceStatus,
+    Version,
+    VersionStatus
+} from "./interfaces/INovaAppRegistry.sol";
+
+// Over 400 lines: one non-upgradeable contract is the whole on-chain anchor (operators, key
+// epochs, recovery), since every part reads the others' state and a split would add calls.
 
 /// @title KMSRegistry
 /// @notice The Nova KMS cluster's on-chain anchor (PROTOCOL §9.1): the operator set, which
-/// NovaAppRegistry maintains through callbacks, and the master-secret hash, which the first
-/// authorized KMS node commits.
-/// @dev Non-upgradeable. The ABI, errors and events are upstream nova-kms (c)'s exactly, plus
-/// `ZeroAddress()`; every selector and topic is pinned in test/KMSRegistry.t.sol.
+/// NovaAppRegistry maintains through callbacks; the master-secret hash of each key epoch, which
+/// the first authorized KMS node commits; rotation and retirement of epochs (§7.7); per-app key
+/// epochs; and the recovery policy and backups (§7.6).
+/// @dev Non-upgradeable. The upstream nova-kms (c) ABI, errors and events are kept exactly (with
+/// `masterSecretHash()` now the current epoch's hash), plus `ZeroAddress()`; every selector and
+/// topic is pinned in test/KMSRegistry.t.sol, test/KMSRegistryRecovery.t.sol and
+/// test/KMSRegistryEpochs.t.sol.
 contract KMSRegistry is IAppOperatorCallbacks {
     address public immutable OWNER;
     address public novaAppRegistry;
     uint256 public kmsAppId;
-    bytes32 public masterSecretHash;
 
     address[] private _operators;
     /// @dev Position in `_operators` plus one; zero means "not an operator".
@@ -49,6 +61,20 @@ contract KMSRegistry is IAppOperatorCallbacks {
     error BackupAlreadyPublished();
     error NoBackup();
     error ShareIndexOutOfRange();
+    // Key epochs (issue 16, PROTOCOL §7.7, §9.1 "Key epochs").
+    error InvalidGracePeriod();
+    error HashOfEarlierEpoch();
+    error EpochNotCommitted();
+    error PreviousEpochNotRetired();
+    error NotOperator();
+    error NotCurrentEpoch();
+    error EpochNotRetirable();
+    error EpochAlreadyRetired();
+    error MigrationIncomplete(address operator);
+    error GracePeriodNotOver();
+    error NotAppOwner();
+    error InvalidAppKeyEpoch();
+    error PolicyBoundToAnotherEpoch();
 
     event OperatorAdded(address indexed operator, uint256 indexed appId, uint256 versionId, uint256 instanceId);
     event OperatorRemoved(address indexed operator, uint256 indexed appId, uint256 versionId, uint256 instanceId);
@@ -67,6 +93,11 @@ contract KMSRegistry is IAppOperatorCallbacks {
         uint256 indexed policyId, uint256 indexed proposalId, uint8 threshold, uint256 custodianCount, uint8 how
     );
     event BackupPublished(bytes32 indexed secretHash, uint256 indexed policyId, address indexed publisher);
+    event EpochHashCommitted(uint256 indexed epoch, bytes32 indexed hash);
+    event RotationStarted(uint256 indexed epoch, address indexed by);
+    event EpochMigrationReported(uint256 indexed epoch, address indexed operator);
+    event EpochRetired(uint256 indexed epoch, bool forced);
+    event AppKeyEpochSet(uint256 indexed appId, uint256 epoch, address indexed owner);
 
     struct RecoveryCustodian {
         /// P-384 SubjectPublicKeyInfo DER, uncompressed point: exactly 120 bytes.
@@ -133,6 +164,28 @@ contract KMSRegistry is IAppOperatorCallbacks {
     mapping(uint256 proposalId => Proposal) private _proposals;
     mapping(uint256 proposalId => mapping(address approver => bool)) private _voted;
     mapping(bytes32 secretHash => mapping(uint256 policyId => Backup)) private _backups;
+    /// @dev The epoch a policy's custodian keys serve, plus one; zero while it has no backup.
+    mapping(uint256 policyId => uint256 epochPlusOne) private _policyEpoch;
+
+    /// @notice How long after `startRotation` opened the current epoch the owner must wait
+    /// before `forceRetireEpoch` may retire the previous one without every operator's report.
+    /// Fixed at deployment.
+    uint256 public immutable RETIRE_GRACE_SECONDS;
+
+    /// @notice The cluster epoch new secrets are committed for; 0 until the first rotation.
+    uint256 public currentEpoch;
+
+    mapping(uint256 epoch => bytes32 hash) private _epochHash;
+    /// @dev The epoch a non-zero hash was committed for, plus one. Never cleared (a reset keeps
+    /// it), so a secret of one epoch can never be committed for another.
+    mapping(bytes32 hash => uint256 epochPlusOne) private _hashEpoch;
+    mapping(uint256 epoch => uint64 startedAt) private _epochStartedAt;
+    mapping(uint256 epoch => bool) private _epochRetired;
+    /// @dev The newest epoch an operator reported as migrated to, plus one; zero: no report.
+    mapping(address operator => uint256 epochPlusOne) private _migratedEpoch;
+
+    /// @notice An app's key epoch (PROTOCOL §5.2 v2); 0 until its owner sets one.
+    mapping(uint256 appId => uint256 epoch) public appKeyEpoch;
 
     modifier onlyOwner() {
         if (msg.sender != OWNER) revert NotOwner();
@@ -148,12 +201,19 @@ contract KMSRegistry is IAppOperatorCallbacks {
     /// owner alone could propose and activate a policy in the same block, before any custodian
     /// could veto, which is exactly what the recovery design forbids. Above 2^32 − 1 seconds
     /// (136 years) is refused too, so that `block.timestamp + timelock` always fits a uint64.
-    constructor(address initialOwner, address appRegistry_, uint256 policyTimelockSeconds) {
+    /// @param retireGraceSeconds Zero is refused (`InvalidGracePeriod`): the owner could then
+    /// force-retire an epoch in the block that opened the next one, before any node had
+    /// re-encrypted a record. The same 2^32 − 1 bound as the timelock applies.
+    constructor(address initialOwner, address appRegistry_, uint256 policyTimelockSeconds, uint256 retireGraceSeconds) {
         if (appRegistry_ == address(0)) revert InvalidRegistryAddress();
         if (policyTimelockSeconds == 0 || policyTimelockSeconds > type(uint32).max) revert InvalidTimelock();
+        if (retireGraceSeconds == 0 || retireGraceSeconds > type(uint32).max) revert InvalidGracePeriod();
         OWNER = initialOwner;
         novaAppRegistry = appRegistry_;
         POLICY_TIMELOCK_SECONDS = policyTimelockSeconds;
+        RETIRE_GRACE_SECONDS = retireGraceSeconds;
+        // Epoch 0 is live from deployment (it has no startRotation).
+        _epochStartedAt[0] = uint64(block.timestamp);
     }
 
     function setNovaAppRegistry(address registry) external onlyOwner {
@@ -169,22 +229,36 @@ contract KMSRegistry is IAppOperatorCallbacks {
         emit KmsAppIdSet(appId);
     }
 
-    /// @notice Commits the cluster's master-secret hash. Only the first writer wins
+    /// @notice The current epoch's master-secret hash; zero while none is committed. Upstream's
+    /// selector (it was a public variable before epochs).
+    function masterSecretHash() external view returns (bytes32) {
+        return _epochHash[currentEpoch];
+    }
+
+    /// @notice Commits the current epoch's master-secret hash. Only the first writer wins
     /// (PROTOCOL §7.5 rule 3): every other node converges by syncing the secret.
     /// @dev The sender must be an ACTIVE KMS instance whose version is ENROLLED. zkVerified is
     /// not checked and DEPRECATED does not qualify (PROTOCOL §9.1). Registry reads run under
-    /// try/catch so that a registry revert reads as "not authorized".
+    /// try/catch so that a registry revert reads as "not authorized". A hash once committed for
+    /// one epoch is refused for any other (`HashOfEarlierEpoch`, §7.7): a rotation must bring a
+    /// fresh secret. The same hash again in the same epoch (after an owner reset) is allowed.
     function setMasterSecretHash(bytes32 hash) external {
-        if (masterSecretHash != bytes32(0)) revert MasterSecretHashAlreadySet();
+        uint256 epoch = currentEpoch;
+        if (_epochHash[epoch] != bytes32(0)) revert MasterSecretHashAlreadySet();
         if (!_isAuthorizedHashSetter(msg.sender)) revert NotAuthorizedToSetHash();
-        masterSecretHash = hash;
+        uint256 committedFor = _hashEpoch[hash];
+        if (committedFor != 0 && committedFor != epoch + 1) revert HashOfEarlierEpoch();
+        _epochHash[epoch] = hash;
+        // The zero hash means "not committed"; it is never bound to an epoch.
+        if (hash != bytes32(0)) _hashEpoch[hash] = epoch + 1;
         emit MasterSecretHashSet(hash, msg.sender);
+        emit EpochHashCommitted(epoch, hash);
     }
 
-    /// @notice Brings back the zero state; the nodes then re-commit the secret they hold
-    /// (PROTOCOL §7.5).
+    /// @notice Brings the current epoch back to the zero state; the nodes then re-commit the
+    /// secret they hold (PROTOCOL §7.5).
     function resetMasterSecretHash() external onlyOwner {
-        masterSecretHash = bytes32(0);
+        _epochHash[currentEpoch] = bytes32(0);
         emit MasterSecretHashReset(msg.sender);
     }
 
@@ -235,6 +309,97 @@ contract KMSRegistry is IAppOperatorCallbacks {
 
     function getOperators() external view returns (address[] memory) {
         return _operators;
+    }
+
+    // ---------------------------------------------------------------- key epochs (§7.7)
+
+    /// @notice An epoch's committed hash: zero for an epoch never committed, reset, or newer
+    /// than `currentEpoch`. A retired epoch keeps its hash (check `isEpochRetired`).
+    function masterSecretHashOf(uint256 epoch) external view returns (bytes32) {
+        return _epochHash[epoch];
+    }
+
+    /// @notice The block timestamp at which `startRotation` opened `epoch` (epoch 0: the
+    /// deployment); zero for an epoch not opened yet.
+    function epochStartedAt(uint256 epoch) external view returns (uint64) {
+        return _epochStartedAt[epoch];
+    }
+
+    function isEpochRetired(uint256 epoch) external view returns (bool) {
+        return _epochRetired[epoch];
+    }
+
+    /// @return reported whether `operator` ever reported; epoch the newest epoch it reported.
+    function migratedEpochOf(address operator) external view returns (bool reported, uint256 epoch) {
+        uint256 plusOne = _migratedEpoch[operator];
+        return (plusOne != 0, plusOne == 0 ? 0 : plusOne - 1);
+    }
+
+    /// @notice Opens epoch currentEpoch + 1 with a zero hash; the nodes commit a fresh secret for
+    /// it. At most two epochs are live: the one before the current must be retired first.
+    function startRotation() external onlyOwner {
+        uint256 epoch = currentEpoch;
+        if (_epochHash[epoch] == bytes32(0)) revert EpochNotCommitted();
+        if (epoch >= 1 && !_epochRetired[epoch - 1]) revert PreviousEpochNotRetired();
+        uint256 next = epoch + 1;
+        currentEpoch = next;
+        _epochStartedAt[next] = uint64(block.timestamp);
+        emit RotationStarted(next, msg.sender);
+    }
+
+    /// @notice A node says it holds the current epoch's secret and has no record under an older
+    /// one (PROTOCOL §7.7 re-encryption, §9.3). It is a transaction from the node's TEE wallet,
+    /// which the host cannot forge. Idempotent; emits each time.
+    function reportEpochMigrated(uint256 epoch) external {
+        if (_operatorPosition[msg.sender] == 0) revert NotOperator();
+        if (epoch != currentEpoch) revert NotCurrentEpoch();
+        if (_epochHash[epoch] == bytes32(0)) revert EpochNotCommitted();
+        _migratedEpoch[msg.sender] = epoch + 1;
+        emit EpochMigrationReported(epoch, msg.sender);
+    }
+
+    /// @notice Retires the previous epoch once every current operator has reported the current
+    /// one: the nodes then wipe its secret. An operator removed before reporting no longer
+    /// counts. The loop is over the operator set, which the registry keeps small.
+    function retireEpoch(uint256 epoch) external onlyOwner {
+        _requireRetirable(epoch);
+        uint256 required = currentEpoch + 1;
+        uint256 count = _operators.length;
+        for (uint256 i = 0; i < count; ++i) {
+            address operator = _operators[i];
+            if (_migratedEpoch[operator] < required) revert MigrationIncomplete(operator);
+        }
+        _epochRetired[epoch] = true;
+        emit EpochRetired(epoch, false);
+    }
+
+    /// @notice Retires the previous epoch without the reports, once RETIRE_GRACE_SECONDS have
+    /// passed since the current epoch started (a dead node can never report). Records that a
+    /// node had not re-encrypted are lost from that node.
+    function forceRetireEpoch(uint256 epoch) external onlyOwner {
+        _requireRetirable(epoch);
+        if (block.timestamp < uint256(_epochStartedAt[currentEpoch]) + RETIRE_GRACE_SECONDS) {
+            revert GracePeriodNotOver();
+        }
+        _epochRetired[epoch] = true;
+        emit EpochRetired(epoch, true);
+    }
+
+    /// @notice The app's owner in NovaAppRegistry moves the app to a new key epoch, which
+    /// changes its derived keys (PROTOCOL §5.2 v2) and nothing else. Epochs only grow, and stay
+    /// below 2^32 (the derivation encodes them in four bytes).
+    /// @dev `getApp` runs under try/catch: a revert (unknown app) reads as "not the owner".
+    function setAppKeyEpoch(uint256 appId, uint256 epoch) external {
+        address owner;
+        try INovaAppRegistry(novaAppRegistry).getApp(appId) returns (App memory app) {
+            owner = app.owner;
+        } catch {
+            revert NotAppOwner();
+        }
+        if (owner == address(0) || owner != msg.sender) revert NotAppOwner();
+        if (epoch <= appKeyEpoch[appId] || epoch > type(uint32).max) revert InvalidAppKeyEpoch();
+        appKeyEpoch[appId] = epoch;
+        emit AppKeyEpochSet(appId, epoch, msg.sender);
     }
 
     // ---------------------------------------------------------------- recovery policy
@@ -356,15 +521,20 @@ contract KMSRegistry is IAppOperatorCallbacks {
 
     // ---------------------------------------------------------------- backup
 
-    /// @notice Publishes the master secret's shares, each sealed to one custodian of the active
-    /// policy, with keccak256 of each plain share. Once per (hash, policy): the first node wins.
+    /// @notice Publishes the current epoch's master secret's shares, each sealed to one custodian
+    /// of the active policy, with keccak256 of each plain share. Once per (hash, policy): the
+    /// first node wins. A policy's custodian keys serve one epoch (PROTOCOL §7.7 "Shredding"):
+    /// its first backup binds it to the current epoch, and a backup for another epoch is refused.
     function publishBackup(bytes32 secretHash, bytes[] calldata sealedShares, bytes32[] calldata shareCommitments)
         external
     {
         if (!_isAuthorizedHashSetter(msg.sender)) revert NotAuthorizedToSetHash();
-        if (secretHash == bytes32(0) || secretHash != masterSecretHash) revert SecretHashMismatch();
+        uint256 epoch = currentEpoch;
+        if (secretHash == bytes32(0) || secretHash != _epochHash[epoch]) revert SecretHashMismatch();
         uint256 policyId = recoveryPolicyId;
         if (policyId == 0) revert NoRecoveryPolicy();
+        uint256 boundTo = _policyEpoch[policyId];
+        if (boundTo != 0 && boundTo != epoch + 1) revert PolicyBoundToAnotherEpoch();
         uint256 count = _policies[policyId].custodians.length;
         if (sealedShares.length != count || shareCommitments.length != count) revert ShareCountMismatch();
         Backup storage backup = _backups[secretHash][policyId];
@@ -378,7 +548,14 @@ contract KMSRegistry is IAppOperatorCallbacks {
         }
         backup.publisher = msg.sender;
         backup.publishedAt = uint64(block.timestamp);
+        if (boundTo == 0) _policyEpoch[policyId] = epoch + 1;
         emit BackupPublished(secretHash, policyId, msg.sender);
+    }
+
+    /// @return bound whether a backup was published under the policy; epoch the one it serves.
+    function recoveryPolicyEpoch(uint256 policyId) external view returns (bool bound, uint256 epoch) {
+        uint256 plusOne = _policyEpoch[policyId];
+        return (plusOne != 0, plusOne == 0 ? 0 : plusOne - 1);
     }
 
     function hasBackup(bytes32 secretHash, uint256 policyId) external view returns (bool) {
@@ -407,6 +584,14 @@ contract KMSRegistry is IAppOperatorCallbacks {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev The checks retireEpoch and forceRetireEpoch share, in this order (PROTOCOL §9.1).
+    function _requireRetirable(uint256 epoch) private view {
+        uint256 current = currentEpoch;
+        if (current == 0 || epoch != current - 1) revert EpochNotRetirable();
+        if (_epochRetired[epoch]) revert EpochAlreadyRetired();
+        if (_epochHash[current] == bytes32(0)) revert EpochNotCommitted();
+    }
 
     function _validatePolicy(RecoveryCustodian[] calldata custodians, uint8 threshold) private pure {
         uint256 count = custodians.length;

@@ -75,7 +75,7 @@ contract KMSRegistryTest is RegistryFixture {
 
     function test_RevertIf_ConstructedWithZeroRegistry() public {
         vm.expectRevert(KMSRegistry.InvalidRegistryAddress.selector);
-        new KMSRegistry(kmsOwner, address(0), 7 days);
+        new KMSRegistry(kmsOwner, address(0), 7 days, 7 days);
     }
 
     function test_SetNovaAppRegistry() public {
@@ -100,7 +100,7 @@ contract KMSRegistryTest is RegistryFixture {
     }
 
     function test_SetKmsAppId() public {
-        KMSRegistry fresh = new KMSRegistry(kmsOwner, address(registry), 7 days);
+        KMSRegistry fresh = new KMSRegistry(kmsOwner, address(registry), 7 days, 7 days);
         vm.expectEmit(true, false, false, true, address(fresh));
         emit KMSRegistry.KmsAppIdSet(KMS_APP_ID);
         vm.prank(kmsOwner);
@@ -115,7 +115,7 @@ contract KMSRegistryTest is RegistryFixture {
     }
 
     function test_RevertIf_SetKmsAppIdByNonOwner() public {
-        KMSRegistry fresh = new KMSRegistry(kmsOwner, address(registry), 7 days);
+        KMSRegistry fresh = new KMSRegistry(kmsOwner, address(registry), 7 days, 7 days);
         vm.expectRevert(KMSRegistry.NotOwner.selector);
         vm.prank(stranger);
         fresh.setKmsAppId(KMS_APP_ID);
@@ -163,7 +163,7 @@ contract KMSRegistryTest is RegistryFixture {
     }
 
     function test_RevertIf_SetMasterSecretHashWithoutKmsAppId() public {
-        KMSRegistry fresh = new KMSRegistry(kmsOwner, address(registry), 7 days);
+        KMSRegistry fresh = new KMSRegistry(kmsOwner, address(registry), 7 days, 7 days);
         registerKmsNode(node);
         vm.expectRevert(KMSRegistry.NotAuthorizedToSetHash.selector);
         vm.prank(node);

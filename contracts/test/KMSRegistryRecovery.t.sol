@@ -145,10 +145,10 @@ contract KMSRegistryRecoveryTest is RegistryFixture {
 
     function test_RevertIf_ConstructedWithZeroTimelock() public {
         vm.expectRevert(KMSRegistry.InvalidTimelock.selector);
-        new KMSRegistry(kmsOwner, address(registry), 0);
+        new KMSRegistry(kmsOwner, address(registry), 0, 7 days);
         vm.expectRevert(KMSRegistry.InvalidTimelock.selector);
-        new KMSRegistry(kmsOwner, address(registry), uint256(type(uint32).max) + 1);
-        assertEq(new KMSRegistry(kmsOwner, address(registry), type(uint32).max).POLICY_TIMELOCK_SECONDS(), type(uint32).max);
+        new KMSRegistry(kmsOwner, address(registry), uint256(type(uint32).max) + 1, 7 days);
+        assertEq(new KMSRegistry(kmsOwner, address(registry), type(uint32).max, 7 days).POLICY_TIMELOCK_SECONDS(), type(uint32).max);
     }
 
     // ------------------------------------------------------------------ initial policy

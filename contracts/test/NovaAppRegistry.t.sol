@@ -261,7 +261,7 @@ contract NovaAppRegistryTest is RegistryFixture {
 
     function test_RevertIf_RegisterInstanceWhenCallbackReverts() public {
         // A dappContract whose kmsAppId is unset rejects the callback with AppIdMismatch.
-        KMSRegistry unwired = new KMSRegistry(kmsOwner, address(registry), 7 days);
+        KMSRegistry unwired = new KMSRegistry(kmsOwner, address(registry), 7 days, 7 days);
         registry.createApp(OTHER_APP_ID, appOwner, address(unwired), TEE_ARCH, "", appWallet);
         registry.enrollVersion(OTHER_APP_ID, 1, "v1", CODE_MEASUREMENT, "");
         vm.expectRevert(KMSRegistry.AppIdMismatch.selector);

@@ -28,7 +28,7 @@ abstract contract RegistryFixture is Test {
 
     function setUp() public virtual {
         registry = new NovaAppRegistry(address(this));
-        kms = new KMSRegistry(kmsOwner, address(registry), 7 days);
+        kms = new KMSRegistry(kmsOwner, address(registry), 7 days, 7 days);
         vm.prank(kmsOwner);
         kms.setKmsAppId(KMS_APP_ID);
         registry.createApp(KMS_APP_ID, kmsOwner, address(kms), TEE_ARCH, "ipfs://kms", address(0));
