@@ -191,6 +191,8 @@ function parseCustodians(value: string | undefined): Options['custodians'] {
 const DEVNET_CUSTODIAN_PASSPHRASE = 'nova-kms devnet custodian (not a secret)'
 /** The devnet's policy timelock: a proposal can be practised in a minute, not a week. */
 const DEVNET_POLICY_TIMELOCK_SECONDS = 60
+/** The devnet's retire grace (issue 16): `epoch-retire --force` can be practised in 30 s. */
+const DEVNET_RETIRE_GRACE_SECONDS = 30
 
 interface Custodian {
   index: number
@@ -716,7 +718,7 @@ async function main(options: Options): Promise<void> {
   if (!existsSync(`${ROOT}dist/kms.mjs`)) throw new Error('dist/kms.mjs is missing: run `npm run build` (or drop --no-build)')
 
   const m = await modules
-  const addresses = await step('deploy', 'NovaAppRegistry and KMSRegistry', () => m.deployContracts({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY, kmsAppId: KMS_APP_ID, ...(options.custodians === undefined ? {} : { policyTimelockSeconds: DEVNET_POLICY_TIMELOCK_SECONDS }) }), (deployed) => `NovaAppRegistry ${deployed.novaAppRegistry}, KMSRegistry ${deployed.kmsRegistry}`)
+  const addresses = await step('deploy', 'NovaAppRegistry and KMSRegistry', () => m.deployContracts({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY, kmsAppId: KMS_APP_ID, retireGraceSeconds: DEVNET_RETIRE_GRACE_SECONDS, ...(options.custodians === undefined ? {} : { policyTimelockSeconds: DEVNET_POLICY_TIMELOCK_SECONDS }) }), (deployed) => `NovaAppRegistry ${deployed.novaAppRegistry}, KMSRegistry ${deployed.kmsRegistry}`)
   const clients = m.connect({ rpcUrl: anvil.rpcUrl, privateKey: OWNER_KEY })
   const chainId = await clients.publicClient.getChainId()
   const target: RegistryTarget = { clients, novaAppRegistry: addresses.novaAppRegistry }

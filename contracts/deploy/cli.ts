@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util'
 import { BaseError, ContractFunctionRevertedError, isAddress, zeroAddress } from 'viem'
 import { connect } from './clients'
-import { deployContracts, DEFAULT_KMS_VERSION, DEFAULT_POLICY_TIMELOCK_SECONDS } from './deploy'
+import { deployContracts, DEFAULT_KMS_VERSION, DEFAULT_POLICY_TIMELOCK_SECONDS, DEFAULT_RETIRE_GRACE_SECONDS } from './deploy'
 import {
   activateRecoveryPolicy,
   cancelRecoveryPolicyProposal,
@@ -57,6 +57,7 @@ const COMMANDS = {
       privateKey: privateKey(flags),
       kmsAppId: id(flags, 'kms-app-id', '49'),
       policyTimelockSeconds: id(flags, 'policy-timelock-seconds', String(DEFAULT_POLICY_TIMELOCK_SECONDS)),
+      retireGraceSeconds: id(flags, 'retire-grace-seconds', String(DEFAULT_RETIRE_GRACE_SECONDS)),
       ...(flags['nova-app-registry'] === undefined ? {} : { novaAppRegistry: address(flags, 'nova-app-registry') }),
       version: {
         versionId: id(flags, 'version-id', String(DEFAULT_KMS_VERSION.versionId)),
@@ -162,6 +163,7 @@ const COMMAND_HELP: Record<CommandName, { summary: string; flags: Partial<Record
     flags: {
       'kms-app-id': 'default 49',
       'policy-timelock-seconds': `default ${DEFAULT_POLICY_TIMELOCK_SECONDS} (7 days); at least 1`,
+      'retire-grace-seconds': `default ${DEFAULT_RETIRE_GRACE_SECONDS} (7 days); at least 1`,
       'nova-app-registry': 'omitted: deploy the development registry',
       'version-id': `default ${DEFAULT_KMS_VERSION.versionId}; dev registry only`,
       'version-name': `default ${DEFAULT_KMS_VERSION.versionName}; dev registry only`,

@@ -22,6 +22,12 @@ export interface DeployContractsParameters {
    * vetoes before anyone may activate it. Default 7 days; a devnet passes a short one.
    */
   policyTimelockSeconds?: number
+  /**
+   * KMSRegistry's RETIRE_GRACE_SECONDS: how long after a rotation starts before the owner may
+   * force-retire the previous epoch without every operator's report. Default 7 days; the
+   * devnet passes 30 s.
+   */
+  retireGraceSeconds?: number
   /** Dev chain only: the KMS version to enroll. */
   version?: { versionId: number; versionName: string; codeMeasurement: Hex; imageUri: string }
 }
@@ -50,13 +56,22 @@ export const DEFAULT_KMS_VERSION = {
 /** The default recovery-policy timelock: 7 days (issue 15). */
 export const DEFAULT_POLICY_TIMELOCK_SECONDS = 604_800
 
+/** The default grace before an epoch may be force-retired: 7 days (issue 16). */
+export const DEFAULT_RETIRE_GRACE_SECONDS = 604_800
+
+/** The contract's range for both constructor durations: 1..2^32 − 1 seconds. */
+function checkSeconds(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0 || value > 0xffff_ffff) {
+    throw new RangeError(`${name}: expected an integer in 1..2^32 - 1 (the contract refuses others)`)
+  }
+  return value
+}
+
 export async function deployContracts(parameters: DeployContractsParameters): Promise<DeployedContracts> {
   const { kmsAppId } = parameters
   if (!Number.isSafeInteger(kmsAppId) || kmsAppId <= 0) throw new RangeError('kmsAppId: expected a positive integer')
-  const policyTimelockSeconds = parameters.policyTimelockSeconds ?? DEFAULT_POLICY_TIMELOCK_SECONDS
-  if (!Number.isSafeInteger(policyTimelockSeconds) || policyTimelockSeconds <= 0 || policyTimelockSeconds > 0xffff_ffff) {
-    throw new RangeError('policyTimelockSeconds: expected an integer in 1..2^32 - 1 (the contract refuses others)')
-  }
+  const policyTimelockSeconds = checkSeconds(parameters.policyTimelockSeconds ?? DEFAULT_POLICY_TIMELOCK_SECONDS, 'policyTimelockSeconds')
+  const retireGraceSeconds = checkSeconds(parameters.retireGraceSeconds ?? DEFAULT_RETIRE_GRACE_SECONDS, 'retireGraceSeconds')
   const clients = connect(parameters)
   const owner = canonical(clients.account.address)
   const devRegistry = parameters.novaAppRegistry === undefined
@@ -69,7 +84,7 @@ export async function deployContracts(parameters: DeployContractsParameters): Pr
   const novaAppRegistry = canonical(
     parameters.novaAppRegistry ?? (await deployAndWait(clients, { ...registryArtifact, args: [owner] })),
   )
-  const kmsRegistry = canonical(await deployAndWait(clients, { ...kmsArtifact, args: [owner, novaAppRegistry, BigInt(policyTimelockSeconds)] }))
+  const kmsRegistry = canonical(await deployAndWait(clients, { ...kmsArtifact, args: [owner, novaAppRegistry, BigInt(policyTimelockSeconds), BigInt(retireGraceSeconds)] }))
   await writeAndWait(clients, {
     address: kmsRegistry,
     abi: kmsArtifact.abi,

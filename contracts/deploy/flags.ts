@@ -28,6 +28,7 @@ export const FLAG_HELP = {
   'zk-verified': { value: 'true|false', meaning: 'whether the instance counts as zkVerified' },
   status: { value: '<name|number>', meaning: 'the new status (PROTOCOL §9.2)' },
   'policy-timelock-seconds': { value: '<seconds>', meaning: 'KMSRegistry POLICY_TIMELOCK_SECONDS: how long a proposed recovery policy waits for vetoes' },
+  'retire-grace-seconds': { value: '<seconds>', meaning: 'KMSRegistry RETIRE_GRACE_SECONDS: how long after a rotation starts before epoch-retire --force may retire the previous epoch' },
   custodians: { value: '<key:address,…>', meaning: "the recovery custodians, in order: each a P-384 SPKI DER sealing key (120 bytes of hex) and an approver address, joined by ':'" },
   threshold: { value: '<n>', meaning: 'how many custodians rebuild the secret (1 ≤ n ≤ custodians ≤ 16)' },
   'proposal-id': { value: '<id>', meaning: 'a recovery policy proposal (recovery-propose prints it)' },
