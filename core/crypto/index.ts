@@ -1,10 +1,11 @@
 /**
- * `core/crypto`: the protocol's cryptography (PROTOCOL §5, §10.2). It owns HKDF v1
- * derivations, AES-GCM records, the P-384 envelope cipher and its replay memory, master-secret
- * sealing, the /sync HMAC, P-384 key encodings, and secp256k1/EIP-191 wallet signatures with
- * the exact PoP strings they sign. WebCrypto does ECDH, HKDF, AES-GCM and HMAC; noble does
- * secp256k1, keccak and P-384 point checks. Nothing here reads a clock or a random source:
- * randomness comes in as `Random` (DESIGN §3).
+ * `core/crypto`: the protocol's cryptography (PROTOCOL §5, §10.2). It owns the HKDF v1 and v2
+ * (key epoch) derivations, AES-GCM records, the P-384
+ * envelope cipher and its replay memory, master-secret sealing, the /sync HMAC, P-384 key
+ * encodings, and secp256k1/EIP-191 wallet signatures with the exact PoP strings they sign.
+ * WebCrypto does ECDH and AES-GCM; noble does HKDF, HMAC, secp256k1, keccak and P-384 point
+ * checks. Nothing here reads a clock or a random source: randomness comes in as `Random`
+ * (DESIGN §3).
  *
  * @module
  */
@@ -13,6 +14,8 @@ export {
   deriveAppKey,
   deriveDataKey,
   deriveSyncKey,
+  deriveReencryptNonceKey,
+  MAX_KEY_EPOCH,
   type DeriveAppKeyParams,
   type DeriveAppKeyResult,
 } from './deriveAppKey'
