@@ -1,6 +1,6 @@
 /**
  * `core/crypto`: the protocol's cryptography (PROTOCOL §5, §10.2). It owns the HKDF v1 and v2
- * (key epoch) derivations, AES-GCM records, the P-384
+ * (key epoch) derivations, AES-GCM records and their re-encryption between epochs, the P-384
  * envelope cipher and its replay memory, master-secret sealing, the /sync HMAC, P-384 key
  * encodings, and secp256k1/EIP-191 wallet signatures with the exact PoP strings they sign.
  * WebCrypto does ECDH and AES-GCM; noble does HKDF, HMAC, secp256k1, keccak and P-384 point
@@ -21,6 +21,7 @@ export {
 } from './deriveAppKey'
 export { masterSecretHash } from './masterSecretHash'
 export { importRecordKey, encryptRecord, decryptRecord, type RecordKey } from './records'
+export { reencryptRecord, type ReencryptRecordParams } from './reencryptRecord'
 export {
   parseP384PublicKey,
   encodeP384PublicKeyDer,
