@@ -15,6 +15,7 @@ export const Oid = {
   organizationName: '2.5.4.10',
   organizationalUnitName: '2.5.4.11',
   commonName: '2.5.4.3',
+  dnQualifier: '2.5.4.46',
   // Certificate extensions (RFC 5280 §4.2).
   basicConstraints: '2.5.29.19',
   keyUsage: '2.5.29.15',
