@@ -1,6 +1,7 @@
 /**
- * `core/chain`: typed readers for NovaAppRegistry and KMSRegistry (PROTOCOL §9.1, §9.2),
- * the read-through registry cache of §3.3, and the one writer, `setMasterSecretHash` (§9.3).
+ * `core/chain`: typed readers for NovaAppRegistry and KMSRegistry (PROTOCOL §9.1, §9.2), the
+ * read-through registry cache of §3.3, and the node's three transactions (§9.3):
+ * `setMasterSecretHash`, `publishBackup` and `reportEpochMigrated`.
  * Everything goes through viem's fetch-based http transport, so it runs unchanged in Node,
  * workerd and browsers.
  *
@@ -19,6 +20,10 @@ export {
   type RecoveryCustodian,
   type RecoveryPolicy,
   type RecoveryBackup,
+  type ChainEpoch,
+  type ChainEpochs,
+  type KmsEpochReader,
+  type MigrationReport,
 } from './types'
 export { novaAppRegistryAbi } from './novaAppRegistryAbi'
 export { kmsRegistryAbi } from './kmsRegistryAbi'
@@ -47,3 +52,9 @@ export {
   BACKUP_ALREADY_PUBLISHED,
   type SubmitPublishBackupParameters,
 } from './submitPublishBackup'
+export { createKmsEpochReader, type CreateKmsEpochReaderParameters } from './createKmsEpochReader'
+export {
+  submitReportEpochMigrated,
+  REPORT_EPOCH_MIGRATED_GAS_CAP,
+  type SubmitReportEpochMigratedParameters,
+} from './submitReportEpochMigrated'

@@ -1,7 +1,7 @@
 /**
  * The KMSRegistry functions and errors a node uses (PROTOCOL §9.1, §9.3). The errors let a
- * failed `setMasterSecretHash` be logged by name. `test/chain/abi.test.ts` checks every item
- * against the forge artifact.
+ * failed `setMasterSecretHash`, `publishBackup` or `reportEpochMigrated` be logged by name.
+ * `test/chain/abi.test.ts` checks every item against the forge artifact.
  */
 export const kmsRegistryAbi = [
   {
@@ -123,4 +123,79 @@ export const kmsRegistryAbi = [
   { type: 'error', name: 'InvalidSealedShare', inputs: [] },
   { type: 'error', name: 'InvalidShareCommitment', inputs: [] },
   { type: 'error', name: 'BackupAlreadyPublished', inputs: [] },
+  // Key epochs (issue 16, PROTOCOL §7.7, §9.1 "Key epochs").
+  {
+    type: 'function',
+    name: 'currentEpoch',
+    stateMutability: 'view',
+    inputs: [],
+    outputs: [{ name: '', type: 'uint256' }],
+  },
+  {
+    type: 'function',
+    name: 'masterSecretHashOf',
+    stateMutability: 'view',
+    inputs: [{ name: 'epoch', type: 'uint256' }],
+    outputs: [{ name: '', type: 'bytes32' }],
+  },
+  {
+    type: 'function',
+    name: 'isEpochRetired',
+    stateMutability: 'view',
+    inputs: [{ name: 'epoch', type: 'uint256' }],
+    outputs: [{ name: '', type: 'bool' }],
+  },
+  {
+    type: 'function',
+    name: 'epochStartedAt',
+    stateMutability: 'view',
+    inputs: [{ name: 'epoch', type: 'uint256' }],
+    outputs: [{ name: '', type: 'uint64' }],
+  },
+  {
+    type: 'function',
+    name: 'migratedEpochOf',
+    stateMutability: 'view',
+    inputs: [{ name: 'operator', type: 'address' }],
+    outputs: [
+      { name: 'reported', type: 'bool' },
+      { name: 'epoch', type: 'uint256' },
+    ],
+  },
+  {
+    type: 'function',
+    name: 'RETIRE_GRACE_SECONDS',
+    stateMutability: 'view',
+    inputs: [],
+    outputs: [{ name: '', type: 'uint256' }],
+  },
+  {
+    type: 'function',
+    name: 'appKeyEpoch',
+    stateMutability: 'view',
+    inputs: [{ name: 'appId', type: 'uint256' }],
+    outputs: [{ name: 'epoch', type: 'uint256' }],
+  },
+  {
+    type: 'function',
+    name: 'recoveryPolicyEpoch',
+    stateMutability: 'view',
+    inputs: [{ name: 'policyId', type: 'uint256' }],
+    outputs: [
+      { name: 'bound', type: 'bool' },
+      { name: 'epoch', type: 'uint256' },
+    ],
+  },
+  {
+    type: 'function',
+    name: 'reportEpochMigrated',
+    stateMutability: 'nonpayable',
+    inputs: [{ name: 'epoch', type: 'uint256' }],
+    outputs: [],
+  },
+  { type: 'error', name: 'HashOfEarlierEpoch', inputs: [] },
+  { type: 'error', name: 'EpochNotCommitted', inputs: [] },
+  { type: 'error', name: 'NotOperator', inputs: [] },
+  { type: 'error', name: 'NotCurrentEpoch', inputs: [] },
+  { type: 'error', name: 'PolicyBoundToAnotherEpoch', inputs: [] },
 ] as const

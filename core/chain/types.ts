@@ -124,3 +124,49 @@ export interface KmsRecoveryReader {
     index: number,
   ): Promise<{ readonly sealedShare: Uint8Array; readonly commitment: Uint8Array } | undefined>
 }
+
+/** One live cluster epoch as the chain records it (PROTOCOL §7.7, §9.1 "Key epochs"). */
+export interface ChainEpoch {
+  readonly epoch: number
+  /** `masterSecretHashOf(epoch)`, 32 bytes; all zero while the epoch is not committed. */
+  readonly hash: Uint8Array
+  readonly retired: boolean
+}
+
+/**
+ * What `node_tick` step 5 reads (§7.7): the current epoch and, when it is at least 1, the one
+ * before it, newest first. Older epochs are retired by construction (at most two live).
+ */
+export interface ChainEpochs {
+  readonly current: number
+  readonly epochs: readonly ChainEpoch[]
+}
+
+/** An operator's `reportEpochMigrated` record (`migratedEpochOf`). */
+export interface MigrationReport {
+  readonly reported: boolean
+  readonly epoch: number
+}
+
+/**
+ * KMSRegistry's key-epoch views (issue 16). None of them reverts, so every failure, a revert
+ * included, and every epoch number outside 0..2^32 − 1 rejects with
+ * `KmsError('registry_unavailable')`: a node fails closed instead of guessing an epoch.
+ * `undefined` means "none" only where the contract says so (a policy not bound yet).
+ */
+export interface KmsEpochReader {
+  readEpochs(): Promise<ChainEpochs>
+  /** The app's key epoch (§5.2 v2); 0 until its owner sets one. */
+  appKeyEpoch(appId: number): Promise<number>
+  /** Unix seconds at which `epoch` was opened (epoch 0: the deployment); 0 if not yet. */
+  epochStartedAt(epoch: number): Promise<number>
+  /**
+   * The newest epoch `wallet` reported with `reportEpochMigrated`, as the contract returns it:
+   * `reported` false (and `epoch` 0) if it never reported.
+   */
+  migratedEpochOf(wallet: Wallet): Promise<MigrationReport>
+  /** The epoch a recovery policy's backups serve; `undefined` before its first backup. */
+  recoveryPolicyEpoch(policyId: number): Promise<number | undefined>
+  /** `RETIRE_GRACE_SECONDS`: from an epoch's start until its predecessor may be force-retired. */
+  retireGraceSeconds(): Promise<number>
+}

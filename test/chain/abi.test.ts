@@ -63,3 +63,17 @@ test('vector: the recovery selectors PROTOCOL §9.1 pins (issue 15)', () => {
   expect(selector('getBackup')).toBe('0xdd726843')
   expect(selector('getSealedShare')).toBe('0x1a34fb38')
 })
+
+test('vector: the key-epoch selectors PROTOCOL §9.1 pins (issue 16)', () => {
+  const selector = (name: string) =>
+    toFunctionSelector(kmsRegistryAbi.find((item): item is AbiFunction & typeof item => item.type === 'function' && item.name === name)!)
+  expect(selector('currentEpoch')).toBe('0x76671808')
+  expect(selector('masterSecretHashOf')).toBe('0x8f2dcbb4')
+  expect(selector('isEpochRetired')).toBe('0x3d1a1e85')
+  expect(selector('epochStartedAt')).toBe('0x2bab2591')
+  expect(selector('migratedEpochOf')).toBe('0xa0e27ad5')
+  expect(selector('RETIRE_GRACE_SECONDS')).toBe('0x38dcd4f7')
+  expect(selector('appKeyEpoch')).toBe('0xe56a2b13')
+  expect(selector('recoveryPolicyEpoch')).toBe('0x6a816d7b')
+  expect(selector('reportEpochMigrated')).toBe('0x072a5b49')
+})
