@@ -32,6 +32,7 @@ import {
   setVersionStatus,
 } from './devRegistry'
 import { readStatus, resetMasterSecretHash } from './kmsRegistry'
+import { readRotationStatus, retireEpoch, setAppKeyEpoch, startRotation } from './epochs'
 import { FLAG_HELP, type FlagName, type Flags, address, bool, bytes32, hex, id, status, text } from './flags'
 
 type Command = (flags: Flags, rpcUrl: string) => Promise<unknown>
@@ -149,6 +150,12 @@ const COMMANDS = {
     if (flags['policy-id'] !== undefined) return readRecoveryPolicy({ rpcUrl, kmsRegistry, policyId: id(flags, 'policy-id') })
     return readRecoveryState({ rpcUrl, kmsRegistry })
   },
+  'rotation-start': (flags, rpcUrl) => startRotation(kmsTarget(flags, rpcUrl)),
+  'rotation-status': (flags, rpcUrl) => readRotationStatus({ rpcUrl, kmsRegistry: address(flags, 'kms-registry') }),
+  'epoch-retire': (flags, rpcUrl) =>
+    retireEpoch({ ...kmsTarget(flags, rpcUrl), rpcUrl, epoch: id(flags, 'epoch'), force: bool(flags, 'force', 'false') }),
+  'app-epoch-set': (flags, rpcUrl) =>
+    setAppKeyEpoch({ ...kmsTarget(flags, rpcUrl), appId: id(flags, 'app-id'), epoch: id(flags, 'epoch') }),
 } satisfies Record<string, Command>
 
 type CommandName = keyof typeof COMMANDS
@@ -226,6 +233,22 @@ const COMMAND_HELP: Record<CommandName, { summary: string; flags: Partial<Record
   'recovery-show': {
     summary: 'Reads the active recovery policy, the timelock and the pending proposal; or one policy, or one proposal (no key needed).',
     flags: { 'kms-registry': REQUIRED, 'policy-id': 'default: the active one', 'proposal-id': 'default: the pending one' },
+  },
+  'rotation-start': {
+    summary: "Opens the next key epoch (owner only; PROTOCOL §7.7); prints it. The current epoch must be committed and the one before it retired. The nodes then commit a fresh secret, keep serving on the old epoch until they hold the new one, re-encrypt their stores, and report.",
+    flags: { 'kms-registry': REQUIRED },
+  },
+  'rotation-status': {
+    summary: 'Reads, at one block, the current epoch, each live epoch (hash, committed, retired, startedAt), when --force becomes possible and the grace left, and every operator with the epoch it last reported (no key needed).',
+    flags: { 'kms-registry': REQUIRED },
+  },
+  'epoch-retire': {
+    summary: 'Retires the previous epoch (owner only): the nodes then wipe its secret. Without --force every operator must have reported the current epoch; the reports are read first and the missing operators named, with nothing sent. --force needs RETIRE_GRACE_SECONDS since the current epoch started.',
+    flags: { 'kms-registry': REQUIRED, epoch: 'required: the current epoch minus one', force: 'default false' },
+  },
+  'app-epoch-set': {
+    summary: "Moves an app to a new key epoch, which changes its derived keys (PROTOCOL §5.2 v2). Signed by the app's owner in NovaAppRegistry (--private-key); the epoch must grow.",
+    flags: { 'kms-registry': REQUIRED, 'app-id': REQUIRED, epoch: 'required: above the current one, at most 2^32 - 1' },
   },
 }
 
@@ -311,6 +334,7 @@ async function main(): Promise<void> {
       options: {
         ...Object.fromEntries(Object.keys(FLAG_HELP).map((name) => [name, { type: 'string' }] as const)),
         help: { type: 'boolean', short: 'h' },
+        force: { type: 'boolean' },
       },
     })
     const name = positionals.length === 1 ? positionals[0]! : ''
@@ -323,7 +347,8 @@ async function main(): Promise<void> {
       process.stderr.write(`${usage()}\n`)
       throw new Error(`unknown command ${JSON.stringify(positionals.join(' '))}`)
     }
-    const flags = values as Flags
+    // `--force` takes no value; the commands read it as the string flag 'true'.
+    const flags: Flags = { ...(values as Flags), force: values.force === true ? 'true' : undefined }
     const result = await COMMANDS[known](flags, text(flags, 'rpc-url', 'http://127.0.0.1:8545'))
     process.stdout.write(`${JSON.stringify(result)}\n`)
   } catch (error) {

@@ -6,7 +6,7 @@ export type Flags = Readonly<Record<string, string | undefined>>
 /** Every flag the CLI accepts, with the value it takes and what it means (for `--help`). */
 export const FLAG_HELP = {
   'rpc-url': { value: '<url>', meaning: "the chain's JSON-RPC" },
-  'private-key': { value: '<0x…>', meaning: "the sender's key, or DEPLOYER_PRIVATE_KEY (every command but status)" },
+  'private-key': { value: '<0x…>', meaning: "the sender's key, or DEPLOYER_PRIVATE_KEY (every command that sends a transaction)" },
   'kms-app-id': { value: '<id>', meaning: "the KMS app's id in NovaAppRegistry" },
   'nova-app-registry': { value: '<address>', meaning: 'NovaAppRegistry' },
   'kms-registry': { value: '<address>', meaning: 'KMSRegistry' },
@@ -33,6 +33,8 @@ export const FLAG_HELP = {
   threshold: { value: '<n>', meaning: 'how many custodians rebuild the secret (1 ≤ n ≤ custodians ≤ 16)' },
   'proposal-id': { value: '<id>', meaning: 'a recovery policy proposal (recovery-propose prints it)' },
   'policy-id': { value: '<id>', meaning: 'a recovery policy id' },
+  epoch: { value: '<n>', meaning: 'a key epoch: the cluster epoch to retire, or the app key epoch to set' },
+  force: { value: '', meaning: 'retire without every operator\'s report, once RETIRE_GRACE_SECONDS have passed' },
   help: { value: '', meaning: 'print the usage, or one command\'s flags with their defaults' },
 } as const satisfies Record<string, { value: string; meaning: string }>
 
