@@ -3,8 +3,13 @@ import { isSkipReason, type MergeReason, type SkipReason } from './mergeRecord'
 import { parseAppId, parseWireRecord, type WireRecordRules } from './parseWireRecord'
 import type { StoreRecord } from './storeRecord'
 
-/** Whether `ciphertext` decrypts under `data_key(appId)` (§6.7); must resolve, never reject. */
-export type CanDecrypt = (appId: number, ciphertext: Uint8Array) => Promise<boolean>
+/**
+ * Whether `ciphertext` decrypts under `data_key(appId, keyEpoch)` (§6.7); must resolve, never
+ * reject. An epoch the node does not hold (not yet installed, or wiped) resolves `false`. A
+ * function of the first two parameters still type-checks, but it then ignores the epoch, which
+ * is right only while every record is of epoch 0.
+ */
+export type CanDecrypt = (appId: number, ciphertext: Uint8Array, keyEpoch: number) => Promise<boolean>
 
 /** The §4.3 delta answer counts, with `total = merged + skipped + rejected`. */
 export interface IngestResult {
@@ -37,7 +42,7 @@ export async function ingestWireData(data: unknown, context: IngestContext): Pro
       const accepted =
         appId !== undefined &&
         record !== undefined &&
-        (record.tombstone || (await context.canDecrypt(appId, record.ciphertext)))
+        (record.tombstone || (await context.canDecrypt(appId, record.ciphertext, record.keyEpoch)))
       if (!accepted) {
         result.rejected++
         continue

@@ -1,13 +1,14 @@
 /**
  * `core/store`: the encrypted, replicated, in-memory key/value store (PROTOCOL §6). It owns
  * vector clocks, records, the §6.6 merge rule, per-app namespaces (true LRU, TTL, tombstones,
- * limits on charged bytes and records), the §4.3 wire form of records with its §6.7 validation, and the §6.8 body split.
+ * limits on charged bytes and records), the §4.3 wire form of records with its §6.7 validation, the §6.8 body split,
+ * and the key epoch of every record.
  * It holds ciphertexts only: encryption and the decryptability check come from the caller.
  *
  * @module
  */
 export { compareClocks, mergeClocks, incrementClock, canIncrement, MAX_CLOCK_ENTRY, type VectorClock, type ClockOrder } from './vectorClock'
-export { isExpired, chargedBytes, keyBytes, isWellFormedKey, RECORD_OVERHEAD_BYTES, CLOCK_ENTRY_BYTES, type StoreRecord } from './storeRecord'
+export { isExpired, chargedBytes, keyBytes, isWellFormedKey, isKeyEpoch, RECORD_OVERHEAD_BYTES, CLOCK_ENTRY_BYTES, MAX_KEY_EPOCH, type StoreRecord } from './storeRecord'
 export { mergeRecord, isSkipReason, type MergeReason, type SkipReason, type MergeOutcome } from './mergeRecord'
 export { KvStore, DEFAULT_MAX_RECORDS_PER_APP, type KvStoreOptions, type KvStoreLimits, type StoreStats } from './kvStore'
 export type { CanDecrypt, IngestResult } from './_ingest'

@@ -6,7 +6,7 @@ import { Namespace } from './_namespace'
 import { ingestWireData, type CanDecrypt, type IngestResult } from './_ingest'
 import { snapshotPage as readSnapshotPage, type SnapshotCursor, type SnapshotPage } from './snapshotPage'
 import { isSkipReason, type MergeReason } from './mergeRecord'
-import { CIPHERTEXT_OVERHEAD, isWellFormedKey, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
+import { CIPHERTEXT_OVERHEAD, isKeyEpoch, isWellFormedKey, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
 import { canIncrement, incrementClock, type VectorClock } from './vectorClock'
 import { toWireRecord, type WireData, type WireRecord } from './wireRecord'
 
@@ -63,7 +63,8 @@ export interface StoreStats {
 
 /**
  * Every app's namespace on this node (PROTOCOL §6). It stores ciphertexts only: callers
- * encrypt with `data_key(app)` before `put` and decrypt after `get` (§5.3).
+ * encrypt with `data_key(app, epoch)` before `put` and decrypt under the record's `keyEpoch`
+ * after `get` (§5.3, §6.10).
  */
 export class KvStore {
   readonly #clock: Clock
@@ -86,16 +87,18 @@ export class KvStore {
   /**
    * Local put (§6.2): the stored clock (even a tombstone's or an unpurged expired record's)
    * with the own entry incremented. The caller has checked the key's length and the
-   * plaintext size.
+   * plaintext size, and encrypted under `data_key(appId, keyEpoch)`: its serving epoch
+   * (§7.7; 0 before any rotation).
    * @throws KmsError 400 `Invalid 'key'` for a key with a lone surrogate (§2.5); 400
    *   `Key version limit reached` when the own clock entry is at 2^32 (§6.5);
    *   `service_unavailable` while the node has no wallet; RangeError for an invalid app id,
-   *   key length or TTL, or a ciphertext outside 28..max+28 bytes.
+   *   key length, TTL or key epoch, or a ciphertext outside 28..max+28 bytes.
    */
-  put(appId: number, key: string, ciphertext: Uint8Array, ttlMs: number): StoreRecord {
+  put(appId: number, key: string, ciphertext: Uint8Array, ttlMs: number, keyEpoch = 0): StoreRecord {
     if (key.length === 0 || utf8Length(key) > MAX_KEY_BYTES) throw new RangeError('put: key must be 1..1024 UTF-8 bytes')
     checkWellFormed(key)
     if (!Number.isSafeInteger(ttlMs) || ttlMs < 0) throw new RangeError('put: ttlMs must be a safe integer >= 0')
+    if (!isKeyEpoch(keyEpoch)) throw new RangeError('put: keyEpoch must be an integer in 0..2^32-1')
     // The caller checks the plaintext (§2.5); this keeps an oversized value out regardless.
     const maxLength = this.#limits.maxValueSizeBytes + CIPHERTEXT_OVERHEAD
     if (ciphertext.length < CIPHERTEXT_OVERHEAD || ciphertext.length > maxLength) {
@@ -105,7 +108,7 @@ export class KvStore {
     const namespace = this.#namespace(appId, true)
     const previous = namespace.find(key) // no purge here: §6.2 counts an expired record's clock
     const clock = nextClock(previous?.clock ?? new Map(), wallet)
-    const record = { key, ciphertext, clock, updatedAtMs: successorTime(previous, this.#clock.nowMs()), tombstone: false, ttlMs }
+    const record = { key, ciphertext, keyEpoch, clock, updatedAtMs: successorTime(previous, this.#clock.nowMs()), tombstone: false, ttlMs }
     namespace.write(record)
     return record
   }
@@ -125,13 +128,14 @@ export class KvStore {
     const previous = namespace?.find(key)
     if (namespace === undefined || previous === undefined || previous.tombstone) throw notFound(key)
     const clock = nextClock(previous.clock, wallet)
-    const tombstone = { key, ciphertext: new Uint8Array(0), clock, updatedAtMs: successorTime(previous, nowMs), tombstone: true, ttlMs: 0 }
+    const tombstone = { key, ciphertext: new Uint8Array(0), keyEpoch: 0, clock, updatedAtMs: successorTime(previous, nowMs), tombstone: true, ttlMs: 0 }
     namespace.write(tombstone)
     return tombstone
   }
 
   /**
-   * The live record under `key`, which becomes the most recently used (§6.3, §6.4).
+   * The live record under `key`, which becomes the most recently used (§6.3, §6.4). Decrypt
+   * it under its `keyEpoch`: a store holds records of every live epoch while it re-encrypts.
    * @throws KmsError 400 `Invalid 'key'` for a key with a lone surrogate; `not_found` if the
    *   key is absent, a tombstone or expired.
    */

@@ -49,6 +49,7 @@ export function mergeRecord(stored: StoreRecord | undefined, incoming: StoreReco
         record: {
           key: incoming.key,
           ciphertext: incoming.ciphertext,
+          keyEpoch: incoming.keyEpoch,
           clock: mergeClocks(stored.clock, incoming.clock),
           updatedAtMs: incoming.updatedAtMs,
           tombstone: incoming.tombstone,
@@ -58,12 +59,25 @@ export function mergeRecord(stored: StoreRecord | undefined, incoming: StoreReco
   }
 }
 
+/** §6.6 "same content": the same `updated_at_ms`, `tombstone`, `key_epoch` and ciphertext. */
 function sameContent(left: StoreRecord, right: StoreRecord): boolean {
-  return left.updatedAtMs === right.updatedAtMs && left.tombstone === right.tombstone && compareBytes(left.ciphertext, right.ciphertext) === 0
+  return (
+    left.updatedAtMs === right.updatedAtMs &&
+    left.tombstone === right.tombstone &&
+    left.keyEpoch === right.keyEpoch &&
+    compareBytes(left.ciphertext, right.ciphertext) === 0
+  )
 }
 
-/** §6.6: the later `updated_at_ms`, then the bytewise-greater ciphertext; a full tie keeps S. */
+/**
+ * §6.6: the later `updated_at_ms`, then the higher `key_epoch`, then the bytewise-greater
+ * ciphertext; a full tie keeps S. The epoch comes before the bytes so that a re-encrypted copy
+ * of a write (§6.10: same clock, same `updated_at_ms`) beats its own older-epoch copy on every
+ * replica, and no replica goes back to an epoch about to be retired. It never beats a causally
+ * newer write: the clocks decide that before this tie-break is reached.
+ */
 function incomingWins(incoming: StoreRecord, stored: StoreRecord): boolean {
   if (incoming.updatedAtMs !== stored.updatedAtMs) return incoming.updatedAtMs > stored.updatedAtMs
+  if (incoming.keyEpoch !== stored.keyEpoch) return incoming.keyEpoch > stored.keyEpoch
   return compareBytes(incoming.ciphertext, stored.ciphertext) > 0
 }

@@ -4,7 +4,7 @@
  * `__proto__` member is just another key that fails validation.
  */
 import { isCanonicalWallet, parseHex, utf8Length, type Wallet } from '../encoding'
-import { CIPHERTEXT_OVERHEAD, chargedBytes, CLOCK_ENTRY_BYTES, isWellFormedKey, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
+import { CIPHERTEXT_OVERHEAD, chargedBytes, CLOCK_ENTRY_BYTES, isKeyEpoch, isWellFormedKey, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
 import { MAX_CLOCK_ENTRY, type VectorClock } from './vectorClock'
 
 /** The §6.7 bounds that depend on the node: its time and its configuration (§11). */
@@ -33,7 +33,8 @@ export function parseAppId(text: string): number | undefined {
 
 /**
  * Parses one §4.3 record by the §6.7 rules, except decryptability, which the caller checks
- * on the returned ciphertext. A tombstone gets an empty ciphertext whatever its `value`.
+ * on the returned ciphertext under its `keyEpoch`. A tombstone gets an empty ciphertext
+ * whatever its `value`; it must not name a key epoch above 0 (it was encrypted under none).
  * @returns the record, or `undefined` when it must be rejected.
  */
 export function parseWireRecord(raw: unknown, rules: WireRecordRules): StoreRecord | undefined {
@@ -47,11 +48,13 @@ export function parseWireRecord(raw: unknown, rules: WireRecordRules): StoreReco
   const clock = parseClock(own(raw, 'version'), rules.maxAppStorageBytes)
   const updatedAtMs = parseMillis(own(raw, 'updated_at_ms'))
   const ttlMs = parseMillis(own(raw, 'ttl_ms'))
-  if (clock === undefined || updatedAtMs === undefined || ttlMs === undefined) return undefined
+  const keyEpoch = parseKeyEpoch(own(raw, 'key_epoch'))
+  if (clock === undefined || updatedAtMs === undefined || ttlMs === undefined || keyEpoch === undefined) return undefined
+  if (tombstone === true && keyEpoch !== 0) return undefined
   if (updatedAtMs > rules.nowMs + rules.maxClockSkewMs) return undefined
   const ciphertext = tombstone === true ? new Uint8Array(0) : parseValue(own(raw, 'value'), rules.maxValueSizeBytes)
   if (ciphertext === undefined) return undefined
-  const record = { key, ciphertext, clock, updatedAtMs, tombstone: tombstone === true, ttlMs }
+  const record = { key, ciphertext, keyEpoch, clock, updatedAtMs, tombstone: tombstone === true, ttlMs }
   return chargedBytes(record) > rules.maxAppStorageBytes ? undefined : record
 }
 
@@ -68,6 +71,13 @@ function parseMillis(value: unknown): number | undefined {
   if (value === undefined) return 0
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) return undefined
   return value + 0 // a JSON `-0` is stored and sent as 0
+}
+
+/** Absent means 0 (§6.7, a node from before epochs); anything else must be an integer in 0..2^32 − 1. */
+function parseKeyEpoch(value: unknown): number | undefined {
+  if (value === undefined) return 0
+  if (!isKeyEpoch(value)) return undefined
+  return value + 0 // a JSON `-0` is epoch 0
 }
 
 /**

@@ -30,10 +30,24 @@ export const RECORD_OVERHEAD_BYTES = 768
  */
 export const CLOCK_ENTRY_BYTES = 128
 
-/** One key's record. A tombstone has an empty ciphertext (§6.2, §6.6). */
+/** The largest key epoch a record may name (§4.3 `key_epoch`, §6.7): 2^32 − 1. */
+export const MAX_KEY_EPOCH = 2 ** 32 - 1
+
+/** Whether `epoch` is a key epoch (§6.7): an integer in 0..2^32 − 1. */
+export function isKeyEpoch(epoch: unknown): epoch is number {
+  return typeof epoch === 'number' && Number.isInteger(epoch) && epoch >= 0 && epoch <= MAX_KEY_EPOCH
+}
+
+/** One key's record. A tombstone has an empty ciphertext and key epoch 0 (§6.2, §6.6). */
 export interface StoreRecord {
   readonly key: string
   readonly ciphertext: Uint8Array
+  /**
+   * The cluster epoch whose `data_key(app, epoch)` encrypted `ciphertext` (§6.1, §6.10), so a
+   * reader decrypts under the right key; 0 for a tombstone and for every record written
+   * before epochs existed. Not charged (§6.4): it lives in a field the record has anyway.
+   */
+  readonly keyEpoch: number
   readonly clock: VectorClock
   readonly updatedAtMs: number
   readonly tombstone: boolean

@@ -69,6 +69,7 @@ export function record(fields: Partial<StoreRecord> & { key?: string }): StoreRe
   return {
     key: 'k',
     ciphertext: fields.tombstone ? new Uint8Array(0) : ciphertext(1),
+    keyEpoch: 0,
     clock: vclock({ [A]: 1 }),
     updatedAtMs: T0,
     tombstone: false,

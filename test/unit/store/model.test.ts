@@ -144,6 +144,7 @@ describe('namespace against a reference model (§6.2–§6.6)', () => {
               const record: StoreRecord = {
                 key: op.key,
                 ciphertext: ciphertext(serial % 200, op.size),
+                keyEpoch: 0,
                 clock: incrementClock(previous?.clock ?? new Map(), A),
                 updatedAtMs: stamp(previous, now),
                 tombstone: false,
@@ -156,7 +157,7 @@ describe('namespace against a reference model (§6.2–§6.6)', () => {
             case 'delete': {
               model.purge(now)
               const previous = model.live(op.key)
-              const expected = previous && { key: op.key, ciphertext: new Uint8Array(0), clock: incrementClock(previous.clock, A), updatedAtMs: stamp(previous, now), tombstone: true, ttlMs: 0 }
+              const expected = previous && { key: op.key, ciphertext: new Uint8Array(0), keyEpoch: 0, clock: incrementClock(previous.clock, A), updatedAtMs: stamp(previous, now), tombstone: true, ttlMs: 0 }
               if (expected) model.write(expected)
               const actual = outcome(() => store.delete(1, op.key))
               expect(actual === 'not_found' ? actual : view(actual)).toEqual(expected ? view(expected) : 'not_found')
@@ -191,6 +192,7 @@ describe('namespace against a reference model (§6.2–§6.6)', () => {
               const incoming: StoreRecord = {
                 key: op.key,
                 ciphertext: op.tombstone ? new Uint8Array(0) : ciphertext(serial % 200, op.size),
+                keyEpoch: 0,
                 clock: vclock({ [op.wallet]: op.count }),
                 updatedAtMs: now + op.skew,
                 tombstone: op.tombstone,
@@ -232,7 +234,7 @@ describe('limits under any sequence of operations (§6.4)', () => {
           if (write.read !== undefined) outcome(() => store.get(write.app, write.read!))
           const bytes = ciphertext(serial % 200, write.size)
           if (write.viaMerge) {
-            const incoming = { key: write.key, ciphertext: write.tombstone ? new Uint8Array(0) : bytes, clock: vclock({ [B]: serial + 1 }), updatedAtMs: clock.now, tombstone: write.tombstone, ttlMs: 0 }
+            const incoming = { key: write.key, ciphertext: write.tombstone ? new Uint8Array(0) : bytes, keyEpoch: 0, clock: vclock({ [B]: serial + 1 }), updatedAtMs: clock.now, tombstone: write.tombstone, ttlMs: 0 }
             if (isSkipReason(store.merge(write.app, incoming))) continue
           } else store.put(write.app, write.key, bytes, 0)
           const held = store.snapshot()[String(write.app)] ?? []
