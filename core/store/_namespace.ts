@@ -1,6 +1,10 @@
-/** One app's namespace (PROTOCOL §6.1): its records, true LRU (§6.4) and purge queues (§6.3). */
+/**
+ * One app's namespace (PROTOCOL §6.1): its records, true LRU (§6.4), purge queues (§6.3) and
+ * its share of the store's per-epoch counts (§6.10).
+ */
 import { compareCodePoints } from '../encoding'
 import { ByteSlab } from './_byteSlab'
+import type { EpochCounts } from './_epochCounts'
 import { MinHeap } from './_heap'
 import { HeldRecord } from './_heldRecord'
 import { RecencyList } from './_recencyList'
@@ -34,6 +38,8 @@ const QUEUE_SLACK = 64
 
 export class Namespace {
   readonly #limits: NamespaceLimits
+  /** The store's counts of non-tombstones per key epoch, shared by its namespaces. */
+  readonly #epochs: EpochCounts
   readonly #records = new Map<string, HeldRecord>()
   /** The non-tombstone records: tombstones are never evicted (§6.4). */
   readonly #recency = new RecencyList<HeldRecord>()
@@ -44,8 +50,9 @@ export class Namespace {
   #tombstoneCount = 0
   #totalBytes = 0
 
-  constructor(limits: NamespaceLimits) {
+  constructor(limits: NamespaceLimits, epochs: EpochCounts) {
     this.#limits = limits
+    this.#epochs = epochs
   }
 
   /** Records held, tombstones and not-yet-purged expired records included. */
@@ -74,8 +81,18 @@ export class Namespace {
     if (record !== undefined && this.#recency.has(record)) this.#recency.add(record)
   }
 
+  /**
+   * Every record, in the order keys were first stored. The iterator is live (ECMAScript Map
+   * iteration): a key stored after it started is still visited, a key removed before it got
+   * there is not, and a record replaced under its key keeps the key's place.
+   */
   records(): IterableIterator<StoreRecord> {
     return this.#records.values()
+  }
+
+  /** Whether `record` is what its key holds now: the very object, not an equal one. */
+  holds(record: StoreRecord): boolean {
+    return this.#records.get(record.key) === record
   }
 
   /** Stores a copy of `record` as the most recently used, then evicts down to the limits (§6.4). */
@@ -90,6 +107,7 @@ export class Namespace {
       this.#tombstones.push(held)
     } else {
       this.#recency.add(held)
+      this.#epochs.add(held.keyEpoch)
     }
     if (held.ttlMs > 0) this.#expiries.push(held)
     this.#compactQueues()
@@ -102,6 +120,48 @@ export class Namespace {
     const { reason, record } = mergeRecord(this.#records.get(incoming.key), incoming)
     if (!isSkipReason(reason)) this.write(record)
     return reason
+  }
+
+  /**
+   * Replaces the value `record` holds with the same plaintext under `keyEpoch` (§6.10): only
+   * the ciphertext and the key epoch change. The key keeps its clock, times, TTL, charge,
+   * place in the recency order (a background re-encryption is no use of the key, §6.4) and
+   * place in iteration order. No eviction can follow, since the charge is unchanged.
+   * @throws RangeError when `record` is not what its key holds, is a tombstone, or
+   *   `ciphertext` differs in length (the caller checks each: here they are bugs).
+   */
+  reencrypt(record: StoreRecord, ciphertext: Uint8Array, keyEpoch: number): void {
+    const previous = this.#records.get(record.key)
+    if (previous !== record || previous.tombstone) throw new RangeError('Namespace.reencrypt: not a value this namespace holds')
+    if (ciphertext.length !== previous.ciphertextLength) throw new RangeError('Namespace.reencrypt: the ciphertext length must not change')
+    const next = new HeldRecord(
+      { key: previous.key, ciphertext, clock: previous.clock, updatedAtMs: previous.updatedAtMs, tombstone: false, ttlMs: previous.ttlMs, keyEpoch },
+      this.#slab,
+      this.#wallets,
+    )
+    this.#slab.release(previous.ciphertextLength)
+    this.#records.set(next.key, next)
+    this.#recency.replace(previous, next)
+    this.#epochs.remove(previous.keyEpoch)
+    this.#epochs.add(keyEpoch)
+    // The old copy's queue entry is stale now; the new one must be there to expire.
+    if (next.ttlMs > 0) this.#expiries.push(next)
+    this.#compactQueues()
+    this.#compactPages()
+  }
+
+  /**
+   * Removes every non-tombstone whose key epoch is below `epoch`, without tombstones (§6.10:
+   * their epoch was wiped, so they can never be read again).
+   * @returns how many were removed.
+   */
+  dropBelow(epoch: number): number {
+    const doomed: HeldRecord[] = []
+    for (const record of this.#records.values()) if (!record.tombstone && record.keyEpoch < epoch) doomed.push(record)
+    for (const record of doomed) this.#remove(record)
+    this.#compactQueues()
+    this.#compactPages()
+    return doomed.length
   }
 
   /** §6.3: expired records, then tombstones past retention, then the oldest over the cap. */
@@ -162,8 +222,12 @@ export class Namespace {
   #forget(record: HeldRecord): void {
     this.#totalBytes -= record.charged()
     this.#slab.release(record.ciphertextLength)
-    if (record.tombstone) this.#tombstoneCount--
-    else this.#recency.delete(record)
+    if (record.tombstone) {
+      this.#tombstoneCount--
+    } else {
+      this.#recency.delete(record)
+      this.#epochs.remove(record.keyEpoch)
+    }
   }
 
   #compactQueues(): void {

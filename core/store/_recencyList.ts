@@ -39,6 +39,22 @@ export class RecencyList<T extends RecencyLinks<T>> {
     return true
   }
 
+  /**
+   * Puts `next` where `node` is, so that replacing a record's copy is not a use (a background
+   * re-encryption, §6.10). `node` must be in the list and `next` not; `node`'s links are cleared.
+   */
+  replace(node: T, next: T): void {
+    const { recencyOlder: older, recencyNewer: newer } = node
+    next.recencyOlder = older
+    next.recencyNewer = newer
+    if (older === undefined) this.#oldest = next
+    else older.recencyNewer = next
+    if (newer === undefined) this.#newest = next
+    else newer.recencyOlder = next
+    node.recencyOlder = undefined
+    node.recencyNewer = undefined
+  }
+
   has(node: T): boolean {
     return node.recencyOlder !== undefined || node.recencyNewer !== undefined || this.#oldest === node
   }

@@ -2,11 +2,13 @@
 import { compareCodePoints, utf8Length, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import type { Clock } from '../runtime'
+import { EpochCounts } from './_epochCounts'
 import { Namespace } from './_namespace'
 import { ingestWireData, type CanDecrypt, type IngestResult } from './_ingest'
+import { reencryptBatch, ReencryptionCursor, type ReencryptBatchParams, type ReencryptBatchResult } from './_reencryption'
 import { snapshotPage as readSnapshotPage, type SnapshotCursor, type SnapshotPage } from './snapshotPage'
 import { isSkipReason, type MergeReason } from './mergeRecord'
-import { CIPHERTEXT_OVERHEAD, isKeyEpoch, isWellFormedKey, MAX_KEY_BYTES, type StoreRecord } from './storeRecord'
+import { CIPHERTEXT_OVERHEAD, isKeyEpoch, isWellFormedKey, MAX_KEY_BYTES, MAX_KEY_EPOCH, type StoreRecord } from './storeRecord'
 import { canIncrement, incrementClock, type VectorClock } from './vectorClock'
 import { toWireRecord, type WireData, type WireRecord } from './wireRecord'
 
@@ -71,6 +73,8 @@ export class KvStore {
   readonly #nodeWallet: () => Wallet | undefined
   readonly #limits: Required<KvStoreLimits>
   readonly #namespaces = new Map<number, Namespace>()
+  readonly #epochs = new EpochCounts()
+  readonly #reencryption = new ReencryptionCursor(this.#namespaces)
 
   /**
    * @throws RangeError when a limit is not a safe integer ≥ 0 (`maxRecordsPerApp` ≥ 1), or one
@@ -174,6 +178,53 @@ export class KvStore {
   /** Drops every record: for a node that replaces a different master secret (§7.1 step 7). */
   clear(): void {
     this.#namespaces.clear()
+    this.#epochs.clear()
+    this.#reencryption.reset()
+  }
+
+  /**
+   * The non-tombstone records held whose key epoch is below `epoch` (§6.10), from counters:
+   * O(epochs held), no scan and no purge, so an expired record not yet purged still counts
+   * (`reencryptBatch` purges first).
+   * @throws RangeError unless `epoch` is an integer in 0..2^32.
+   */
+  recordsBelowEpoch(epoch: number): number {
+    checkEpochBound(epoch, 'recordsBelowEpoch')
+    return this.#epochs.below(epoch)
+  }
+
+  /**
+   * Re-encrypts at most `limit` values below `targetEpoch` to it (§6.10), going on where the
+   * previous batch stopped. Only `ciphertext` and `keyEpoch` change: the clock,
+   * `updated_at_ms`, TTL, charge and recency stay (a background re-encryption is no use of a
+   * key, §6.4), and nothing is made a change that §6.8 pushes (each node re-encrypts its own
+   * copy; with the deterministic nonce of §6.10 they come out byte for byte alike). Purges
+   * first (§6.3). Never throws for a record: see `ReencryptBatchResult`.
+   * @throws RangeError for an invalid `targetEpoch` or `limit`.
+   */
+  reencryptBatch(params: ReencryptBatchParams): Promise<ReencryptBatchResult> {
+    this.#purgeAll()
+    return reencryptBatch({ namespaces: this.#namespaces, epochs: this.#epochs, cursor: this.#reencryption }, params)
+  }
+
+  /**
+   * Removes every non-tombstone below `epoch` (§6.10): for a node that wiped a retired epoch
+   * (§7.7 step 1), whose records can never be read again. They go without a tombstone: a
+   * tombstone would replicate a deletion no client made, and delete the key on every replica,
+   * including those that re-encrypted it in time and can still read it; removed silently, the
+   * key comes back from such a peer. Tombstones stay (they hold no ciphertext).
+   * @returns how many records were removed.
+   * @throws RangeError unless `epoch` is an integer in 0..2^32.
+   */
+  dropRecordsBelowEpoch(epoch: number): number {
+    checkEpochBound(epoch, 'dropRecordsBelowEpoch')
+    if (this.#epochs.below(epoch) === 0) return 0
+    let dropped = 0
+    for (const [appId, namespace] of this.#namespaces) {
+      dropped += namespace.dropBelow(epoch)
+      if (namespace.size === 0) this.#namespaces.delete(appId)
+    }
+    return dropped
   }
 
   /**
@@ -262,7 +313,7 @@ export class KvStore {
     if (!Number.isSafeInteger(appId) || appId < 1) throw new RangeError('KvStore: appId must be a safe integer >= 1')
     let namespace = this.#namespaces.get(appId)
     if (namespace === undefined && create) {
-      namespace = new Namespace(this.#limits)
+      namespace = new Namespace(this.#limits, this.#epochs)
       this.#namespaces.set(appId, namespace)
     }
     return namespace
@@ -292,6 +343,11 @@ function reportRefusedAhead(data: unknown, latestMs: number, report: (updatedAtM
       if (typeof updatedAtMs === 'number' && Number.isSafeInteger(updatedAtMs) && updatedAtMs > latestMs) report(updatedAtMs)
     }
   }
+}
+
+/** An epoch bound (§6.10): every key epoch, or 2^32 for "all of them". */
+function checkEpochBound(epoch: number, name: string): void {
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > MAX_KEY_EPOCH + 1) throw new RangeError(`${name}: epoch must be an integer in 0..2^32`)
 }
 
 /** §2.5: a key with a lone surrogate has no UTF-8 form, so replicas could not agree on it. */
