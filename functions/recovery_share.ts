@@ -91,7 +91,7 @@ export const recoveryShare = defineFunction(
     if (added.kind === 'recovered') {
       added.secret.fill(0)
       // The key ring combines again itself, so the secret goes straight from shares into it.
-      state = (await node.keys.installRecovered(collector)) === 'recovered' ? 'recovered' : 'awaiting'
+      state = (await node.keys.installRecovered(collector, awaiting.epoch)) === 'recovered' ? 'recovered' : 'awaiting'
       if (state === 'recovered') node.log('info', 'master secret recovered from custodian shares; serving after the next node_tick', { policy_id: policy.policyId })
     } else if (added.kind === 'combine_failed') {
       node.log('error', 'custodian shares did not combine to the chain hash; shares kept', { policy_id: policy.policyId, error: added.error })

@@ -25,8 +25,13 @@ export interface AnswerSyncContext {
    * by default that of the §11 default.
    */
   maxPageBytes?: number
-  /** The key ring's sealing of the secret to a requester's ephemeral key (§5.5). */
-  sealSecretFor(requesterPublicKeyDer: Uint8Array, random: Random): Promise<SealedMasterSecret>
+  /** The key ring's sealing of `epoch`'s secret to a requester's ephemeral key (§5.5, §7.7). */
+  sealSecretFor(requesterPublicKeyDer: Uint8Array, random: Random, epoch: number): Promise<SealedMasterSecret>
+  /**
+   * The fresh registry check of the requester for `epoch` (§7.7, `checkSecretRecipient`);
+   * it throws to refuse. Absent: no check (tests of the answer alone).
+   */
+  authorizeSecretRecipient?(epoch: number): Promise<void>
   random: Random
 }
 
@@ -92,10 +97,16 @@ export async function answerSync(payload: Record<string, unknown>, context: Answ
       if (typeof ecdhPubkey !== 'string' || ecdhPubkey === '') throw badRequest('Sealed ECDH pubkey required for master secret exchange')
       const requesterPublicKeyDer = parseHex(ecdhPubkey)
       if (requesterPublicKeyDer === undefined) throw badRequest('Invalid ecdh_pubkey hex')
-      // Sealing refuses a key that is not a P-384 point with `Invalid peer ECDH public key`.
-      const sealed = await context.sealSecretFor(requesterPublicKeyDer, context.random)
+      // §7.7: absent means epoch 0, as every requester from before epochs asks.
+      const epoch = payload['epoch'] ?? 0
+      if (typeof epoch !== 'number' || !Number.isInteger(epoch) || epoch < 0 || epoch > 0xffff_ffff) throw badRequest('Invalid epoch')
+      await context.authorizeSecretRecipient?.(epoch)
+      // Sealing refuses a key that is not a P-384 point with `Invalid peer ECDH public key`,
+      // and an epoch not held with 503.
+      const sealed = await context.sealSecretFor(requesterPublicKeyDer, context.random, epoch)
       return {
         status: 'ok',
+        ...(epoch === 0 ? {} : { epoch }),
         sealed: {
           ephemeral_pubkey: bytesToHex(sealed.ephemeralPublicKeyDer),
           encrypted_data: bytesToHex(sealed.encryptedData),

@@ -6,7 +6,8 @@
  */
 export { PeerCache, peerEndpoint, type Peer, type PeerCacheOptions, type PeerRegistryView, type StatusProbe } from './peerCache'
 export { Readiness, type UnavailableReason } from './readiness'
-export { runNodeTick, type NodeTickContext, type PeerSecretSource } from './nodeTick'
+export { runNodeTick, type ChainEpochView, type EpochStatus, type NodeTickContext, type NodeTickEpochs, type PeerSecretSource } from './nodeTick'
+export { checkSecretRecipient, type SecretRecipientCheck } from './secretRecipient'
 export { withRetries, type Sleep } from './retry'
 export { TickSchedule, UNAVAILABLE_RETRY_SECONDS, type TickName } from './tickSchedule'
 export { SyncClient, SYNC_TIMEOUTS_MS, type SyncClientOptions, type SyncType } from './syncClient'

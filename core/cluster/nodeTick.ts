@@ -18,8 +18,8 @@ import { withRetries, type Sleep } from './retry'
 
 /** What joining needs from the `/sync` client (§4.1): issue 5's PeerSyncClient implements it. */
 export interface PeerSecretSource {
-  /** `master_secret_request` to `peer`, unsealed: the 32-byte secret. */
-  requestMasterSecret(peer: Peer): Promise<Uint8Array>
+  /** `master_secret_request` to `peer` for `epoch` (default 0, §7.7), unsealed: the 32-byte secret. */
+  requestMasterSecret(peer: Peer, epoch?: number): Promise<Uint8Array>
   /** `snapshot_request` to `peer`, validated and merged into the local store. */
   pullSnapshot(peer: Peer): Promise<void>
 }
@@ -36,6 +36,38 @@ export interface NodeTickRecovery {
   isAlreadyPublished(error: unknown): boolean
 }
 
+/** What KMSRegistry says of the live epochs (§7.7, §9.1): the current one, and the one before it. */
+export interface ChainEpochView {
+  readonly current: number
+  readonly epochs: readonly { readonly epoch: number; readonly hash: Uint8Array; readonly retired: boolean }[]
+}
+
+/** What `/status` shows of the node's epochs (§2.1 `epochs`), kept up to date by each tick. */
+export interface EpochStatus {
+  current: number
+  /** The epochs the chain says are live: the current one, and the one before it until retired. */
+  live: number[]
+  /** Epochs whose hash is committed, held and not retired: the ones the node may use. */
+  usable: number[]
+  /** Live, committed epochs the node could not get from any peer yet. */
+  missing: number[]
+  /** Epochs this process wiped because they were retired (or their hash changed). */
+  wiped: number[]
+  /** Set while the node's candidate for the current epoch waits for the chain. */
+  awaitingCommit: number | undefined
+}
+
+/** Issue 16's collaborators (§7.7); without them the node knows only epoch 0, as before. */
+export interface NodeTickEpochs {
+  /** `currentEpoch`, `masterSecretHashOf` and `isEpochRetired` for c and c−1, read together. */
+  readEpochs(): Promise<ChainEpochView>
+  /** Records under an epoch below `epoch` can never be read again once it is wiped. */
+  dropRecordsBelowEpoch(epoch: number): void
+  /** Once serving on the current epoch c ≥ 1: report the migration when re-encryption is done. */
+  afterServing(epoch: number): Promise<void>
+  status: EpochStatus
+}
+
 export interface NodeTickContext {
   mode: Mode
   tee: Pick<Tee, 'getWallet' | 'randomBytes' | 'getEncryptionPublicKey'>
@@ -43,7 +75,24 @@ export interface NodeTickContext {
   sleep: Sleep
   peers: PeerCache
   /** The key ring: the only holder of the secret; the tick installs and compares through it. */
-  keys: Pick<KeyRing, 'isInstalled' | 'hash' | 'matches' | 'install' | 'installIfCommitted'>
+  keys: Pick<
+    KeyRing,
+    | 'isInstalled'
+    | 'hash'
+    | 'matches'
+    | 'install'
+    | 'installIfCommitted'
+    | 'heldEpochs'
+    | 'holds'
+    | 'hashOf'
+    | 'matchesEpoch'
+    | 'wipe'
+    | 'serveOn'
+    | 'candidateHash'
+    | 'setCandidate'
+    | 'promoteCandidate'
+    | 'dropCandidate'
+  >
   readiness: Readiness
   readMasterSecretHash(): Promise<Uint8Array>
   submitMasterSecretHash(hash: Uint8Array): Promise<void>
@@ -62,6 +111,7 @@ export interface NodeTickContext {
   /** Enclave mode: probe each peer's `/status` for `/nodes` (§7.2). */
   probePeers(): Promise<void>
   recovery?: NodeTickRecovery
+  epochs?: NodeTickEpochs
   log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void
 }
 
@@ -140,22 +190,179 @@ async function tick(context: NodeTickContext): Promise<void> {
   if (localKey === undefined) throw new TickStop('cannot read local teePubkey')
   if (!bytesEqual(localKey, self.teePubkeyDer)) throw new TickStop('local teePubkey mismatch with registry')
 
-  // 5. The chain's commitment.
-  const chainHash = await withRetries(() => context.readMasterSecretHash(), sleep).catch((error: unknown) => {
+  // 5. The chain's commitment(s).
+  const chain = await withRetries(() => readChainEpochs(context), sleep).catch((error: unknown) => {
     context.log('warn', 'cannot read master secret hash', { error: describe(error) })
     return undefined
   })
-  if (chainHash === undefined) throw new TickStop('cannot read master secret hash')
+  if (chain === undefined) throw new TickStop('cannot read master secret hash')
+  wipeDeadEpochs(context, chain)
+  if (chain.current >= 1) return rotatingTick(context, chain, ownWallet)
+  const chainHash = chain.epochs[0]!.hash
 
   if (bytesEqual(chainHash, ZERO_HASH)) await commitSecret(context)
   else if (!keys.matches(chainHash)) await joinCluster(context, chainHash, ownWallet)
 
   // 8. The hash matches.
   if (!keys.isInstalled) throw new TickStop('master secret not initialized')
+  keys.serveOn(0)
+  if (context.epochs !== undefined) Object.assign(context.epochs.status, { usable: [0], missing: [], awaitingCommit: undefined })
   context.recovery?.progress.stopAwaiting()
   if (!context.snapshotMerged.value) await coldStartSnapshot(context, ownWallet)
   readiness.markAvailable()
   if (context.recovery !== undefined) await publishBackupIfMissing(context.recovery, chainHash, context.log)
+}
+
+/** The live epochs from the chain; a node without issue 16's reader knows only epoch 0. */
+async function readChainEpochs(context: NodeTickContext): Promise<ChainEpochView> {
+  if (context.epochs !== undefined) {
+    const view = await context.epochs.readEpochs()
+    if (!view.epochs.some((entry) => entry.epoch === view.current)) throw new Error(`the chain's epoch view lacks the current epoch ${view.current}`)
+    return view
+  }
+  return { current: 0, epochs: [{ epoch: 0, hash: await context.readMasterSecretHash(), retired: false }] }
+}
+
+/**
+ * §7.7 item 1: a held epoch that is retired, older than the one before the current, or newer
+ * than the current (a chain that went back) is wiped at once, with the records under it. A
+ * candidate for anything but the current epoch goes too.
+ */
+function wipeDeadEpochs(context: NodeTickContext, chain: ChainEpochView): void {
+  const { keys } = context
+  const live = new Set(chain.epochs.filter((entry) => !entry.retired).map((entry) => entry.epoch))
+  let wiped = false
+  for (const epoch of keys.heldEpochs) {
+    if (live.has(epoch)) continue
+    keys.wipe(epoch)
+    wiped = true
+    context.epochs?.status.wiped.push(epoch)
+    context.log('info', 'wiped the master secret of a retired epoch', { epoch })
+  }
+  if (keys.candidateHash(chain.current) === undefined) keys.dropCandidate()
+  const oldest = keys.heldEpochs[0]
+  if (wiped && oldest !== undefined) context.epochs?.dropRecordsBelowEpoch(oldest)
+  if (context.epochs !== undefined) Object.assign(context.epochs.status, { current: chain.current, live: [...live].sort((left, right) => left - right) })
+}
+
+/**
+ * A tick while the chain is past epoch 0 (§7.7): the current epoch c is committed (by this
+ * node's fresh candidate if it is first) and fetched, the previous live epoch is fetched by a
+ * node that lacks it, and the node serves on the newest epoch it holds that matches the
+ * chain, so a rotation makes no node unavailable.
+ */
+async function rotatingTick(context: NodeTickContext, chain: ChainEpochView, ownWallet: Wallet): Promise<void> {
+  const { keys, readiness } = context
+  const current = chain.epochs.find((entry) => entry.epoch === chain.current)!
+  const previous = chain.epochs.find((entry) => entry.epoch === chain.current - 1 && !entry.retired)
+  let awaitingCommit: number | undefined
+  let failure: UnavailableReason | undefined
+
+  if (bytesEqual(current.hash, ZERO_HASH)) {
+    awaitingCommit = current.epoch
+    await commitEpoch(context, current.epoch)
+  } else {
+    failure = await obtainEpoch(context, current.epoch, current.hash, ownWallet)
+  }
+  if (previous !== undefined && !bytesEqual(previous.hash, ZERO_HASH)) await obtainEpoch(context, previous.epoch, previous.hash, ownWallet)
+
+  const usable = [previous, current]
+    .filter((entry) => entry !== undefined)
+    .filter((entry) => !bytesEqual(entry.hash, ZERO_HASH) && keys.matchesEpoch(entry.epoch, entry.hash))
+    .map((entry) => entry.epoch)
+  const missing = [previous, current]
+    .filter((entry) => entry !== undefined)
+    .filter((entry) => !bytesEqual(entry.hash, ZERO_HASH) && !keys.holds(entry.epoch))
+    .map((entry) => entry.epoch)
+  if (context.epochs !== undefined) Object.assign(context.epochs.status, { usable, missing, awaitingCommit })
+
+  const serving = usable[usable.length - 1]
+  if (serving === undefined) {
+    const newest = [current, previous].find((entry) => entry !== undefined && !bytesEqual(entry.hash, ZERO_HASH))
+    if (newest === undefined) throw new TickStop('awaiting on-chain master secret hash')
+    await awaitRecoveryOr(context, newest.hash, failure ?? 'master secret sync failed', newest.epoch)
+  }
+  keys.serveOn(serving!)
+  context.recovery?.progress.stopAwaiting()
+  if (!context.snapshotMerged.value) await coldStartSnapshot(context, ownWallet)
+  readiness.markAvailable()
+  if (serving === current.epoch) {
+    if (context.recovery !== undefined) await publishBackupIfMissing(context.recovery, current.hash, context.log)
+    await context.epochs?.afterServing(current.epoch)
+  }
+}
+
+/**
+ * §7.7 item 2: the current epoch's hash is zero. A node holding that epoch (an owner reset)
+ * commits it again; otherwise it commits its candidate, fresh bytes drawn the first time. A
+ * failed submission is logged and tried again next tick: the node keeps serving meanwhile.
+ */
+async function commitEpoch(context: NodeTickContext, epoch: number): Promise<void> {
+  const { keys, tee, sleep, mode, random } = context
+  let hash = keys.hashOf(epoch) ?? keys.candidateHash(epoch)
+  if (hash === undefined) {
+    const fromHelper = await withRetries(() => tee.randomBytes(), sleep).catch((error: unknown) => {
+      context.log('warn', 'cannot get random bytes from the helper', { error: describe(error) })
+      return undefined
+    })
+    const bytes = fromHelper ?? (mode === 'dev' ? random.bytes(32) : undefined)
+    if (bytes === undefined || bytes.length < 32) {
+      context.log('warn', 'cannot draw a secret for the new epoch', { epoch })
+      return
+    }
+    hash = keys.setCandidate(epoch, bytes.slice(0, 32))
+    bytes.fill(0)
+    context.log('info', 'generated a candidate master secret for a new epoch', { epoch })
+  }
+  const committing = hash
+  await withRetries(() => context.submitMasterSecretHash(committing), sleep).then(
+    () => context.log('info', 'submitted the master secret hash of a new epoch', { epoch }),
+    (error: unknown) => context.log('warn', 'setMasterSecretHash failed for a new epoch', { epoch, error: describe(error) }),
+  )
+}
+
+/**
+ * §7.7 items 3–4: makes the node hold `epoch`'s committed secret: its own candidate if that
+ * won, else a verified peer's (§7.1 step 7 for that epoch, secret only: the data is already
+ * here or comes with the cold-start snapshot).
+ * @returns the §7.1 step 7 reason when no peer had it, `undefined` when it is held.
+ */
+async function obtainEpoch(context: NodeTickContext, epoch: number, chainHash: Uint8Array, ownWallet: Wallet): Promise<UnavailableReason | undefined> {
+  const { keys, peers, peerSecrets } = context
+  if (keys.matchesEpoch(epoch, chainHash)) return undefined
+  if (keys.holds(epoch)) {
+    // An owner reset, then another node's commit: what this node held under it is unreadable.
+    keys.wipe(epoch)
+    context.clearStore()
+    context.epochs?.status.wiped.push(epoch)
+    context.log('warn', 'the chain committed another secret for a held epoch; wiped it and the store', { epoch })
+  }
+  if (await keys.promoteCandidate(epoch, chainHash)) {
+    context.log('info', 'the chain committed this node\'s secret for a new epoch', { epoch })
+    return undefined
+  }
+  if (keys.candidateHash(epoch) !== undefined) keys.dropCandidate()
+  let sawMismatch = false
+  let sawAttestationFailure = false
+  for (const peer of peers.peers) {
+    if (peer.wallet === ownWallet) continue
+    const candidate = await peerSecrets.requestMasterSecret(peer, epoch).catch((error: unknown) => {
+      const attestation = isPeerAttestationError(error) || (error instanceof Error && 'refusedAttestation' in error && error.refusedAttestation === true)
+      if (attestation) sawAttestationFailure = true
+      context.log('warn', attestation ? 'peer attestation failed' : 'master secret request failed', { peer: peer.url, epoch, error: describe(error) })
+      return undefined
+    })
+    if (candidate === undefined) continue
+    const installed = await keys.installIfCommitted(candidate, chainHash, peer.url, { epoch })
+    candidate.fill(0)
+    if (installed) {
+      context.log('info', 'installed the master secret of an epoch from a peer', { peer: peer.url, epoch })
+      return undefined
+    }
+    sawMismatch = true
+    context.log('warn', 'peer served a secret whose hash differs from the chain', { peer: peer.url, epoch })
+  }
+  return sawMismatch ? 'synced master secret hash mismatch' : sawAttestationFailure ? 'peer attestation failed' : 'master secret sync failed'
 }
 
 /**
@@ -210,7 +417,7 @@ async function publishBackupIfMissing(recovery: NodeTickRecovery, chainHash: Uin
  * §7.1 step 7 when no peer gave the secret (§7.6): with a backup for (chain hash, active
  * policy) the node awaits custodian shares instead. A failed chain read fails closed.
  */
-async function awaitRecoveryOr(context: NodeTickContext, chainHash: Uint8Array, fallback: UnavailableReason): Promise<never> {
+async function awaitRecoveryOr(context: NodeTickContext, chainHash: Uint8Array, fallback: UnavailableReason, epoch = 0): Promise<never> {
   const recovery = context.recovery
   if (recovery === undefined) throw new TickStop(fallback)
   let reason: UnavailableReason = fallback
@@ -220,7 +427,7 @@ async function awaitRecoveryOr(context: NodeTickContext, chainHash: Uint8Array, 
     if (policy === undefined || backup === undefined) {
       recovery.progress.stopAwaiting()
     } else {
-      const { collector } = recovery.progress.await(chainHash, policy, backup)
+      const { collector } = recovery.progress.await(chainHash, policy, backup, epoch)
       reason = `awaiting recovery shares (${collector.received}/${collector.threshold})`
     }
   } catch (error) {

@@ -227,13 +227,16 @@ export class SyncClient implements PeerSecretSource {
   /**
    * `master_secret_request` with a fresh ephemeral key, then unseal (§5.5). First the
    * responder must prove, with a document for a fresh nonce, that it is a live enclave with
-   * its registered wallet, key and measurement (§4.5; seed steps 4.1–4.3).
+   * its registered wallet, key and measurement (§4.5; seed steps 4.1–4.3). An epoch other
+   * than 0 is asked for by name and must be named back (§7.7); epoch 0 sends no field, so a
+   * node from before epochs answers as it always did.
    * @throws PeerAttestationError if its document fails a check; KmsError 503 otherwise.
    */
-  async requestMasterSecret(peer: Peer): Promise<Uint8Array> {
+  async requestMasterSecret(peer: Peer, epoch = 0): Promise<Uint8Array> {
     await this.#attestResponder(peer)
     const ephemeral = await generateP384PrivateKey(this.#options.random)
-    const answer = await this.#send(peer, 'master_secret_request', { ecdh_pubkey: bytesToHex(ephemeral.publicKey.der) })
+    const answer = await this.#send(peer, 'master_secret_request', { ecdh_pubkey: bytesToHex(ephemeral.publicKey.der), ...(epoch === 0 ? {} : { epoch }) })
+    if ((answer['epoch'] ?? 0) !== epoch) throw syncFailure(`peer answered the secret of another epoch than ${epoch}`)
     // A requester also accepts `data.sealed` (§4.3).
     const data = answer['data']
     const sealed = answer['sealed'] ?? (typeof data === 'object' && data !== null ? (data as Record<string, unknown>)['sealed'] : undefined)

@@ -4,4 +4,4 @@
  *
  * @module
  */
-export { KeyRing, notReady, type KeyRingOptions, type MasterSecretState, type RecoveryBackupPayload } from './keyRing'
+export { KeyRing, epochNotHeld, MAX_EPOCH, notReady, type KeyRingOptions, type MasterSecretState, type RecoveryBackupPayload } from './keyRing'

@@ -12,6 +12,8 @@ export const BACKUP_RESUBMIT_TICKS = 10
 
 export interface AwaitingRecovery {
   readonly secretHash: Uint8Array
+  /** The cluster epoch whose secret the shares rebuild (§7.7: the newest committed one). */
+  readonly epoch: number
   readonly policy: RecoveryPolicy
   readonly backup: RecoveryBackup
   readonly collector: RecoveryShareCollector
@@ -32,14 +34,15 @@ export class RecoveryProgress {
    * The node has no peer that holds the secret and a backup exists: await its shares. Keeps
    * the collected shares when hash and policy are unchanged; a change resets the collector.
    */
-  await(secretHash: Uint8Array, policy: RecoveryPolicy, backup: RecoveryBackup): AwaitingRecovery {
+  await(secretHash: Uint8Array, policy: RecoveryPolicy, backup: RecoveryBackup, epoch = 0): AwaitingRecovery {
     const current = this.#awaiting
-    if (current !== undefined && current.collector.matches(secretHash, policy.policyId) && sameCommitments(current.backup, backup)) {
+    if (current !== undefined && current.epoch === epoch && current.collector.matches(secretHash, policy.policyId) && sameCommitments(current.backup, backup)) {
       return current
     }
     current?.collector.clear()
     this.#awaiting = {
       secretHash: secretHash.slice(),
+      epoch,
       policy,
       backup,
       collector: new RecoveryShareCollector({ secretHash, policyId: policy.policyId, threshold: policy.threshold, custodianCount: policy.custodians.length }),

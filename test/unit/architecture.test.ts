@@ -105,7 +105,7 @@ describe('architecture', () => {
   })
 
   it('behavior: only core/keys derives keys from the master secret or seals it', () => {
-    const secretUsers = /\b(deriveAppKey|deriveDataKey|deriveSyncKey|deriveCaKey|sealMasterSecret|computeSyncSignature|verifySyncSignature)\b/
+    const secretUsers = /\b(deriveAppKey|deriveDataKey|deriveSyncKey|deriveReencryptNonceKey|reencryptRecord|deriveCaKey|sealMasterSecret|computeSyncSignature|verifySyncSignature)\b/
     const namedImport = /import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"]([^'"]+)['"]/g
     const offenders: string[] = []
     for (const file of files) {

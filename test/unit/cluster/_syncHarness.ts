@@ -9,7 +9,7 @@
  * PoP as v1 and answers with `X-KMS-Peer-Signature`. Its own requests are made by hand
  * (`sendByHand`) with the v1 or v2 functions of core.
  */
-import type { InstanceRecord } from '../../../core/chain'
+import type { InstanceRecord, NovaAppRegistryReader } from '../../../core/chain'
 import { PeerCache, SyncClient, type Peer } from '../../../core/cluster'
 import {
   buildPeerAuthMessage,
@@ -43,6 +43,8 @@ export interface HarnessNode {
   received: Request[]
   /** Requests to this node get this answer instead, when set (a host at the peer's URL). */
   intercept?: (request: Request) => Promise<Response | undefined> | Response | undefined
+  /** The harness's registry, which the secret request's fresh check reads (§7.7). */
+  registry: Pick<NovaAppRegistryReader, 'getInstanceByWallet' | 'getVersion'>
 }
 
 export interface Harness {
@@ -70,6 +72,7 @@ function syncView(entry: HarnessNode): KmsNode {
     keys: node.keys, identity: node.identity, nonces: node.nonces, clock: node.clock, config: node.config, tee: node.tee,
     store: node.store, random: node.random, admission: node.admission, log: node.log, peers: entry.peers, syncClient: entry.client,
     metrics: node.metrics, peerAttestationPolicy: () => node.peerAttestationPolicy(), watermarks: node.watermarks,
+    chain: { novaAppRegistry: entry.registry },
   }
   return view as unknown as KmsNode
 }
@@ -137,7 +140,8 @@ export async function createHarness(specs: readonly NodeSpec[], options: { seed?
       instanceId: nodes.length + 1, appId: 49, versionId: 1, operator: wallet, instanceUrl: url, teePubkey: teePubkeyDer,
       teeWalletAddress: wallet, zkVerified: true, status: 0, registeredAt: 1,
     })
-    nodes.push({ name: spec.name, url, node, wallet, teePubkeyDer, peers, client, legacy: spec.legacy === true, received: [] })
+    // The fake registry's versions carry only the fields the peer cache and the fresh check read.
+    nodes.push({ name: spec.name, url, node, wallet, teePubkeyDer, peers, client, legacy: spec.legacy === true, received: [], registry: registry as unknown as HarnessNode['registry'] })
   }
   const harness: Harness = {
     clock,
