@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  epoch_retired: 410,
   payload_too_large: 413,
   rate_limited: 429,
   internal_error: 500,

@@ -21,6 +21,8 @@ export interface MetricGauges {
   kvBytes: number
   masterSecretState: 'uninitialized' | 'generated' | 'synced' | 'recovered'
   serviceAvailable: boolean
+  /** §7.7: the chain's current epoch, the one this node serves on, and records still below it. */
+  epochs?: { current: number; serving: number | undefined; recordsBelowServing: number }
 }
 
 /** Escapes a label value (Prometheus text format: backslash, quote and newline). */
@@ -34,6 +36,7 @@ export class Metrics {
   readonly #rateLimited = { global: 0, nonce: 0 }
   readonly #syncPushes = new Map<string, number>()
   readonly #peerAttestations = new Map<string, number>()
+  readonly #reencrypted = { ok: 0, failed: 0 }
 
   recordRequest(route: string, method: string, status: number, seconds: number): void {
     const key = `route="${label(route)}",method="${label(method)}",status="${status}"`
@@ -67,6 +70,12 @@ export class Metrics {
   recordPeerAttestation(verified: 'requester' | 'responder', result: string): void {
     const key = `verified="${verified}",result="${label(result)}"`
     this.#peerAttestations.set(key, (this.#peerAttestations.get(key) ?? 0) + 1)
+  }
+
+  /** One re-encryption step (§6.10): records moved to the serving epoch, and those that failed. */
+  recordReencryption(result: { reencrypted: number; failed: number }): void {
+    this.#reencrypted.ok += result.reencrypted
+    this.#reencrypted.failed += result.failed
   }
 
   /** The whole exposition, with every §2.8 series present even when it is zero. */
@@ -108,6 +117,16 @@ export class Metrics {
     }
     family('nova_kms_service_available', 'gauge', '1 while the node serves /kms/*.')
     lines.push(`nova_kms_service_available ${gauges.serviceAvailable ? 1 : 0}`)
+    family('nova_kms_reencrypted_records_total', 'counter', 'Records moved to the serving epoch\'s data key, by result (PROTOCOL §6.10).')
+    lines.push(`nova_kms_reencrypted_records_total{result="ok"} ${this.#reencrypted.ok}`)
+    lines.push(`nova_kms_reencrypted_records_total{result="failed"} ${this.#reencrypted.failed}`)
+    const epochs = gauges.epochs ?? { current: 0, serving: undefined, recordsBelowServing: 0 }
+    family('nova_kms_epoch_current', 'gauge', 'The cluster epoch KMSRegistry names current (PROTOCOL §7.7).')
+    lines.push(`nova_kms_epoch_current ${epochs.current}`)
+    family('nova_kms_epoch_serving', 'gauge', 'The cluster epoch this node serves on; -1 without a secret.')
+    lines.push(`nova_kms_epoch_serving ${epochs.serving ?? -1}`)
+    family('nova_kms_reencrypt_records_remaining', 'gauge', 'Stored records still under an older epoch than the serving one.')
+    lines.push(`nova_kms_reencrypt_records_remaining ${epochs.recordsBelowServing}`)
     return lines.join('\n') + '\n'
   }
 }

@@ -15,14 +15,17 @@ import {
   NODE_REFRESH_AHEAD_SECONDS,
   createCachedRegistry,
   createChainReaders,
+  createKmsEpochReader,
   createKmsRecoveryReader,
   type CachedRegistry,
+  type KmsEpochReader,
   type ChainReaders,
   type KmsRecoveryReader,
 } from './chain'
 import { createRpcClient } from './chain/_rpcClient'
+import { ReadThroughCache } from './chain/_readThroughCache'
 import { RecoveryProgress } from './recovery'
-import { PeerCache, PeerWatermarks, Readiness, SyncClient, TickSchedule, type Sleep } from './cluster'
+import { PeerCache, PeerWatermarks, Readiness, SyncClient, TickSchedule, type EpochStatus, type Sleep } from './cluster'
 import { readConfig, type ConfigEnvironment, type NodeConfig } from './config'
 import type { Wallet } from './encoding'
 import { KeyRing } from './keys'
@@ -83,6 +86,17 @@ export class KmsNode {
   readonly recoveryReader: KmsRecoveryReader
   /** Awaiting-recovery collector and backup-publishing memory (§7.6). */
   readonly recovery = new RecoveryProgress()
+  /** KMSRegistry's epoch views (§7.7, §9.1), read uncached by `node_tick`. */
+  readonly epochReader: KmsEpochReader
+  /** What the latest `node_tick` learnt of the epochs, for routes and `/status` (§7.7). */
+  readonly epochStatus: EpochStatus = { current: 0, live: [], usable: [], missing: [], wiped: [], awaitingCommit: undefined }
+  /** The migration report (§7.7): the epoch last reported, and the tick count of the last attempt. */
+  readonly migrationReport: { reported: number | undefined; attemptedAtTick: number | undefined; ticks: number } = {
+    reported: undefined,
+    attemptedAtTick: undefined,
+    ticks: 0,
+  }
+  readonly #appKeyEpochs: ReadThroughCache<number>
   #chainId: Promise<number> | undefined
   readonly #rpcClient: ReturnType<typeof createRpcClient>
   /** NovaAppRegistry through the read-through cache (§3.3). */
@@ -133,6 +147,10 @@ export class KmsNode {
     })
     this.#rpcClient = createRpcClient({ rpcUrl: config.chainRpcUrl, fetch: runtime.fetch })
     this.recoveryReader = createKmsRecoveryReader({ client: this.#rpcClient, address: config.kmsRegistryAddress })
+    this.epochReader = createKmsEpochReader({ client: this.#rpcClient, address: config.kmsRegistryAddress })
+    // An app owner's bump reaches every derive within one registry cache lifetime (§7.7).
+    const appEpochTtlMs = config.registryCacheTtlSeconds * 1000
+    this.#appKeyEpochs = new ReadThroughCache<number>(clock, { maxEntries: 4096, maxAgeMs: appEpochTtlMs })
     this.registry = createCachedRegistry(this.chain.novaAppRegistry, {
       clock,
       ttlSeconds: config.registryCacheTtlSeconds,
@@ -245,6 +263,15 @@ export class KmsNode {
       this.#chainId = read
     }
     return this.#chainId
+  }
+
+  /**
+   * `appKeyEpoch(appId)` on KMSRegistry (§9.1), cached for the registry cache's lifetime.
+   * @throws KmsError 503 `registry_unavailable` when the chain cannot be read.
+   */
+  appKeyEpoch(appId: number): Promise<number> {
+    const ttlMs = this.config.registryCacheTtlSeconds * 1000
+    return this.#appKeyEpochs.read(String(appId), () => this.epochReader.appKeyEpoch(appId), () => ttlMs)
   }
 
   /** The node's wallet, once the first tick has read it. */

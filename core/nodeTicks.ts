@@ -6,7 +6,7 @@
  * @module
  */
 import { decodeNitroAttestationUnverified, matchesAwsRootPin } from './attestation'
-import { isBackupAlreadyPublished, submitPublishBackup, submitSetMasterSecretHash } from './chain'
+import { isBackupAlreadyPublished, submitPublishBackup, submitReportEpochMigrated, submitSetMasterSecretHash } from './chain'
 import { probePeers, runNodeTick, runSyncTick, type TickName } from './cluster'
 import type { KmsNode } from './node'
 
@@ -56,9 +56,70 @@ export function nodeTick(node: KmsNode): Promise<void> {
         },
         isAlreadyPublished: isBackupAlreadyPublished,
       },
+      epochs: {
+        readEpochs: () => node.epochReader.readEpochs(),
+        dropRecordsBelowEpoch: (epoch) => {
+          const dropped = node.store.dropRecordsBelowEpoch(epoch)
+          if (dropped > 0) node.log('warn', 'dropped records under a wiped epoch', { below_epoch: epoch, dropped })
+        },
+        afterServing: (epoch) => reportMigrationIfDone(node, epoch),
+        status: node.epochStatus,
+      },
       log: node.log,
     }),
   )
+}
+
+/** Ticks to wait before sending a migration report again that was sent but is not yet seen on chain. */
+const MIGRATION_RESEND_TICKS = 10
+
+/**
+ * §7.7: once no record below the current epoch c is left, `reportEpochMigrated(c)` through the
+ * TEE signer, once. The chain is read first, so a restarted node does not pay for a report it
+ * made before; a failure is logged and tried again after MIGRATION_RESEND_TICKS ticks. It
+ * never makes the node unavailable.
+ */
+async function reportMigrationIfDone(node: KmsNode, epoch: number): Promise<void> {
+  const report = node.migrationReport
+  report.ticks++
+  if (report.reported !== undefined && report.reported >= epoch) return
+  if (node.store.recordsBelowEpoch(epoch) > 0) return
+  const wallet = node.wallet
+  if (wallet === undefined) return
+  if (report.attemptedAtTick !== undefined && report.ticks - report.attemptedAtTick < MIGRATION_RESEND_TICKS) return
+  try {
+    const onChain = await node.epochReader.migratedEpochOf(wallet)
+    if (onChain.reported && onChain.epoch >= epoch) {
+      report.reported = onChain.epoch
+      return
+    }
+    report.attemptedAtTick = report.ticks
+    await submitReportEpochMigrated({ rpcUrl: node.config.chainRpcUrl, kmsRegistry: node.config.kmsRegistryAddress, epoch, signer: node.tee, fetch: node.fetch })
+    node.log('info', 'reported the store re-encrypted to the current epoch', { epoch })
+  } catch (error) {
+    node.log('warn', 'reportEpochMigrated failed; tried again on a later tick', { epoch, error: error instanceof Error ? error.message : String(error) })
+  }
+}
+
+/** §6.10: records moved to the serving epoch's data key per sync tick, bounding its CPU. */
+export const REENCRYPT_RECORDS_PER_TICK = 2048
+
+/**
+ * One bounded step of re-encryption (§6.10, §7.7): while the serving epoch is newer than some
+ * stored record's, move up to REENCRYPT_RECORDS_PER_TICK of them to it. Reads work
+ * throughout: a record not yet moved opens under the epoch it names.
+ */
+async function reencryptStep(node: KmsNode): Promise<void> {
+  const target = node.keys.servingEpoch
+  if (target === undefined || target === 0 || !node.readiness.available) return
+  if (node.store.recordsBelowEpoch(target) === 0) return
+  const result = await node.store.reencryptBatch({
+    targetEpoch: target,
+    limit: REENCRYPT_RECORDS_PER_TICK,
+    reencrypt: (appId, record) => node.keys.reencryptValue(appId, record.ciphertext, record.keyEpoch, target),
+  })
+  node.metrics.recordReencryption(result)
+  if (result.failed > 0) node.log('warn', 'some records could not be re-encrypted', { target_epoch: target, failed: result.failed, remaining: result.remaining })
 }
 
 /** The test build's check (§4.5): the root of this node's own document, without verifying it. */
@@ -83,6 +144,7 @@ async function ownAttestationRoot(node: KmsNode): Promise<'dev' | 'aws' | 'unrea
 
 export function syncTick(node: KmsNode): Promise<void> {
   return node.ticks.run('sync_tick', async () => {
+    await reencryptStep(node)
     await runSyncTick({
       readiness: node.readiness,
       hasSyncKey: node.keys.isInstalled,

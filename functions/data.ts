@@ -7,13 +7,14 @@ import { IttyRouter, type IRequest } from 'itty-router'
 import { bytesToBase64, parseBase64, utf8Length } from '../core/encoding'
 import { isWellFormedKey } from '../core/store'
 import { KmsError } from '../core/errors'
+import { notReady } from '../core/keys'
 import type { KmsNode } from '../core/node'
 import { defineAppFunction, type AppRequest } from './_appRequest'
 
 const MAX_KEY_BYTES = 1024
 const PATH_PREFIX = '/kms/data/'
 
-type DataView = Pick<KmsNode, 'store' | 'appValues' | 'config' | 'watermarks'>
+type DataView = Pick<KmsNode, 'store' | 'appValues' | 'config' | 'watermarks' | 'keys'>
 
 function badRequest(message: string): KmsError {
   return new KmsError('bad_request', message)
@@ -78,7 +79,10 @@ const router = IttyRouter<IRequest, [AppRequest, DataView], unknown>()
   .get(`${PATH_PREFIX}*`, (request, appRequest, node) => readValue(node, appRequest, keyFromPath(new URL(request.url).pathname)))
   .put('/kms/data', async (_request, { identity, payload }, node) => {
     const { key, value, ttlMs } = parsePut(payload, node.config.maxKvValueSizeBytes)
-    const { updatedAtMs, record } = await node.appValues.put(identity.appId, key, value, ttlMs)
+    // New values go under the serving epoch's data key, and the record says so (§6.1, §7.7).
+    const keyEpoch = node.keys.servingEpoch
+    if (keyEpoch === undefined) throw notReady()
+    const { updatedAtMs, record } = await node.appValues.put(identity.appId, key, value, ttlMs, keyEpoch)
     // Journaled now, not only by the next tick's scan, so a clock moved back cannot hide it (§6.8).
     node.watermarks.wroteLocally(identity.appId, record)
     return { app_id: identity.appId, key, updated_at_ms: updatedAtMs }

@@ -4,7 +4,31 @@ import type { KmsNode } from '../core/node'
 import { defineFunction } from './_define'
 import { jsonResponse } from './_http'
 
-type StatusView = Pick<KmsNode, 'tee' | 'identity' | 'readiness' | 'config' | 'version' | 'keys' | 'peers' | 'store'> & Partial<Pick<KmsNode, 'recovery'>>
+type StatusView = Pick<KmsNode, 'tee' | 'identity' | 'readiness' | 'config' | 'version' | 'keys' | 'peers' | 'store'> &
+  Partial<Pick<KmsNode, 'recovery' | 'epochStatus' | 'migrationReport'>>
+
+/**
+ * §2.1 `epochs` (§7.7): what the chain names, what this node holds (each secret's keccak256,
+ * public on chain anyway), and how far re-encryption has come.
+ */
+function epochsStatus(node: StatusView): Record<string, unknown> {
+  const status = node.epochStatus
+  const serving = node.keys.servingEpoch
+  const remaining = serving === undefined ? 0 : node.store.recordsBelowEpoch(serving)
+  return {
+    epochs: {
+      current: status?.current ?? 0,
+      serving: serving ?? null,
+      live: status?.live ?? [],
+      held: node.keys.heldEpochs.map((epoch) => ({ epoch, hash: `0x${bytesToHex(node.keys.hashOf(epoch)!)}` })),
+      missing: status?.missing ?? [],
+      awaiting_commit: status?.awaitingCommit ?? null,
+      wiped: status?.wiped ?? [],
+      reencryption: { target_epoch: serving ?? null, records_remaining: remaining, done: remaining === 0 },
+      migration_reported: node.migrationReport?.reported ?? null,
+    },
+  }
+}
 
 /** §2.1 `recovery`: present only while the node awaits (or has just rebuilt) from custodian shares (§7.6). */
 function recoveryStatus(node: StatusView): Record<string, unknown> {
@@ -58,6 +82,7 @@ export const status = defineFunction(
         total_instances: node.peers.peers.length,
       },
       data_store: { namespaces: stats.namespaces, total_keys: stats.total_keys, total_bytes: stats.total_bytes },
+      ...epochsStatus(node),
       ...recoveryStatus(node),
     })
   },

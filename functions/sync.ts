@@ -14,7 +14,7 @@
 import { authenticatePeer } from '../core/auth'
 import { isPeerAttestationError } from '../core/auth/peerAttestationError'
 import { verifyRequesterAttestation } from '../core/auth/verifyPeerAttestation'
-import { answerSync, syncDataBudget, syncTypeOf } from '../core/cluster'
+import { answerSync, checkSecretRecipient, syncDataBudget, syncTypeOf } from '../core/cluster'
 import { buildResponseBindingMessage, buildResponseMessage, computeContentSha256 } from '../core/crypto'
 import type { Wallet } from '../core/encoding'
 import { openEnvelope, sealEnvelope } from '../core/envelope'
@@ -27,7 +27,7 @@ import { errorResponse } from './_stages/errorMapper'
 
 type SyncView = Pick<
   KmsNode,
-  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy' | 'watermarks'
+  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy' | 'watermarks' | 'chain'
 >
 
 /** Maps an error after authentication to its answer, as the pipeline's mapper would. */
@@ -121,7 +121,10 @@ export const sync = defineFunction(
         // §6.8: what the peer sent is journaled as its, so it is never pushed back to it.
         relay: { sender: peer.wallet, watermarks: node.watermarks, cached: new Set(node.peers.peers.map((cached) => cached.wallet)) },
         canDecrypt: node.keys.canDecrypt,
-        sealSecretFor: (requesterDer, random) => node.keys.sealSecretFor(requesterDer, random),
+        sealSecretFor: (requesterDer, random, epoch) => node.keys.sealSecretFor(requesterDer, random, epoch),
+        // §7.7: the requester as the registry says it is now, not as the peer cache remembers.
+        authorizeSecretRecipient: (epoch) =>
+          checkSecretRecipient({ registry: node.chain.novaAppRegistry, wallet: peer.wallet, kmsAppId: node.config.kmsAppId, epoch }),
         random: node.random,
         maxPageBytes: syncDataBudget(node.config.maxSyncPayloadBytes),
       })

@@ -329,14 +329,28 @@ export class KmsClient {
     return inner as Record<string, unknown>
   }
 
-  /** `POST /kms/derive` → the derived key bytes. */
-  async derive(params: { path: string; context?: string; length?: number }): Promise<{ appId: number; key: Uint8Array }> {
+  /**
+   * `POST /kms/derive` → the derived key bytes and the epochs they were derived under (§2.4,
+   * §7.7). `epoch` pins the cluster and app key epochs; omitted members mean "current", and
+   * the answer says which those were. An answer naming other epochs than those asked for is
+   * refused, as one for another path is.
+   */
+  async derive(params: { path: string; context?: string; length?: number; epoch?: { cluster?: number; app?: number } }): Promise<{
+    appId: number
+    key: Uint8Array
+    epoch: { cluster: number; app: number }
+  }> {
     const answer = await this.request('POST', '/kms/derive', params)
     // An answer for another path (swapped by a relay) must not pass as this one (§3.5).
     if (answer['path'] !== params.path) throw mismatch('derive answer is for another path')
     const key = typeof answer['key'] === 'string' ? parseBase64(answer['key']) : undefined
     if (key === undefined || key.length !== Number(params.length ?? 32)) throw mismatch('derive answer has no key of the asked length')
-    return { appId: Number(answer['app_id']), key }
+    const epoch = parseAnsweredEpoch(answer['epoch'])
+    if (epoch === undefined) throw mismatch('derive answer does not name its epochs')
+    if ((params.epoch?.cluster !== undefined && params.epoch.cluster !== epoch.cluster) || (params.epoch?.app !== undefined && params.epoch.app !== epoch.app)) {
+      throw mismatch('derive answer is for other epochs than asked')
+    }
+    return { appId: Number(answer['app_id']), key, epoch }
   }
 
   async putData(key: string, value: Uint8Array, ttlMs?: number): Promise<{ updatedAtMs: number }> {
@@ -368,4 +382,12 @@ export class KmsClient {
   async signCert(csr: string, validitySeconds?: number): Promise<Record<string, unknown>> {
     return this.request('POST', '/kms/sign_cert', { csr, ...(validitySeconds === undefined ? {} : { validity_seconds: validitySeconds }) })
   }
+}
+
+/** `{"cluster": int, "app": int}` of a derive answer (§2.4), or `undefined` when malformed. */
+function parseAnsweredEpoch(value: unknown): { cluster: number; app: number } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const { cluster, app } = value as Record<string, unknown>
+  const isEpoch = (candidate: unknown): candidate is number => typeof candidate === 'number' && Number.isInteger(candidate) && candidate >= 0 && candidate <= 0xffff_ffff
+  return isEpoch(cluster) && isEpoch(app) ? { cluster, app } : undefined
 }
