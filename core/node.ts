@@ -91,8 +91,9 @@ export class KmsNode {
   /** What the latest `node_tick` learnt of the epochs, for routes and `/status` (§7.7). */
   readonly epochStatus: EpochStatus = { current: 0, live: [], usable: [], missing: [], wiped: [], awaitingCommit: undefined }
   /** The migration report (§7.7): the epoch last reported, and the tick count of the last attempt. */
-  readonly migrationReport: { reported: number | undefined; attemptedAtTick: number | undefined; ticks: number } = {
+  readonly migrationReport: { reported: number | undefined; reportedKey: string | undefined; attemptedAtTick: number | undefined; ticks: number } = {
     reported: undefined,
+    reportedKey: undefined,
     attemptedAtTick: undefined,
     ticks: 0,
   }

@@ -8,6 +8,7 @@
 import { decodeNitroAttestationUnverified, matchesAwsRootPin } from './attestation'
 import { isBackupAlreadyPublished, submitPublishBackup, submitReportEpochMigrated, submitSetMasterSecretHash } from './chain'
 import { probePeers, runNodeTick, runSyncTick, type TickName } from './cluster'
+import { bytesToHex } from './encoding'
 import type { KmsNode } from './node'
 
 export function nodeTick(node: KmsNode): Promise<void> {
@@ -82,19 +83,30 @@ const MIGRATION_RESEND_TICKS = 10
 async function reportMigrationIfDone(node: KmsNode, epoch: number): Promise<void> {
   const report = node.migrationReport
   report.ticks++
-  if (report.reported !== undefined && report.reported >= epoch) return
+  const hash = node.keys.hashOf(epoch)
+  if (hash === undefined) return
+  // A report counts on chain only for the hash it was made under (an owner reset and another
+  // commit in the same epoch needs a new one), so this process remembers both.
+  const reportKey = `${epoch}:${bytesToHex(hash)}`
+  if (report.reportedKey === reportKey) return
   if (node.store.recordsBelowEpoch(epoch) > 0) return
   const wallet = node.wallet
   if (wallet === undefined) return
   if (report.attemptedAtTick !== undefined && report.ticks - report.attemptedAtTick < MIGRATION_RESEND_TICKS) return
   try {
-    const onChain = await node.epochReader.migratedEpochOf(wallet)
-    if (onChain.reported && onChain.epoch >= epoch) {
-      report.reported = onChain.epoch
-      return
+    if (report.reportedKey === undefined) {
+      // A restarted node: a report it made before this process needs no second transaction.
+      const onChain = await node.epochReader.migratedEpochOf(wallet)
+      if (onChain.reported && onChain.epoch >= epoch) {
+        report.reported = onChain.epoch
+        report.reportedKey = reportKey
+        return
+      }
     }
     report.attemptedAtTick = report.ticks
     await submitReportEpochMigrated({ rpcUrl: node.config.chainRpcUrl, kmsRegistry: node.config.kmsRegistryAddress, epoch, signer: node.tee, fetch: node.fetch })
+    report.reported = epoch
+    report.reportedKey = reportKey
     node.log('info', 'reported the store re-encrypted to the current epoch', { epoch })
   } catch (error) {
     node.log('warn', 'reportEpochMigrated failed; tried again on a later tick', { epoch, error: error instanceof Error ? error.message : String(error) })

@@ -183,6 +183,9 @@ contract KMSRegistry is IAppOperatorCallbacks {
     mapping(uint256 epoch => bool) private _epochRetired;
     /// @dev The newest epoch an operator reported as migrated to, plus one; zero: no report.
     mapping(address operator => uint256 epochPlusOne) private _migratedEpoch;
+    /// @dev The epoch's hash when the operator reported: after an owner reset and another
+    /// commit in the same epoch, a report made against the old hash no longer counts.
+    mapping(address operator => bytes32 hash) private _migratedHash;
 
     /// @notice An app's key epoch (PROTOCOL §5.2 v2); 0 until its owner sets one.
     mapping(uint256 appId => uint256 epoch) public appKeyEpoch;
@@ -355,19 +358,22 @@ contract KMSRegistry is IAppOperatorCallbacks {
         if (epoch != currentEpoch) revert NotCurrentEpoch();
         if (_epochHash[epoch] == bytes32(0)) revert EpochNotCommitted();
         _migratedEpoch[msg.sender] = epoch + 1;
+        _migratedHash[msg.sender] = _epochHash[epoch];
         emit EpochMigrationReported(epoch, msg.sender);
     }
 
     /// @notice Retires the previous epoch once every current operator has reported the current
-    /// one: the nodes then wipe its secret. An operator removed before reporting no longer
-    /// counts. The loop is over the operator set, which the registry keeps small.
+    /// one, under its current hash: the nodes then wipe its secret. An operator removed before
+    /// reporting no longer counts. The loop is over the operator set, which the registry keeps
+    /// small.
     function retireEpoch(uint256 epoch) external onlyOwner {
         _requireRetirable(epoch);
         uint256 required = currentEpoch + 1;
+        bytes32 currentHash = _epochHash[currentEpoch];
         uint256 count = _operators.length;
         for (uint256 i = 0; i < count; ++i) {
             address operator = _operators[i];
-            if (_migratedEpoch[operator] < required) revert MigrationIncomplete(operator);
+            if (_migratedEpoch[operator] < required || _migratedHash[operator] != currentHash) revert MigrationIncomplete(operator);
         }
         _epochRetired[epoch] = true;
         emit EpochRetired(epoch, false);

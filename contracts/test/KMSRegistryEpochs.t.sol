@@ -374,6 +374,25 @@ contract KMSRegistryEpochsTest is RegistryFixture {
         kms.retireEpoch(0);
     }
 
+    function test_RevertIf_RetireOnReportsMadeBeforeAResetAndAnotherCommit() public {
+        toEpochOne();
+        report(nodeA, 1);
+        report(nodeB, 1);
+        // The owner resets epoch 1 and another secret wins the re-commit: the reports were made
+        // for a store under the old epoch-1 secret, which no node may hold any more.
+        vm.prank(kmsOwner);
+        kms.resetMasterSecretHash();
+        commit(nodeB, keccak256("another epoch-1 secret"));
+        vm.expectRevert(abi.encodeWithSelector(KMSRegistry.MigrationIncomplete.selector, nodeA));
+        vm.prank(kmsOwner);
+        kms.retireEpoch(0);
+        report(nodeA, 1);
+        report(nodeB, 1);
+        vm.prank(kmsOwner);
+        kms.retireEpoch(0);
+        assertTrue(kms.isEpochRetired(0));
+    }
+
     function test_RetireAfterTheMissingOperatorIsRemoved() public {
         toEpochOne();
         report(nodeA, 1);
