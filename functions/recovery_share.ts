@@ -20,7 +20,7 @@ import { defineFunction } from './_define'
 import { jsonResponse, parseJsonText, readBodyBytes, requireEnvelope } from './_http'
 import { bodyLimitOf } from './_stages/bodyLimit'
 
-type RecoveryShareView = Pick<KmsNode, 'recovery' | 'recoveryReader' | 'chain' | 'keys' | 'tee' | 'identity' | 'readiness' | 'config' | 'admission' | 'log'>
+type RecoveryShareView = Pick<KmsNode, 'recovery' | 'recoveryReader' | 'epochReader' | 'keys' | 'tee' | 'identity' | 'readiness' | 'config' | 'admission' | 'log'>
 
 function notAwaiting(): KmsError {
   return new KmsError('conflict', 'not awaiting recovery shares')
@@ -60,7 +60,10 @@ export const recoveryShare = defineFunction(
     if (submission.nodeWallet !== node.identity.wallet) throw new KmsError('forbidden', 'node_wallet is not this node')
 
     // 8. The chain's hash and active policy, read now (fail closed: 503 when unreadable).
-    const [chainHash, active] = await Promise.all([node.chain.kmsRegistry.masterSecretHash(), node.recoveryReader.activeRecoveryPolicy()])
+    // The hash of the epoch the node awaits (§7.7: the newest committed one), not merely the
+    // current epoch's, which is zero while a rotation waits for its first commit.
+    const [epochs, active] = await Promise.all([node.epochReader.readEpochs(), node.recoveryReader.activeRecoveryPolicy()])
+    const chainHash = epochs.epochs.find((entry) => entry.epoch === awaiting.epoch && !entry.retired)?.hash ?? new Uint8Array(32)
     if (!bytesEqual(submission.secretHash, chainHash) || !bytesEqual(chainHash, awaiting.secretHash)) {
       throw new KmsError('conflict', 'secret_hash is not the chain\'s master secret hash')
     }

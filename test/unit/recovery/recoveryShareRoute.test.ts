@@ -42,7 +42,7 @@ async function setup() {
   const node = {
     recovery,
     recoveryReader: { activeRecoveryPolicy: async () => chain.policy, recoveryPolicy: async () => undefined, backup: async () => backup, sealedShare: async () => undefined },
-    chain: { kmsRegistry: { masterSecretHash: async () => chain.hash } },
+    epochReader: { readEpochs: async () => ({ current: 0, epochs: [{ epoch: 0, hash: chain.hash, retired: false }] }) },
     keys,
     tee,
     identity: { wallet, instanceUrl: '' },
@@ -151,13 +151,31 @@ describe('POST /recovery/share', () => {
     expect(t.keys.state).toBe('recovered')
   })
 
+  it('accepts shares for epoch 0 while a rotation has opened epoch 1 with no hash yet, and installs them as epoch 0 (§7.7)', async () => {
+    const t = await setup()
+    t.node.epochReader.readEpochs = async () => ({ current: 1, epochs: [{ epoch: 1, hash: new Uint8Array(32), retired: false }, { epoch: 0, hash, retired: false }] })
+    t.recovery.await(hash, t.policy, t.backup, 0)
+    expect((await (await t.submit(0)).send()).status).toBe(200)
+    expect((await (await t.submit(1)).send()).status).toBe(200)
+    expect(t.keys.heldEpochs).toEqual([0])
+    expect(t.keys.matchesEpoch(0, hash)).toBe(true)
+  })
+
+  it('refuses shares when the awaited epoch was retired meanwhile (409, nothing collected)', async () => {
+    const t = await setup()
+    t.node.epochReader.readEpochs = async () => ({ current: 1, epochs: [{ epoch: 1, hash: new Uint8Array(32).fill(9), retired: false }, { epoch: 0, hash, retired: true }] })
+    t.recovery.await(hash, t.policy, t.backup, 0)
+    await expect((await t.submit(0)).send()).rejects.toMatchObject({ status: 409 })
+    expect(t.recovery.awaiting!.collector.received).toBe(0)
+  })
+
   it('refuses a share whose collection a node_tick replaced while the chain was read, and the new collection stays empty', async () => {
     const t = await setup()
     t.recovery.await(hash, t.policy, t.backup)
-    const chainRead = t.node.chain.kmsRegistry.masterSecretHash
+    const chainRead = t.node.epochReader.readEpochs
     // While the route awaits the chain, a tick drops the collection and starts a new one (as
     // after a hash reset and re-set); the in-flight share belongs to neither.
-    t.node.chain.kmsRegistry.masterSecretHash = async () => {
+    t.node.epochReader.readEpochs = async () => {
       t.recovery.stopAwaiting()
       t.recovery.await(hash, t.policy, t.backup)
       return chainRead()
