@@ -127,10 +127,11 @@ export class Namespace {
    * the ciphertext and the key epoch change. The key keeps its clock, times, TTL, charge,
    * place in the recency order (a background re-encryption is no use of the key, §6.4) and
    * place in iteration order. No eviction can follow, since the charge is unchanged.
+   * @returns the record the key now holds.
    * @throws RangeError when `record` is not what its key holds, is a tombstone, or
    *   `ciphertext` differs in length (the caller checks each: here they are bugs).
    */
-  reencrypt(record: StoreRecord, ciphertext: Uint8Array, keyEpoch: number): void {
+  reencrypt(record: StoreRecord, ciphertext: Uint8Array, keyEpoch: number): StoreRecord {
     const previous = this.#records.get(record.key)
     if (previous !== record || previous.tombstone) throw new RangeError('Namespace.reencrypt: not a value this namespace holds')
     if (ciphertext.length !== previous.ciphertextLength) throw new RangeError('Namespace.reencrypt: the ciphertext length must not change')
@@ -148,6 +149,7 @@ export class Namespace {
     if (next.ttlMs > 0) this.#expiries.push(next)
     this.#compactQueues()
     this.#compactPages()
+    return next
   }
 
   /**

@@ -28,6 +28,16 @@ export interface ReencryptBatchParams {
   readonly reencrypt: (appId: number, record: StoreRecord) => Promise<Uint8Array>
 }
 
+/**
+ * What a caller learns beyond the counts. The §6.8 journal (core/cluster/peerWatermarks.ts)
+ * tells a record from a later one by a fingerprint of its value, so it must hear of each
+ * re-encryption to keep an entry it still owes a peer (and not take it for a local write).
+ */
+export interface ReencryptObserver {
+  /** `previous` was replaced by `record`: the same write, now under the target epoch. */
+  reencrypted?(appId: number, previous: StoreRecord, record: StoreRecord): void
+}
+
 export interface ReencryptBatchResult {
   /** Records now at the target epoch. */
   reencrypted: number
@@ -102,7 +112,7 @@ export interface ReencryptionState {
  * so a record that always fails can never hold a batch.
  * @throws RangeError for a `targetEpoch` outside 0..2^32 − 1 or a `limit` that is not a safe integer ≥ 0.
  */
-export async function reencryptBatch(state: ReencryptionState, params: ReencryptBatchParams): Promise<ReencryptBatchResult> {
+export async function reencryptBatch(state: ReencryptionState, params: ReencryptBatchParams, observer?: ReencryptObserver): Promise<ReencryptBatchResult> {
   const { targetEpoch, limit, reencrypt } = params
   if (!isKeyEpoch(targetEpoch)) throw new RangeError('reencryptBatch: targetEpoch must be an integer in 0..2^32-1')
   if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError('reencryptBatch: limit must be a safe integer >= 0')
@@ -135,8 +145,9 @@ export async function reencryptBatch(state: ReencryptionState, params: Reencrypt
       fail(new RangeError(`reencryptBatch: a re-encrypted value must keep its length ${record.ciphertext.length}, got ${ciphertext.length}`))
       continue
     }
-    namespace.reencrypt(record, ciphertext, targetEpoch)
+    const stored = namespace.reencrypt(record, ciphertext, targetEpoch)
     result.reencrypted++
+    observer?.reencrypted?.(appId, record, stored)
   }
   result.remaining = state.epochs.below(targetEpoch)
   if (result.remaining === 0) state.cursor.reset()

@@ -12,7 +12,7 @@ export { isExpired, chargedBytes, keyBytes, isWellFormedKey, isKeyEpoch, RECORD_
 export { mergeRecord, isSkipReason, type MergeReason, type SkipReason, type MergeOutcome } from './mergeRecord'
 export { KvStore, DEFAULT_MAX_RECORDS_PER_APP, type KvStoreOptions, type KvStoreLimits, type StoreStats } from './kvStore'
 export type { CanDecrypt, IngestResult } from './_ingest'
-export type { ReencryptBatchParams, ReencryptBatchResult } from './_reencryption'
+export type { ReencryptBatchParams, ReencryptBatchResult, ReencryptObserver } from './_reencryption'
 export { toWireRecord, type WireRecord, type WireData } from './wireRecord'
 export { parseWireRecord, parseAppId, type WireRecordRules } from './parseWireRecord'
 export { splitDelta } from './splitDelta'

@@ -5,7 +5,7 @@ import type { Clock } from '../runtime'
 import { EpochCounts } from './_epochCounts'
 import { Namespace } from './_namespace'
 import { ingestWireData, type CanDecrypt, type IngestResult } from './_ingest'
-import { reencryptBatch, ReencryptionCursor, type ReencryptBatchParams, type ReencryptBatchResult } from './_reencryption'
+import { reencryptBatch, ReencryptionCursor, type ReencryptBatchParams, type ReencryptBatchResult, type ReencryptObserver } from './_reencryption'
 import { snapshotPage as readSnapshotPage, type SnapshotCursor, type SnapshotPage } from './snapshotPage'
 import { isSkipReason, type MergeReason } from './mergeRecord'
 import { CIPHERTEXT_OVERHEAD, isKeyEpoch, isWellFormedKey, MAX_KEY_BYTES, MAX_KEY_EPOCH, type StoreRecord } from './storeRecord'
@@ -199,12 +199,13 @@ export class KvStore {
    * `updated_at_ms`, TTL, charge and recency stay (a background re-encryption is no use of a
    * key, §6.4), and nothing is made a change that §6.8 pushes (each node re-encrypts its own
    * copy; with the deterministic nonce of §6.10 they come out byte for byte alike). Purges
-   * first (§6.3). Never throws for a record: see `ReencryptBatchResult`.
+   * first (§6.3). Never throws for a record: see `ReencryptBatchResult`. `observer` hears of
+   * each record replaced, as it happens (the §6.8 journal must, see `ReencryptObserver`).
    * @throws RangeError for an invalid `targetEpoch` or `limit`.
    */
-  reencryptBatch(params: ReencryptBatchParams): Promise<ReencryptBatchResult> {
+  reencryptBatch(params: ReencryptBatchParams, observer?: ReencryptObserver): Promise<ReencryptBatchResult> {
     this.#purgeAll()
-    return reencryptBatch({ namespaces: this.#namespaces, epochs: this.#epochs, cursor: this.#reencryption }, params)
+    return reencryptBatch({ namespaces: this.#namespaces, epochs: this.#epochs, cursor: this.#reencryption }, params, observer)
   }
 
   /**

@@ -264,6 +264,39 @@ describe('reencryptBatch: concurrency and failures (§6.10)', () => {
   })
 })
 
+describe('reencryptBatch: the observer (§6.8 journal)', () => {
+  test('behavior: hears each record replaced, with the record handed over and the one now held; never a failed or discarded one', async () => {
+    const { store } = makeStore()
+    fill(store, 3)
+    const heard: [number, string, number, number][] = []
+    const handed = new Map<string, StoreRecord>()
+    const { waiting, reencrypt } = gate(1)
+    const running = store.reencryptBatch(
+      {
+        targetEpoch: 1,
+        limit: 10,
+        reencrypt: async (appId, r) => {
+          handed.set(r.key, r)
+          if (r.key === 'k1') throw new Error('refused')
+          return reencrypt(appId, r)
+        },
+      },
+      {
+        reencrypted: (appId, previous, r) => {
+          expect(previous).toBe(handed.get(r.key))
+          expect(r).toBe(store.get(appId, r.key))
+          heard.push([appId, r.key, previous.keyEpoch, r.keyEpoch])
+        },
+      },
+    )
+    await tick()
+    store.put(1, 'k0', ciphertext(9, 40), 0, 1) // k0's result will be discarded
+    waiting[0]!.release()
+    expect(await running).toMatchObject({ reencrypted: 1, remaining: 1, failed: 1 })
+    expect(heard).toEqual([[1, 'k2', 0, 1]])
+  })
+})
+
 describe('dropRecordsBelowEpoch (§6.10, §7.7 step 1)', () => {
   test('behavior: removes exactly the values below the epoch, without tombstones; accounting and counts follow', () => {
     const { store } = makeStore()
