@@ -7,7 +7,7 @@ import { parseHex } from '../../core/encoding'
 import type { WireData, WireRecord } from '../../core/store'
 import type { IngestEvent, SimNode } from './_simulator'
 import { MAX_CLOCK_SKEW_MS, type AckedWrite } from './_types'
-import { openSimValue } from './_simValue'
+import { openSimValue, reencryptSimValue } from './_simValue'
 
 export type ClockOrder = 'equal' | 'before' | 'after' | 'concurrent'
 type ClockMap = ReadonlyMap<string, number>
@@ -27,12 +27,17 @@ export function relate(x: ClockMap, y: ClockMap): ClockOrder {
 
 interface Stamped {
   readonly updatedAtMs: number
+  readonly keyEpoch: number
   readonly ciphertext: Uint8Array
 }
 
-/** §6.6: `a` beats `b` iff it is later, or as late with a bytewise-greater ciphertext (a proper prefix is smaller). */
+/**
+ * §6.6: `a` beats `b` iff it is later, or as late under a higher key epoch, or as late under
+ * the same epoch with a bytewise-greater ciphertext (a proper prefix is smaller).
+ */
 export function beats(a: Stamped, b: Stamped): boolean {
   if (a.updatedAtMs !== b.updatedAtMs) return a.updatedAtMs > b.updatedAtMs
+  if (a.keyEpoch !== b.keyEpoch) return a.keyEpoch > b.keyEpoch
   const length = Math.min(a.ciphertext.length, b.ciphertext.length)
   for (let index = 0; index < length; index++) {
     if (a.ciphertext[index] !== b.ciphertext[index]) return a.ciphertext[index]! > b.ciphertext[index]!
@@ -46,6 +51,8 @@ export interface ReplicaRecord {
   readonly key: string
   readonly value: string | null
   readonly ciphertext: Uint8Array
+  /** §4.3 `key_epoch`, absent meaning 0. */
+  readonly keyEpoch: number
   readonly clock: ClockMap
   readonly updatedAtMs: number
   readonly tombstone: boolean
@@ -68,6 +75,7 @@ export function replicaOf(node: SimNode): Replica {
         key: record.key,
         value: record.value,
         ciphertext: record.value === null ? new Uint8Array(0) : parseHex(record.value)!,
+        keyEpoch: record.key_epoch ?? 0,
         clock: new Map(Object.entries(record.version)),
         updatedAtMs: record.updated_at_ms,
         tombstone: record.tombstone,
@@ -81,7 +89,7 @@ export function replicaOf(node: SimNode): Replica {
 const show = (clock: ClockMap): string =>
   `{${[...clock].map(([wallet, count]) => `${wallet.slice(0, 4)}…:${count}`).join(',')}}`
 const describe = (record: ReplicaRecord): string =>
-  `${record.tombstone ? 'tombstone' : `value ${record.value?.slice(10, 20)}…`} t=${record.updatedAtMs} clock ${show(record.clock)}`
+  `${record.tombstone ? 'tombstone' : `value ${record.value?.slice(10, 20)}… epoch ${record.keyEpoch}`} t=${record.updatedAtMs} clock ${show(record.clock)}`
 
 export interface Divergence {
   /** Replicas that lack a key another holds, or hold different content for it. */
@@ -101,7 +109,7 @@ export interface Divergence {
   readonly fullTieClocks: number
 }
 
-/** Property 1: same keys, ciphertexts, tombstone flags, timestamps and TTLs everywhere; clocks equal but for §6.6 full ties. */
+/** Property 1: same keys, ciphertexts, key epochs, tombstone flags, timestamps and TTLs everywhere; clocks equal but for §6.6 full ties. */
 export function compareReplicas(replicas: readonly Replica[]): Divergence {
   const divergence = { values: [] as string[], clocks: [] as string[], fullTieClocks: 0 }
   const slots = new Set(replicas.flatMap((replica) => [...replica.keys()]))
@@ -116,6 +124,7 @@ export function compareReplicas(replicas: readonly Replica[]): Divergence {
       const difference = `${name}: node 0 holds ${describe(reference)}, node ${index} holds ${describe(record)}`
       const sameContent =
         record.value === reference.value &&
+        record.keyEpoch === reference.keyEpoch &&
         record.tombstone === reference.tombstone &&
         record.updatedAtMs === reference.updatedAtMs &&
         record.ttlMs === reference.ttlMs
@@ -133,11 +142,21 @@ export function converged(divergence: Divergence): boolean {
   return divergence.values.length === 0 && divergence.clocks.length === 0
 }
 
+/**
+ * Whether `record` carries `write`: its time, its flag and, for a value, the write itself under
+ * whichever key epoch (a re-encrypted copy is the same write, §6.10). At epoch 0 alone this is
+ * the byte comparison it was: a write's simulated bytes name its id.
+ */
 const sameContent = (record: ReplicaRecord, write: AckedWrite): boolean =>
   record.updatedAtMs === write.updatedAtMs &&
   record.tombstone === write.tombstone &&
-  record.ciphertext.length === write.ciphertext.length &&
-  record.ciphertext.every((byte, at) => byte === write.ciphertext[at])
+  (record.tombstone || openSimValue(record.ciphertext)?.writeId === write.id)
+
+/** `write` as a replica under `keyEpoch` holds it: its own bytes, or their §6.10 re-encryption. */
+function copyAt(write: AckedWrite, keyEpoch: number): Stamped {
+  if (write.tombstone || keyEpoch <= write.keyEpoch) return write
+  return { updatedAtMs: write.updatedAtMs, keyEpoch, ciphertext: reencryptSimValue(write.ciphertext, keyEpoch) }
+}
 
 /**
  * Property 2. For each app and key, the replicas that hold the same content (timestamp,
@@ -148,7 +167,8 @@ const sameContent = (record: ReplicaRecord, write: AckedWrite): boolean =>
  * - F's clock is not happened-before W's (§6.5): W was neither dropped nor rolled back;
  * - if the clocks are equal, F carries W's content;
  * - if they are concurrent, F beats W by the §6.6 rule (a concurrent, newer write won), or
- *   carries W's content.
+ *   carries W's content. With key epochs, F's line may have met W under W's own epoch or
+ *   re-encrypted to F's: it beats one of those two copies.
  * F's clock after W's means F was written or merged (§6.6 `max(S, R)`) by a node that had W.
  * Groups are checked one by one, so replicas that did not converge are still checked.
  */
@@ -176,7 +196,7 @@ export function checkNoLostWrite(writes: readonly AckedWrite[], replicas: readon
       const carriesWrite = sameContent(record, write)
       if (order === 'before') violations.push(`${what} is lost ${where}: they hold the older ${held}`)
       else if (order === 'equal' && !carriesWrite) violations.push(`${what} has the clock of another record ${where}: ${held}`)
-      else if (order === 'concurrent' && !carriesWrite && !beats(record, write)) {
+      else if (order === 'concurrent' && !carriesWrite && !beats(record, write) && !beats(record, copyAt(write, record.keyEpoch))) {
         violations.push(`${what} lost a §6.6 tie-break it wins ${where}, to ${held}`)
       }
     }
@@ -207,7 +227,8 @@ export function checkReached(writes: readonly AckedWrite[], replicas: readonly R
 /**
  * Every record a replica holds comes from an acknowledged write of the same app and key (so
  * no namespace leaks into another, §6.1), and its clock is at most the join of those writes'
- * clocks: merges take maxima (§6.6) and never invent an entry.
+ * clocks: merges take maxima (§6.6) and never invent an entry. A value holds exactly the
+ * write's bytes, or their re-encryption to a later epoch (§6.10): nothing else.
  */
 export function checkProvenance(writes: readonly AckedWrite[], replicas: readonly Replica[]): string[] {
   const violations: string[] = []
@@ -226,6 +247,10 @@ export function checkProvenance(writes: readonly AckedWrite[], replicas: readonl
       const sameSlot = origin !== undefined && origin.appId === record.appId && origin.key === record.key
       if (!sameSlot || origin.updatedAtMs !== record.updatedAtMs || origin.tombstone !== record.tombstone || record.ttlMs !== 0) {
         violations.push(`node ${index} holds ${name} = ${describe(record)}, which no acknowledged write of ${name} made`)
+      } else if (!origin.tombstone) {
+        const expected = copyAt(origin, record.keyEpoch)
+        const exact = expected.keyEpoch === record.keyEpoch && expected.ciphertext.length === record.ciphertext.length && expected.ciphertext.every((byte, at) => byte === record.ciphertext[at])
+        if (!exact) violations.push(`node ${index} holds ${name} = ${describe(record)}: not write #${origin.id}'s bytes at epoch ${record.keyEpoch}`)
       }
       const order = relate(record.clock, joins.get(name) ?? new Map())
       if (order !== 'before' && order !== 'equal') violations.push(`node ${index} holds ${name} with clock ${show(record.clock)}, beyond every write's`)
@@ -236,8 +261,9 @@ export function checkProvenance(writes: readonly AckedWrite[], replicas: readonl
 
 /**
  * §4.3 and §6.7 for one ingested body: `total` counts every record, `total = merged + skipped
- * + rejected`, and exactly the records more than MAX_CLOCK_SKEW_MS ahead of the receiver are
- * rejected (nothing else in a simulated body is invalid); a rejected record is not stored by it.
+ * + rejected`, and exactly the records more than MAX_CLOCK_SKEW_MS ahead of the receiver, or
+ * values under a key epoch it does not hold, are rejected (nothing else in a simulated body is
+ * invalid); a record rejected for its time is not stored by it.
  */
 export function checkIngest(event: IngestEvent): string[] {
   const violations: string[] = []
@@ -245,10 +271,14 @@ export function checkIngest(event: IngestEvent): string[] {
   const data = event.data as WireData
   const records = Object.entries(data).flatMap(([app, group]) => group.map((record) => ({ app, record })))
   const future = records.filter(({ record }) => record.updated_at_ms > nowMs + MAX_CLOCK_SKEW_MS)
+  const undecryptable = records.filter(({ record }) => !record.tombstone && !event.heldEpochs.has(record.key_epoch ?? 0))
+  const refused = new Set([...future, ...undecryptable]).size
   const where = `${event.via} into node ${event.node.index} at ${nowMs}`
   if (counts.total !== records.length) violations.push(`${where}: total ${counts.total}, body has ${records.length} records`)
   if (counts.merged + counts.skipped + counts.rejected !== counts.total) violations.push(`${where}: counts do not add up: ${JSON.stringify(counts)}`)
-  if (counts.rejected !== future.length) violations.push(`${where}: rejected ${counts.rejected}, expected the ${future.length} records beyond the skew`)
+  if (counts.rejected !== refused) {
+    violations.push(`${where}: rejected ${counts.rejected}, expected the ${future.length} records beyond the skew and the ${undecryptable.length} under an epoch not held (${refused} in all)`)
+  }
   if (future.length > 0) {
     const after = event.node.store.snapshot()
     // The receiver may hold it already: its own write, stamped after the record it replaced.
@@ -258,6 +288,36 @@ export function checkIngest(event: IngestEvent): string[] {
       if (holds(after, app, record) && !holds(event.before, app, record)) {
         violations.push(`${where}: stored ${app}/${record.key} t=${record.updated_at_ms} although it is beyond the skew`)
       }
+    }
+  }
+  return violations
+}
+
+/**
+ * §6.6 with key epochs: an ingest never takes a replica back to an older epoch's copy of a
+ * write it held under a newer epoch, unless the copy that came carries a clock strictly after
+ * the held one (a node that merged a concurrent write over the old copy widened its clock: that
+ * copy is causally newer and wins by version, §6.6; it is re-encrypted again later). Under an
+ * equal or concurrent clock the re-encrypted copy must win, so a replica does not return to an
+ * epoch about to be retired.
+ */
+export function checkNoEpochRegression(event: IngestEvent): string[] {
+  const violations: string[] = []
+  const values = (data: WireData) => {
+    const held = new Map<string, WireRecord>()
+    for (const [app, group] of Object.entries(data)) for (const record of group) if (!record.tombstone) held.set(slot(Number(app), record.key), record)
+    return held
+  }
+  const writeOf = (record: WireRecord) => openSimValue(parseHex(record.value!)!)?.writeId
+  const clockOf = (record: WireRecord): ClockMap => new Map(Object.entries(record.version))
+  const incoming = values(event.data as WireData)
+  const after = values(event.node.store.snapshot())
+  for (const [name, before] of values(event.before)) {
+    const now = after.get(name)
+    const came = incoming.get(name)
+    if (now === undefined || came === undefined || writeOf(now) !== writeOf(before) || (now.key_epoch ?? 0) >= (before.key_epoch ?? 0)) continue
+    if (relate(clockOf(came), clockOf(before)) !== 'after') {
+      violations.push(`${event.via} into node ${event.node.index}: ${name} went back from epoch ${before.key_epoch ?? 0} to ${now.key_epoch ?? 0} of write #${writeOf(now)} under a clock not after its own`)
     }
   }
   return violations

@@ -10,6 +10,12 @@ export interface ScheduleOptions {
   readonly links?: boolean
   /** Also let the host move a node's clock: forward by up to twice MAX_CLOCK_SKEW_MS, back by up to 1 s. */
   readonly shifts?: boolean
+  /**
+   * A key rotation in the middle of the traffic (§7.7, §6.10): after a first stretch of plain
+   * steps, nodes install the new epoch one by one, start re-encryption batches and complete
+   * (or fail) their steps, among the same writes, deletes, ticks and faults.
+   */
+  readonly rotation?: boolean
 }
 
 /** Clusters have 2..MAX_NODES replicas: enough for three-way partitions and relayed merges. */
@@ -51,6 +57,13 @@ const linkOp: fc.Arbitrary<SimOp> = fc.record({ kind: fc.constantFrom('cut', 'li
  */
 const shiftOp: fc.Arbitrary<SimOp> = fc.record({ kind: fc.constant('shift'), node, ms: fc.integer({ min: -1_000, max: 2 * MAX_CLOCK_SKEW_MS }) })
 
+/** Rotation steps: small batches, so that a store takes several; one step in six fails. */
+const rotationOp: fc.Arbitrary<SimOp> = fc.oneof(
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('acquire'), node }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('reencrypt'), node, limit: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('crypto'), node, fail: fc.nat({ max: 5 }).map((roll) => roll === 0) }) },
+)
+
 export function scheduleArbitrary(options: ScheduleOptions): fc.Arbitrary<Schedule> {
   const extra: { weight: number; arbitrary: fc.Arbitrary<SimOp> }[] = [
     { weight: 10, arbitrary: op },
@@ -58,11 +71,18 @@ export function scheduleArbitrary(options: ScheduleOptions): fc.Arbitrary<Schedu
     ...(options.shifts === true ? [{ weight: 1, arbitrary: shiftOp }] : []),
   ]
   const step = extra.length === 1 ? op : fc.oneof(...extra)
+  const rotating = fc.oneof({ weight: 10, arbitrary: step }, { weight: 6, arbitrary: rotationOp })
+  const ops =
+    options.rotation === true
+      ? fc
+          .tuple(fc.array(step, { maxLength: Math.floor(options.maxOps / 3), size: 'max' }), fc.array(rotating, { minLength: 1, maxLength: options.maxOps, size: 'max' }))
+          .map(([before, during]) => [...before, ...during])
+      : fc.array(step, { minLength: 1, maxLength: options.maxOps, size: 'max' })
   return fc.record({
     nodes: fc.integer({ min: 2, max: MAX_NODES }),
     skewsMs: options.skew === 'legal' ? fc.array(legalSkew, { minLength: MAX_NODES, maxLength: MAX_NODES }) : rogueSkews,
     // §6.8 step 3: a record is about 300 bytes here, so 400 sends one body per record.
     maxSyncPayloadBytes: fc.constantFrom(400, 1_500, 1_048_576),
-    ops: fc.array(step, { minLength: 1, maxLength: options.maxOps, size: 'max' }),
+    ops,
   })
 }

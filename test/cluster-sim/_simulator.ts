@@ -1,3 +1,4 @@
+// Over 400 lines: one class owns a run's network, nodes, in-flight requests and failures, and every step goes through it.
 /**
  * A deterministic cluster of N replicas in one process (issue 5 item 5). Each replica is a
  * real `KvStore` driven by the real sync code:
@@ -14,8 +15,10 @@
  * and never changes it, so the JSON round trip here carries the same bytes to `ingest`.
  * Every node reads one shared `FakeClock`, which only the schedule advances, plus a fixed skew
  * of its own; peers come from a real `PeerCache` over an in-memory registry (`_registry.ts`);
- * values use a readable stand-in for AES-GCM (`_simValue.ts`). Time, message fate and values
- * come from the schedule alone, so a run replays exactly.
+ * values use a readable stand-in for AES-GCM (`_simValue.ts`). A key rotation (§7.7, §6.10) is
+ * modelled per node (`_rotation.ts`): which epochs it holds, hence which records it accepts and
+ * under which epoch it writes, and a background re-encryption whose steps the schedule completes.
+ * Time, message fate and values come from the schedule alone, so a run replays exactly.
  */
 import {
   answerSync,
@@ -31,12 +34,13 @@ import {
 import type { Wallet } from '../../core/encoding'
 import { KmsError } from '../../core/errors'
 import type { Clock } from '../../core/runtime'
-import { KvStore, type KvStoreLimits, type StoreRecord, type WireData } from '../../core/store'
+import { KvStore, type CanDecrypt, type KvStoreLimits, type StoreRecord, type WireData } from '../../core/store'
 import { FakeClock, seededRandom } from '../helpers/fakeClock'
 import { SimNetwork, type SimMessage } from './_network'
 import { KMS_APP_ID, simRegistry } from './_registry'
+import { SimReencryption, type SimBatch } from './_rotation'
 import { canDecryptSim, sealSimValue } from './_simValue'
-import { MAX_CLOCK_SKEW_MS, T0, type AckedWrite, type IngestCounts, type Schedule, type SimOp, type SimStats } from './_types'
+import { MAX_CLOCK_SKEW_MS, ROTATION_EPOCH, T0, type AckedWrite, type IngestCounts, type Schedule, type SimOp, type SimStats } from './_types'
 
 /** The §11 defaults: no run comes near a size, tombstone-count or retention limit. */
 const LIMITS: KvStoreLimits = {
@@ -55,6 +59,8 @@ export interface IngestEvent {
   readonly data: unknown
   /** The receiver's snapshot just before the ingest. */
   readonly before: WireData
+  /** The key epochs the receiver held (§6.7: a value of another epoch does not decrypt). */
+  readonly heldEpochs: ReadonlySet<number>
   readonly counts: IngestCounts
 }
 
@@ -78,6 +84,7 @@ export interface SimNode {
   readonly ticks: TickSchedule
   readonly tick: SyncTickContext
   readonly answer: AnswerSyncContext
+  readonly reencryption: SimReencryption
 }
 
 /** How a pushed body's request ends: the peer's answer, or a transport failure. */
@@ -101,7 +108,7 @@ export class SimCluster {
   readonly network: SimNetwork
   readonly nodes: SimNode[] = []
   readonly writes: AckedWrite[] = []
-  readonly stats: SimStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, pushFailures: 0, snapshotPulls: 0, rejected: 0, tieBreaks: 0, atSkewBound: 0 }
+  readonly stats: SimStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, pushFailures: 0, snapshotPulls: 0, rejected: 0, tieBreaks: 0, atSkewBound: 0, reencrypted: 0, discarded: 0, reencryptFailures: 0 }
   readonly #onIngest: (event: IngestEvent) => void
   /** The open request behind each in-flight body that has one (duplicates have none). */
   readonly #requests = new Map<number, PendingRequest>()
@@ -127,6 +134,10 @@ export class SimCluster {
       await peers.refresh()
       const readiness = new Readiness()
       readiness.markAvailable()
+      // No observer yet: PeerWatermarks has no hook for re-encryptions (see rotation.test.ts, known gaps).
+      const reencryption = new SimReencryption(store)
+      // §6.7 under data_key(app, key_epoch): an epoch the node does not hold does not decrypt.
+      const canDecrypt: CanDecrypt = async (appId, ciphertext, keyEpoch) => reencryption.keyEpochs.has(keyEpoch) && canDecryptSim(appId, ciphertext, keyEpoch)
       const node: SimNode = {
         index,
         wallet,
@@ -150,11 +161,12 @@ export class SimCluster {
         },
         answer: {
           store,
-          canDecrypt: canDecryptSim,
+          canDecrypt,
           // The simulation never exchanges the secret: sealing is never reached.
           sealSecretFor: () => Promise.reject(new Error('the simulation does not exchange secrets')),
           random: seededRandom(index + 1),
         },
+        reencryption,
       }
       cluster.nodes.push(node)
     }
@@ -219,6 +231,14 @@ export class SimCluster {
       case 'advance':
         this.base.ms += op.ms
         return
+      case 'acquire':
+        this.node(op.node).reencryption.keyEpochs.add(ROTATION_EPOCH)
+        return
+      case 'reencrypt':
+        return this.startReencryption(this.node(op.node), op.limit)
+      case 'crypto':
+        this.node(op.node).reencryption.complete(op.fail)
+        return
     }
   }
 
@@ -226,11 +246,12 @@ export class SimCluster {
     for (const op of ops) await this.apply(op)
   }
 
-  /** A client put, acknowledged once `KvStore.put` returns (§2.5, §6.2). */
+  /** A client put under the node's serving epoch (§7.7), acknowledged once `KvStore.put` returns (§2.5, §6.2). */
   put(node: SimNode, appId: number, key: string, order: number): void {
     const id = this.#nextWriteId++
-    const record = node.store.put(appId, key, sealSimValue(appId, id, order), 0)
-    this.writes.push({ id, node: node.index, appId, key, clock: new Map(record.clock), updatedAtMs: record.updatedAtMs, ciphertext: record.ciphertext, tombstone: false })
+    const keyEpoch = node.reencryption.servingEpoch
+    const record = node.store.put(appId, key, sealSimValue(appId, id, order, keyEpoch), 0, keyEpoch)
+    this.writes.push({ id, node: node.index, appId, key, clock: new Map(record.clock), updatedAtMs: record.updatedAtMs, ciphertext: record.ciphertext, keyEpoch, tombstone: false })
   }
 
   /** A client delete; `not_found` (no live key) is a refused request, not a write (§6.2). */
@@ -243,7 +264,30 @@ export class SimCluster {
       throw error
     }
     const id = this.#nextWriteId++
-    this.writes.push({ id, node: node.index, appId, key, clock: new Map(record.clock), updatedAtMs: record.updatedAtMs, ciphertext: record.ciphertext, tombstone: true })
+    this.writes.push({ id, node: node.index, appId, key, clock: new Map(record.clock), updatedAtMs: record.updatedAtMs, ciphertext: record.ciphertext, keyEpoch: 0, tombstone: true })
+  }
+
+  /** Starts a re-encryption batch on `node` in the background (§6.10), as its `sync_tick` would. */
+  startReencryption(node: SimNode, limit: number): void {
+    node.reencryption.start(limit)?.then(
+      (batch) => this.#count(batch),
+      (error: unknown) => {
+        this.#failure ??= error // reencryptBatch never rejects for a record: surface it as a failure of the run
+      },
+    )
+  }
+
+  /** Every node ends its re-encryption: what is in progress completes, then batches run until none is left below its serving epoch. */
+  async drainReencryption(limit: number): Promise<void> {
+    for (const node of this.nodes) for (const batch of await node.reencryption.drain(limit)) this.#count(batch)
+    await idle()
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  #count(batch: SimBatch): void {
+    this.stats.reencrypted += batch.reencrypted
+    this.stats.discarded += batch.discarded
+    this.stats.reencryptFailures += batch.failed
   }
 
   /**
@@ -285,10 +329,10 @@ export class SimCluster {
     if (to === from || !this.network.connected(to.index, from.index)) return
     const answer = await answerSync({ type: 'snapshot_request', sender_wallet: to.wallet }, from.answer)
     const data: unknown = JSON.parse(JSON.stringify(answer['data']))
-    const [nowMs, before] = [to.clock.nowMs(), to.store.snapshot()]
-    const result = await to.store.ingest(data, canDecryptSim, to.tick.watermarks.pulled(from.wallet))
+    const [nowMs, before, heldEpochs] = [to.clock.nowMs(), to.store.snapshot(), new Set(to.reencryption.keyEpochs)]
+    const result = await to.store.ingest(data, to.answer.canDecrypt, to.tick.watermarks.pulled(from.wallet))
     this.stats.snapshotPulls++
-    this.#observe({ node: to, via: 'snapshot', nowMs, data, before, counts: countsOf(result) })
+    this.#observe({ node: to, via: 'snapshot', nowMs, data, before, heldEpochs, counts: countsOf(result) })
   }
 
   /**
@@ -348,12 +392,12 @@ export class SimCluster {
     if (!this.network.connected(message.from, message.to)) return this.#lose(message)
     const to = this.nodes[message.to]!
     const payload = JSON.parse(message.body) as Record<string, unknown>
-    const [nowMs, before] = [to.clock.nowMs(), to.store.snapshot()]
+    const [nowMs, before, heldEpochs] = [to.clock.nowMs(), to.store.snapshot(), new Set(to.reencryption.keyEpochs)]
     const sender = this.nodes[message.from]!
     const cached = new Set(this.nodes.map((node) => node.wallet))
     const answer = await answerSync(payload, { ...to.answer, relay: { sender: sender.wallet, watermarks: to.tick.watermarks, cached } })
     this.stats.delivered++
-    this.#observe({ node: to, via: 'delta', nowMs, data: payload['data'], before, counts: countsOf(answer) })
+    this.#observe({ node: to, via: 'delta', nowMs, data: payload['data'], before, heldEpochs, counts: countsOf(answer) })
     this.#requests.get(message.id)?.resolve(answer)
     this.#requests.delete(message.id)
   }

@@ -9,6 +9,8 @@ export const APPS = [1, 2] as const
 export const KEYS = ['a', 'b', 'é'] as const
 /** 2026-01-01T00:00:00Z. */
 export const T0 = 1_767_225_600_000
+/** The epoch a rotation opens: every node starts holding epoch 0 only. */
+export const ROTATION_EPOCH = 1
 
 /** A schedule step. Node numbers are taken modulo the cluster size, so shrinking never breaks a schedule. */
 export type SimOp =
@@ -26,6 +28,12 @@ export type SimOp =
   /** The host moves one node's clock by `ms` (either way), mid-run. */
   | { readonly kind: 'shift'; readonly node: number; readonly ms: number }
   | { readonly kind: 'advance'; readonly ms: number }
+  /** A key rotation (§7.7): the node installs epoch `ROTATION_EPOCH`, which becomes its serving epoch. */
+  | { readonly kind: 'acquire'; readonly node: number }
+  /** The node starts a re-encryption batch of at most `limit` records (§6.10), unless one runs there. */
+  | { readonly kind: 'reencrypt'; readonly node: number; readonly limit: number }
+  /** The node's oldest re-encryption in progress completes, or throws (§6.10 `failed`). */
+  | { readonly kind: 'crypto'; readonly node: number; readonly fail: boolean }
 
 export interface Schedule {
   readonly nodes: number
@@ -45,6 +53,8 @@ export interface AckedWrite {
   readonly clock: VectorClock
   readonly updatedAtMs: number
   readonly ciphertext: Uint8Array
+  /** The writer's serving epoch (§7.7), under which `ciphertext` was made; 0 for a delete. */
+  readonly keyEpoch: number
   readonly tombstone: boolean
 }
 
@@ -68,4 +78,8 @@ export interface SimStats {
   tieBreaks: number
   /** Records that arrived exactly MAX_CLOCK_SKEW_MS ahead of the receiver: the §6.7 bound, still accepted. */
   atSkewBound: number
+  /** §6.10 batches: records re-encrypted, results discarded because the record changed meanwhile, failures. */
+  reencrypted: number
+  discarded: number
+  reencryptFailures: number
 }
