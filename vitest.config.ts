@@ -38,7 +38,7 @@ export default defineConfig({
         test: {
           name: 'cluster',
           // test/recovery: issue 15's disaster (real nodes on anvil, the custodian CLI).
-          include: ['test/cluster/**/*.test.ts', 'test/recovery/**/*.test.ts'],
+          include: ['test/cluster/**/*.test.ts', 'test/recovery/**/*.test.ts', 'test/rotation/**/*.test.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           fileParallelism: false,

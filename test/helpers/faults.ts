@@ -53,6 +53,8 @@ export interface FaultNodeOptions {
   ipc?: boolean
   /** Extra environment for the preload (not read by the node). */
   preloadEnv?: Record<string, string>
+  /** The port to bind (a restarted node keeps its registered URL); default a free one. */
+  port?: number
 }
 
 /** `node [nodeArgs] dist/kms.mjs` on a free loopback port, with FAULT_ENV under `overrides`. */
@@ -63,6 +65,7 @@ export async function startFaultNode(chain: DevChain, overrides: Record<string, 
     env: { ...nodeEnvironment(chain, { ...FAULT_ENV, ...overrides }), ...options.preloadEnv },
     cwd: ROOT,
     bundlePath: BUNDLE_PATH,
+    ...(options.port === undefined ? {} : { port: options.port }),
     nodeArgs: options.nodeArgs ?? [],
     ipc: options.ipc === true,
     onOutput: (line, stream) => {
