@@ -13,6 +13,7 @@ import { getChainId } from 'viem/actions'
 import {
   FOUND_TTL_CAP_SECONDS,
   NODE_REFRESH_AHEAD_SECONDS,
+  REVOCATION_BOUND_SECONDS,
   createCachedRegistry,
   createChainReaders,
   createKmsEpochReader,
@@ -149,9 +150,14 @@ export class KmsNode {
     this.#rpcClient = createRpcClient({ rpcUrl: config.chainRpcUrl, fetch: runtime.fetch })
     this.recoveryReader = createKmsRecoveryReader({ client: this.#rpcClient, address: config.kmsRegistryAddress })
     this.epochReader = createKmsEpochReader({ client: this.#rpcClient, address: config.kmsRegistryAddress })
-    // An app owner's bump reaches every derive within one registry cache lifetime (§7.7).
-    const appEpochTtlMs = config.registryCacheTtlSeconds * 1000
-    this.#appKeyEpochs = new ReadThroughCache<number>(clock, { maxEntries: 4096, maxAgeMs: appEpochTtlMs })
+    // Cached exactly like the registry's records (§3.3): an app owner's bump reaches every
+    // derive within FOUND_TTL_CAP_SECONDS, and an unreadable chain is trusted no longer than
+    // REVOCATION_BOUND_SECONDS, after which derives fail closed.
+    this.#appKeyEpochs = new ReadThroughCache<number>(clock, {
+      maxEntries: 4096,
+      maxAgeMs: REVOCATION_BOUND_SECONDS * 1000,
+      refreshAheadMs: runtime.backgroundWork === true ? Math.min(NODE_REFRESH_AHEAD_SECONDS, Math.min(config.registryCacheTtlSeconds, FOUND_TTL_CAP_SECONDS) / 2) * 1000 : 0,
+    })
     this.registry = createCachedRegistry(this.chain.novaAppRegistry, {
       clock,
       ttlSeconds: config.registryCacheTtlSeconds,
@@ -271,7 +277,7 @@ export class KmsNode {
    * @throws KmsError 503 `registry_unavailable` when the chain cannot be read.
    */
   appKeyEpoch(appId: number): Promise<number> {
-    const ttlMs = this.config.registryCacheTtlSeconds * 1000
+    const ttlMs = Math.min(this.config.registryCacheTtlSeconds, FOUND_TTL_CAP_SECONDS) * 1000
     return this.#appKeyEpochs.read(String(appId), () => this.epochReader.appKeyEpoch(appId), () => ttlMs)
   }
 

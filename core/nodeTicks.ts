@@ -125,11 +125,15 @@ async function reencryptStep(node: KmsNode): Promise<void> {
   const target = node.keys.servingEpoch
   if (target === undefined || target === 0 || !node.readiness.available) return
   if (node.store.recordsBelowEpoch(target) === 0) return
-  const result = await node.store.reencryptBatch({
-    targetEpoch: target,
-    limit: REENCRYPT_RECORDS_PER_TICK,
-    reencrypt: (appId, record) => node.keys.reencryptValue(appId, record.ciphertext, record.keyEpoch, target),
-  })
+  const result = await node.store.reencryptBatch(
+    {
+      targetEpoch: target,
+      limit: REENCRYPT_RECORDS_PER_TICK,
+      reencrypt: (appId, record) => node.keys.reencryptValue(appId, record.ciphertext, record.keyEpoch, target),
+    },
+    // The §6.8 journal keeps what it still owes a peer under the new value.
+    { reencrypted: (appId, previous, record) => node.watermarks.reencrypted(appId, previous, record) },
+  )
   node.metrics.recordReencryption(result)
   if (result.failed > 0) node.log('warn', 'some records could not be re-encrypted', { target_epoch: target, failed: result.failed, remaining: result.remaining })
 }

@@ -27,7 +27,7 @@ import { errorResponse } from './_stages/errorMapper'
 
 type SyncView = Pick<
   KmsNode,
-  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy' | 'watermarks' | 'chain'
+  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy' | 'watermarks' | 'chain' | 'epochStatus'
 >
 
 /** Maps an error after authentication to its answer, as the pipeline's mapper would. */
@@ -121,6 +121,9 @@ export const sync = defineFunction(
         // §6.8: what the peer sent is journaled as its, so it is never pushed back to it.
         relay: { sender: peer.wallet, watermarks: node.watermarks, cached: new Set(node.peers.peers.map((cached) => cached.wallet)) },
         canDecrypt: node.keys.canDecrypt,
+        // §7.7: records under a live epoch this node has not fetched yet, or the next one (a peer
+        // may have seen its commit before this node's tick), are asked for again later.
+        awaitedKeyEpochs: () => awaitedKeyEpochs(node),
         sealSecretFor: (requesterDer, random, epoch) => node.keys.sealSecretFor(requesterDer, random, epoch),
         // §7.7: the requester as the registry says it is now, not as the peer cache remembers.
         authorizeSecretRecipient: (epoch) =>
@@ -137,3 +140,14 @@ export const sync = defineFunction(
     return bindAnswer(response, authenticated.signature, ownWallet, node)
   },
 )
+
+/**
+ * The key epochs this node expects to hold but does not yet (PROTOCOL §4.3 `refused_key_epochs`):
+ * live epochs it lacks, and the one after the newest live epoch, which the chain may already
+ * have opened and committed before this node's next `node_tick` reads it. At most three.
+ */
+function awaitedKeyEpochs(node: Pick<KmsNode, 'epochStatus' | 'keys'>): Set<number> {
+  const { live } = node.epochStatus
+  const newest = Math.max(0, ...live, ...node.keys.heldEpochs)
+  return new Set([...live, newest + 1].filter((epoch) => !node.keys.holds(epoch)))
+}

@@ -21,6 +21,12 @@ export interface AnswerSyncContext {
   relay?: { sender: Wallet; watermarks: Pick<PeerWatermarks, 'received'>; cached: ReadonlySet<Wallet> }
   canDecrypt: CanDecrypt
   /**
+   * The live key epochs this node does not hold yet (§7.7: committed, and it will fetch them).
+   * A record under one of them is refused now and named in `refused_key_epochs`, so its sender
+   * pushes it again once this node holds the epoch. Absent: none.
+   */
+  awaitedKeyEpochs?: () => ReadonlySet<number>
+  /**
    * The largest `data` of a snapshot page this node sends: `syncDataBudget(MAX_SYNC_PAYLOAD_BYTES)`;
    * by default that of the §11 default.
    */
@@ -81,14 +87,28 @@ export async function answerSync(payload: Record<string, unknown>, context: Answ
       // §6.7 refuses a record beyond MAX_CLOCK_SKEW_MS; the earliest such `updated_at_ms` tells
       // the sender which records to push again, once this node's clock has caught up (§6.8).
       let refusedAheadFromMs: number | undefined
+      const awaited = context.awaitedKeyEpochs?.() ?? new Set<number>()
+      const refusedEpochs = new Set<number>()
+      const canDecrypt: CanDecrypt = async (appId, ciphertext, keyEpoch) => {
+        if (awaited.has(keyEpoch)) {
+          refusedEpochs.add(keyEpoch)
+          return false
+        }
+        return context.canDecrypt(appId, ciphertext, keyEpoch)
+      }
       const journal = context.relay === undefined ? undefined : context.relay.watermarks.received(context.relay.sender, payload, context.relay.cached)
-      const counts = await context.store.ingest(payload['data'], context.canDecrypt, {
+      const counts = await context.store.ingest(payload['data'], canDecrypt, {
         ...journal,
         refusedAhead: (updatedAtMs) => {
           refusedAheadFromMs = Math.min(refusedAheadFromMs ?? updatedAtMs, updatedAtMs)
         },
       })
-      return { status: 'ok', ...counts, ...(refusedAheadFromMs === undefined ? {} : { refused_ahead_from_ms: refusedAheadFromMs }) }
+      return {
+        status: 'ok',
+        ...counts,
+        ...(refusedAheadFromMs === undefined ? {} : { refused_ahead_from_ms: refusedAheadFromMs }),
+        ...(refusedEpochs.size === 0 ? {} : { refused_key_epochs: [...refusedEpochs].sort((left, right) => left - right) }),
+      }
     }
     case 'snapshot_request':
       return answerSnapshot(payload, context)

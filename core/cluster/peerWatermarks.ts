@@ -14,8 +14,11 @@
  *   `acks` = per peer, the highest of their own seqs that peer has accepted. The relay is the
  *   default; an acknowledgement only suppresses it, so a writer that crashes or loses its link
  *   never leaves a record stranded (non-transitive partitions converge).
- * - A record refused for running ahead of the peer's clock (§6.7) is pushed again, from the
- *   earliest refused one, until the peer takes it.
+ * - A record refused for running ahead of the peer's clock (§6.7), or for a live key epoch the
+ *   peer does not hold yet (§7.7), is pushed again, from the earliest refused one, until the
+ *   peer takes it.
+ * - A re-encryption (§6.10) keeps the record's entry, under its new value: the write is still
+ *   owed to whoever had not taken it.
  *
  * Memory: one entry per (app, key) slot, dropped as soon as every cached peer's cursor has
  * passed it (and the scan window has too), or its slot no longer holds that record (swept every
@@ -196,6 +199,17 @@ export class PeerWatermarks {
   }
 
   /**
+   * A record re-encrypted in place (§6.10): its entry, if it has one for exactly `previous`,
+   * now names the new value, with the same seq, source and stamp. Without this the sweep
+   * would find the slot changed and drop an entry still owed to a peer that was cut off.
+   */
+  reencrypted(appId: number, previous: StoreRecord, record: StoreRecord): void {
+    const entry = this.#journal.get(slotOf(appId, record.key))
+    if (entry === undefined || entry.updatedAtMs !== previous.updatedAtMs || entry.fingerprint !== fingerprintOfRecord(previous)) return
+    this.#journal.set(slotOf(appId, record.key), { ...entry, fingerprint: fingerprintOfRecord(record) })
+  }
+
+  /**
    * Journals a local write (PUT or DELETE) as it is made. The tick's scan would find it too,
    * but only while its `updated_at_ms` is inside the scan's window: a write made just after
    * the host moved the clock back by more than a tick gap is stamped behind it, and would
@@ -277,10 +291,16 @@ export class PeerWatermarks {
     const seqOf = (app: string, key: string): number => this.#journal.get(slotOf(Number(app), key))?.seq ?? 0
     const noteRefusals = (body: PlannedBody, answer: Record<string, unknown>): void => {
       const from = answer['refused_ahead_from_ms']
-      if (typeof from !== 'number' || !Number.isSafeInteger(from)) return
+      const aheadFrom = typeof from === 'number' && Number.isSafeInteger(from) ? from : undefined
+      const epochs = refusedKeyEpochs(answer['refused_key_epochs'])
+      if (aheadFrom === undefined && epochs === undefined) return
       refused.any = true
       for (const [app, group] of Object.entries(body.data)) {
-        for (const record of group) if (record.updated_at_ms >= from) refused.seq = Math.min(refused.seq, seqOf(app, record.key))
+        for (const record of group) {
+          const ahead = aheadFrom !== undefined && record.updated_at_ms >= aheadFrom
+          const epochRefused = epochs !== undefined && !record.tombstone && epochs.has(record.key_epoch ?? 0)
+          if (ahead || epochRefused) refused.seq = Math.min(refused.seq, seqOf(app, record.key))
+        }
       }
     }
 
@@ -349,4 +369,15 @@ export class PeerWatermarks {
 
 function fingerprintOfRecord(record: StoreRecord): number {
   return fingerprintOf({ key: record.key, value: record.tombstone ? null : bytesToHex(record.ciphertext), version: {}, updated_at_ms: record.updatedAtMs, tombstone: record.tombstone, ttl_ms: record.ttlMs })
+}
+
+/** The most epochs read from a `refused_key_epochs` answer: at most two are ever live (§7.7). */
+const MAX_REFUSED_EPOCHS = 4
+
+/** `refused_key_epochs` (§4.3): a short array of epoch numbers, or `undefined` when absent or malformed. */
+function refusedKeyEpochs(raw: unknown): Set<number> | undefined {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_REFUSED_EPOCHS) return undefined
+  const epochs = new Set<number>()
+  for (const epoch of raw) if (typeof epoch === 'number' && Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffff_ffff) epochs.add(epoch)
+  return epochs.size === 0 ? undefined : epochs
 }

@@ -134,8 +134,9 @@ export class SimCluster {
       await peers.refresh()
       const readiness = new Readiness()
       readiness.markAvailable()
-      // No observer yet: PeerWatermarks has no hook for re-encryptions (see rotation.test.ts, known gaps).
-      const reencryption = new SimReencryption(store)
+      // The §6.8 journal hears each re-encryption, as core/nodeTicks.ts wires it.
+      const watermarks = new PeerWatermarks()
+      const reencryption = new SimReencryption(store, { reencrypted: (appId, previous, record) => watermarks.reencrypted(appId, previous, record) })
       // §6.7 under data_key(app, key_epoch): an epoch the node does not hold does not decrypt.
       const canDecrypt: CanDecrypt = async (appId, ciphertext, keyEpoch) => reencryption.keyEpochs.has(keyEpoch) && canDecryptSim(appId, ciphertext, keyEpoch)
       const node: SimNode = {
@@ -152,7 +153,7 @@ export class SimCluster {
           client: { pushDelta: (peer, data, fields) => cluster.#pushDelta(node, peer, data, fields) },
           clock,
           ownWallet: wallet,
-          watermarks: new PeerWatermarks(),
+          watermarks,
           maxSyncPayloadBytes: schedule.maxSyncPayloadBytes,
           recordPush: (_peer, result) => {
             if (result === 'failed') cluster.stats.pushFailures++
@@ -162,6 +163,8 @@ export class SimCluster {
         answer: {
           store,
           canDecrypt,
+          // §4.3 `refused_key_epochs`: the rotation's epoch, until this node holds it.
+          awaitedKeyEpochs: () => (reencryption.keyEpochs.has(ROTATION_EPOCH) ? new Set<number>() : new Set([ROTATION_EPOCH])),
           // The simulation never exchanges the secret: sealing is never reached.
           sealSecretFor: () => Promise.reject(new Error('the simulation does not exchange secrets')),
           random: seededRandom(index + 1),

@@ -149,7 +149,7 @@ describe('cluster simulation: a key rotation amid traffic, partitions and lossy 
  * hide them). Each is pinned as an expected failure: once fixed, flip `test.fails` to `test`.
  */
 describe('cluster simulation: known gaps of delta push during a rotation (core/cluster)', () => {
-  test.fails('gap: a record still owed to a cut-off peer is re-encrypted after the scan window: the journal drops its entry as stale and the peer never gets the write by delta push', async () => {
+  test('gap closed: a record still owed to a cut-off peer is re-encrypted after the scan window: the journal drops its entry as stale and the peer never gets the write by delta push', async () => {
     // PeerWatermarks tells a record by a fingerprint of its value; re-encryption changes the
     // value, so its sweep drops the entry owed to C, on A and on B, and its scan no longer looks
     // that far back. Fix: the journal hears `KvStore.reencryptBatch`'s observer and keeps the
@@ -165,7 +165,7 @@ describe('cluster simulation: known gaps of delta push during a rotation (core/c
     expect(cluster.nodes.map((node) => replicaOf(node).has('1/a'))).toEqual([true, true, true])
   })
 
-  test.fails('gap: a value refused because the receiver did not hold its epoch yet is never pushed again, so after installing the epoch it still lacks the write', async () => {
+  test('gap closed: a value refused because the receiver did not hold its epoch yet is never pushed again, so after installing the epoch it still lacks the write', async () => {
     // §6.7 counts it in `rejected`; the sender's cursor moves past it as for any accepted body.
     // Fix: answer such refusals so the sender pushes them again (as `refused_ahead_from_ms`),
     // or pull a snapshot once a new epoch is installed (§7.7 items 3 and 4).
