@@ -49,7 +49,7 @@ describe('pipeline (PROTOCOL §2)', () => {
 
   it('behavior: /status has every §2.1 field (conformance 9)', async () => {
     const status = (await body(await node.fetch('/status'))) as Record<string, Record<string, unknown>>
-    expect(Object.keys(status).sort()).toEqual(['cluster', 'data_store', 'node'])
+    expect(Object.keys(status).sort()).toEqual(['cluster', 'data_store', 'epochs', 'node'])
     expect(Object.keys(status['node']!).sort()).toEqual(
       ['is_operator', 'master_secret', 'master_secret_initialized', 'mode', 'node_url', 'service_available', 'tee_pubkey', 'tee_wallet', 'unavailable_reason', 'version'].sort(),
     )
@@ -57,6 +57,11 @@ describe('pipeline (PROTOCOL §2)', () => {
     expect(status['node']!['tee_pubkey']).toMatch(/^3076301006072a8648ce3d020106052b8104002203620004[0-9a-f]{192}$/)
     expect(status['cluster']).toEqual({ kms_app_id: 49, registry_address: '0x0000000000000000000000000000000000000002', total_instances: 0 })
     expect(status['data_store']).toEqual({ namespaces: 0, total_keys: 0, total_bytes: 0 })
+    // §2.1 `epochs` (issue 16) before the first tick: nothing held, nothing read yet.
+    expect(status['epochs']).toEqual({
+      current: 0, serving: null, live: [], held: [], missing: [], awaiting_commit: null, wiped: [],
+      reencryption: { target_epoch: null, records_remaining: 0, done: true }, migration_reported: null,
+    })
   })
 
   it('behavior: /nonce gives 24 base64 characters, different each time (conformance 10)', async () => {
