@@ -1,12 +1,11 @@
 /** The second transaction a node sends: `publishBackup` (issue 15, PROTOCOL §9.3). */
-import { bytesToHex, encodeFunctionData, hexToBigInt, type Hex } from 'viem'
-import { call, estimateGas, getBlock, getChainId, getTransactionCount, sendRawTransaction } from 'viem/actions'
+import { bytesToHex, encodeFunctionData, type Hex } from 'viem'
 import type { Wallet } from '../encoding'
 import { KmsError } from '../errors'
-import type { Eip1559Transaction, Tee } from '../tee'
+import type { Tee } from '../tee'
 import { requireWallet } from './_arguments'
-import { describeTransactionError } from './_describeTransactionError'
-import { createRpcClient, type RpcClientParameters } from './_rpcClient'
+import type { RpcClientParameters } from './_rpcClient'
+import { sendNodeTransaction } from './_sendNodeTransaction'
 import { kmsRegistryAbi } from './kmsRegistryAbi'
 
 export interface SubmitPublishBackupParameters extends RpcClientParameters {
@@ -57,49 +56,21 @@ export async function submitPublishBackup(parameters: SubmitPublishBackupParamet
     if (!(commitment instanceof Uint8Array) || commitment.length !== 32) throw new RangeError('shareCommitments: each 32 bytes')
   }
   const to = requireWallet(parameters.kmsRegistry, 'kmsRegistry')
-  const client = createRpcClient(parameters)
   const data = encodeFunctionData({
     abi: kmsRegistryAbi,
     functionName: 'publishBackup',
     args: [bytesToHex(secretHash), sealedShares.map((share) => bytesToHex(share)), shareCommitments.map((c) => bytesToHex(c))],
   })
 
-  let step = 'read the node wallet'
-  try {
-    const wallet = await signer.getWallet()
-    step = 'simulate publishBackup'
-    await call(client, { account: wallet, to, data, gas: PUBLISH_BACKUP_GAS_CAP })
-    step = 'read chain id, fees, nonce and gas'
-    const [chainId, priorityHex, latest, nonce, estimate] = await Promise.all([
-      getChainId(client),
-      client.request({ method: 'eth_maxPriorityFeePerGas' }),
-      getBlock(client, { blockTag: 'latest' }),
-      getTransactionCount(client, { address: wallet, blockTag: 'pending' }),
-      estimateGas(client, { account: wallet, to, data }),
-    ])
-    if (latest.baseFeePerGas === null) throw new Error('the latest block has no baseFeePerGas (not EIP-1559)')
-    const withMargin = (estimate * 5n) / 4n
-    const maxPriorityFeePerGas = hexToBigInt(priorityHex)
-    const transaction: Eip1559Transaction = {
-      chainId,
-      nonce,
-      maxPriorityFeePerGas,
-      maxFeePerGas: 2n * latest.baseFeePerGas + maxPriorityFeePerGas,
-      gas: withMargin < PUBLISH_BACKUP_GAS_CAP ? withMargin : PUBLISH_BACKUP_GAS_CAP,
-      to,
-      value: 0n,
-      data,
-    }
-    step = 'sign the transaction'
-    const serializedTransaction = await signer.signTransaction(transaction)
-    step = 'send the transaction'
-    return await sendRawTransaction(client, { serializedTransaction })
-  } catch (cause) {
-    throw new KmsError('service_unavailable', 'failed to publish backup', {
-      cause,
-      details: `${step}: ${describeTransactionError(cause)}`,
-    })
-  }
+  return sendNodeTransaction({
+    ...parameters,
+    to,
+    data,
+    functionName: 'publishBackup',
+    gas: { cap: PUBLISH_BACKUP_GAS_CAP },
+    signer: parameters.signer,
+    failureMessage: 'failed to publish backup',
+  })
 }
 
 /** True when `error` says another node's backup for (hash, policy) already won. */

@@ -1,12 +1,10 @@
 /** The third transaction a node sends: `reportEpochMigrated` (issue 16, PROTOCOL §7.7, §9.3). */
-import { encodeFunctionData, hexToBigInt, type Hex } from 'viem'
-import { call, estimateGas, getBlock, getChainId, getTransactionCount, sendRawTransaction } from 'viem/actions'
+import { encodeFunctionData, type Hex } from 'viem'
 import type { Wallet } from '../encoding'
-import { KmsError } from '../errors'
-import type { Eip1559Transaction, Tee } from '../tee'
+import type { Tee } from '../tee'
 import { requireWallet } from './_arguments'
-import { describeTransactionError } from './_describeTransactionError'
-import { createRpcClient, type RpcClientParameters } from './_rpcClient'
+import type { RpcClientParameters } from './_rpcClient'
+import { sendNodeTransaction } from './_sendNodeTransaction'
 import { kmsRegistryAbi } from './kmsRegistryAbi'
 
 export interface SubmitReportEpochMigratedParameters extends RpcClientParameters {
@@ -41,43 +39,15 @@ export async function submitReportEpochMigrated(parameters: SubmitReportEpochMig
     throw new RangeError(`epoch: expected an integer in 0..2^32 - 1, got ${String(epoch)}`)
   }
   const to = requireWallet(parameters.kmsRegistry, 'kmsRegistry')
-  const client = createRpcClient(parameters)
   const data = encodeFunctionData({ abi: kmsRegistryAbi, functionName: 'reportEpochMigrated', args: [BigInt(epoch)] })
 
-  let step = 'read the node wallet'
-  try {
-    const wallet = await signer.getWallet()
-    step = 'simulate reportEpochMigrated'
-    await call(client, { account: wallet, to, data, gas: REPORT_EPOCH_MIGRATED_GAS_CAP })
-    step = 'read chain id, fees, nonce and gas'
-    const [chainId, priorityHex, latest, nonce, estimate] = await Promise.all([
-      getChainId(client),
-      client.request({ method: 'eth_maxPriorityFeePerGas' }),
-      getBlock(client, { blockTag: 'latest' }),
-      getTransactionCount(client, { address: wallet, blockTag: 'pending' }),
-      estimateGas(client, { account: wallet, to, data }),
-    ])
-    if (latest.baseFeePerGas === null) throw new Error('the latest block has no baseFeePerGas (not EIP-1559)')
-    const withMargin = (estimate * 5n) / 4n
-    const maxPriorityFeePerGas = hexToBigInt(priorityHex)
-    const transaction: Eip1559Transaction = {
-      chainId,
-      nonce,
-      maxPriorityFeePerGas,
-      maxFeePerGas: 2n * latest.baseFeePerGas + maxPriorityFeePerGas,
-      gas: withMargin < REPORT_EPOCH_MIGRATED_GAS_CAP ? withMargin : REPORT_EPOCH_MIGRATED_GAS_CAP,
-      to,
-      value: 0n,
-      data,
-    }
-    step = 'sign the transaction'
-    const serializedTransaction = await signer.signTransaction(transaction)
-    step = 'send the transaction'
-    return await sendRawTransaction(client, { serializedTransaction })
-  } catch (cause) {
-    throw new KmsError('service_unavailable', 'failed to report epoch migrated', {
-      cause,
-      details: `${step}: ${describeTransactionError(cause)}`,
-    })
-  }
+  return sendNodeTransaction({
+    ...parameters,
+    to,
+    data,
+    functionName: 'reportEpochMigrated',
+    gas: { cap: REPORT_EPOCH_MIGRATED_GAS_CAP },
+    signer: parameters.signer,
+    failureMessage: 'failed to report epoch migrated',
+  })
 }

@@ -1,12 +1,10 @@
 /** The first of the node's two transactions: `setMasterSecretHash` (PROTOCOL §9.3, §7.1 step 6). */
-import { bytesToHex, encodeFunctionData, hexToBigInt, type Hex } from 'viem'
-import { call, getBlock, getChainId, getTransactionCount, sendRawTransaction } from 'viem/actions'
+import { bytesToHex, encodeFunctionData, type Hex } from 'viem'
 import type { Wallet } from '../encoding'
-import { KmsError } from '../errors'
-import type { Eip1559Transaction, Tee } from '../tee'
+import type { Tee } from '../tee'
 import { requireWallet } from './_arguments'
-import { describeTransactionError } from './_describeTransactionError'
-import { createRpcClient, type RpcClientParameters } from './_rpcClient'
+import type { RpcClientParameters } from './_rpcClient'
+import { sendNodeTransaction } from './_sendNodeTransaction'
 import { kmsRegistryAbi } from './kmsRegistryAbi'
 
 export interface SubmitSetMasterSecretHashParameters extends RpcClientParameters {
@@ -34,41 +32,15 @@ export async function submitSetMasterSecretHash(parameters: SubmitSetMasterSecre
   const { hash, signer } = parameters
   if (!(hash instanceof Uint8Array) || hash.length !== 32) throw new RangeError('hash: expected 32 bytes')
   const to = requireWallet(parameters.kmsRegistry, 'kmsRegistry')
-  const client = createRpcClient(parameters)
   const data = encodeFunctionData({ abi: kmsRegistryAbi, functionName: 'setMasterSecretHash', args: [bytesToHex(hash)] })
 
-  let step = 'read the node wallet'
-  try {
-    const wallet = await signer.getWallet()
-    step = 'read chain id, fees and nonce'
-    const [chainId, priorityHex, latest, nonce] = await Promise.all([
-      getChainId(client),
-      client.request({ method: 'eth_maxPriorityFeePerGas' }),
-      getBlock(client, { blockTag: 'latest' }),
-      getTransactionCount(client, { address: wallet, blockTag: 'pending' }),
-    ])
-    if (latest.baseFeePerGas === null) throw new Error('the latest block has no baseFeePerGas (not EIP-1559)')
-    const maxPriorityFeePerGas = hexToBigInt(priorityHex)
-    const transaction: Eip1559Transaction = {
-      chainId,
-      nonce,
-      maxPriorityFeePerGas,
-      maxFeePerGas: 2n * latest.baseFeePerGas + maxPriorityFeePerGas,
-      gas: SET_MASTER_SECRET_HASH_GAS,
-      to,
-      value: 0n,
-      data,
-    }
-    step = 'simulate setMasterSecretHash'
-    await call(client, { account: wallet, to, data, gas: transaction.gas })
-    step = 'sign the transaction'
-    const serializedTransaction = await signer.signTransaction(transaction)
-    step = 'send the transaction'
-    return await sendRawTransaction(client, { serializedTransaction })
-  } catch (cause) {
-    throw new KmsError('service_unavailable', 'failed to set master secret hash', {
-      cause,
-      details: `${step}: ${describeTransactionError(cause)}`,
-    })
-  }
+  return sendNodeTransaction({
+    ...parameters,
+    to,
+    data,
+    functionName: 'setMasterSecretHash',
+    gas: { fixed: SET_MASTER_SECRET_HASH_GAS },
+    signer,
+    failureMessage: 'failed to set master secret hash',
+  })
 }

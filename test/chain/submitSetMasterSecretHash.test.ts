@@ -171,7 +171,8 @@ test('error: a dead RPC is reported with its cause', async () => {
       signer,
     }),
   )
-  expect(error.details).toMatch(/^read chain id, fees and nonce: /)
+  // The simulation is the first call to the chain (core/chain/_sendNodeTransaction.ts).
+  expect(error.details).toMatch(/^simulate setMasterSecretHash: /)
   expect(error.cause).toBeInstanceOf(Error)
 })
 
