@@ -130,15 +130,23 @@ class TickStop {
 
 /** Runs one tick. A step that sets a reason makes the node unavailable and ends the tick. */
 export async function runNodeTick(context: NodeTickContext): Promise<void> {
+  const progress = { epochsRead: false }
   try {
-    await tick(context)
+    await tick(context, progress)
   } catch (error) {
     if (!(error instanceof TickStop)) throw error
     context.readiness.markUnavailable(error.reason)
+    // A tick that stopped before reading the epochs (a node the registry no longer lists, a
+    // revoked version) still wipes what the chain has retired: retiring an epoch must take its
+    // secret out of every honest node's memory, serving or not (§7.7 item 1).
+    if (!progress.epochsRead && context.epochs !== undefined && context.keys.isInstalled) {
+      const chain = await readChainEpochs(context).catch(() => undefined)
+      if (chain !== undefined) wipeDeadEpochs(context, chain)
+    }
   }
 }
 
-async function tick(context: NodeTickContext): Promise<void> {
+async function tick(context: NodeTickContext, progress: { epochsRead: boolean }): Promise<void> {
   const { mode, tee, sleep, peers, keys, readiness, identity } = context
   context.recovery?.progress.tick()
 
@@ -196,6 +204,7 @@ async function tick(context: NodeTickContext): Promise<void> {
     return undefined
   })
   if (chain === undefined) throw new TickStop('cannot read master secret hash')
+  progress.epochsRead = true
   wipeDeadEpochs(context, chain)
   if (chain.current >= 1) return rotatingTick(context, chain, ownWallet)
   const chainHash = chain.epochs[0]!.hash
@@ -314,8 +323,9 @@ async function commitEpoch(context: NodeTickContext, epoch: number): Promise<voi
     bytes.fill(0)
     context.log('info', 'generated a candidate master secret for a new epoch', { epoch })
   }
-  const committing = hash
-  await withRetries(() => context.submitMasterSecretHash(committing), sleep).then(
+  // One attempt, not ⟳: once another node has committed, every retry would fail the same way
+  // and only hold this tick (and the fetch of the winner's secret) back by the backoff.
+  await context.submitMasterSecretHash(hash).then(
     () => context.log('info', 'submitted the master secret hash of a new epoch', { epoch }),
     (error: unknown) => context.log('warn', 'setMasterSecretHash failed for a new epoch', { epoch, error: describe(error) }),
   )

@@ -13,7 +13,7 @@ export interface SecretRecipientCheck {
   registry: Pick<NovaAppRegistryReader, 'getInstanceByWallet' | 'getVersion'>
   wallet: Wallet
   kmsAppId: number
-  /** The epoch asked for: 0 admits ENROLLED or DEPRECATED versions (§7.2), later epochs ENROLLED only. */
+  /** The epoch asked for, named in refusals. */
   epoch: number
 }
 
@@ -22,8 +22,7 @@ function ineligible(details: string): KmsError {
 }
 
 /**
- * Resolves when `wallet` is an ACTIVE, zkVerified KMS instance on a version allowed for
- * `epoch`.
+ * Resolves when `wallet` is an ACTIVE, zkVerified KMS instance on an ENROLLED version.
  * @throws KmsError 403 `forbidden` naming the failed rule; 503 `registry_unavailable` when the
  *   chain cannot be read (fail closed: no secret on a guess).
  */
@@ -35,6 +34,7 @@ export async function checkSecretRecipient({ registry, wallet, kmsAppId, epoch }
   if (instance.appId !== kmsAppId) throw ineligible('instance of another app')
   const version = await registry.getVersion(instance.appId, instance.versionId)
   if (version === undefined) throw ineligible('version not found')
-  const allowed = epoch === 0 ? version.status === VERSION_STATUS.ENROLLED || version.status === VERSION_STATUS.DEPRECATED : version.status === VERSION_STATUS.ENROLLED
-  if (!allowed) throw ineligible(`version status ${version.status} may not receive epoch ${epoch}`)
+  // ENROLLED only, for every epoch: the requester's attestation check (§4.5) already demands
+  // it, and this read makes it hold at the moment of sealing, not as the peer cache remembers.
+  if (version.status !== VERSION_STATUS.ENROLLED) throw ineligible(`version status ${version.status} may not receive epoch ${epoch}`)
 }

@@ -48,6 +48,7 @@ async function setup() {
   const readiness = new Readiness()
   const keys = new KeyRing({ kmsAppId: 49 })
   const submitted: Uint8Array[] = []
+  const submission = { fails: false }
   const requested: number[] = []
   const dropped: number[] = []
   const served: number[] = []
@@ -71,6 +72,7 @@ async function setup() {
     },
     submitMasterSecretHash: async (hash) => {
       submitted.push(hash)
+      if (submission.fails) throw new Error('reverted with MasterSecretHashAlreadySet')
     },
     peerSecrets: {
       requestMasterSecret: async (_peer, epoch = 0) => {
@@ -99,7 +101,7 @@ async function setup() {
     },
     log: () => undefined,
   }
-  return { context, scenario, readiness, keys, submitted, requested, dropped, served, status, snapshots: () => snapshots }
+  return { context, scenario, readiness, keys, submitted, submission, requested, dropped, served, status, records, wallet, snapshots: () => snapshots }
 }
 
 /** A node serving epoch 0 (secret preloaded, hash on chain) after one tick. */
@@ -247,5 +249,30 @@ describe('node_tick with key epochs (PROTOCOL §7.7)', () => {
     await runNodeTick(context)
     expect(keys.heldEpochs).toEqual([0])
     expect(keys.servingEpoch).toBe(0)
+  })
+
+  it('behavior: a node the registry stopped listing still wipes a retired epoch, though its tick stops at step 3', async () => {
+    const { context, scenario, keys, readiness, records, wallet } = await servingEpochZero()
+    scenario.chain.current = 1
+    scenario.chain.hashes.set(1, masterSecretHash(SECRET_1_OTHER))
+    scenario.peerSecrets.set(1, SECRET_1_OTHER)
+    await runNodeTick(context)
+    expect(keys.heldEpochs).toEqual([0, 1])
+    records.delete(wallet)
+    scenario.chain.retired.add(0)
+    await runNodeTick(context)
+    expect(readiness.reason).toBe('self not in KMS node list')
+    expect(keys.heldEpochs).toEqual([1])
+  })
+
+  it('behavior: a commit that fails (another node won) is tried once per tick, not retried within it', async () => {
+    const { context, scenario, submitted, submission, readiness } = await servingEpochZero()
+    scenario.chain.current = 1
+    submission.fails = true
+    await runNodeTick(context)
+    expect(submitted).toHaveLength(1)
+    expect(readiness.available).toBe(true)
+    await runNodeTick(context)
+    expect(submitted).toHaveLength(2)
   })
 })

@@ -1,6 +1,6 @@
 /**
  * Who may receive a master secret (PROTOCOL §7.7): the requester as the registry says it is
- * now. A version REVOKED, or for a new epoch merely DEPRECATED, gets nothing, and an
+ * now. A version REVOKED or DEPRECATED gets nothing, and an
  * unreadable chain refuses rather than guesses.
  */
 import { describe, expect, it } from 'vitest'
@@ -33,8 +33,8 @@ describe('checkSecretRecipient (PROTOCOL §7.7)', () => {
     await expect(check(registry({}, 0), 3)).resolves.toBeUndefined()
   })
 
-  it('behavior: a DEPRECATED version still receives epoch 0, as the peer cache admits it, but no new epoch', async () => {
-    await expect(check(registry({}, 1), 0)).resolves.toBeUndefined()
+  it('error: a DEPRECATED version receives no secret, of any epoch (as §4.5 already demands of a requester)', async () => {
+    await expect(check(registry({}, 1), 0)).rejects.toMatchObject({ code: 'forbidden', details: 'version status 1 may not receive epoch 0' })
     await expect(check(registry({}, 1), 1)).rejects.toMatchObject({ code: 'forbidden', details: 'version status 1 may not receive epoch 1' })
   })
 
