@@ -20,11 +20,16 @@ import {
 /// the first authorized KMS node commits; rotation and retirement of epochs (§7.7); per-app key
 /// epochs; and the recovery policy and backups (§7.6).
 /// @dev Non-upgradeable. The upstream nova-kms (c) ABI, errors and events are kept exactly (with
-/// `masterSecretHash()` now the current epoch's hash), plus `ZeroAddress()`; every selector and
-/// topic is pinned in test/KMSRegistry.t.sol, test/KMSRegistryRecovery.t.sol and
-/// test/KMSRegistryEpochs.t.sol.
+/// `masterSecretHash()` now the current epoch's hash and `OWNER()` a view of the current owner),
+/// plus `ZeroAddress()` and two-step ownership (issue 19); every selector and topic is pinned in
+/// test/KMSRegistry.t.sol, test/KMSRegistryRecovery.t.sol, test/KMSRegistryEpochs.t.sol and
+/// test/KMSRegistryOwnership.t.sol.
 contract KMSRegistry is IAppOperatorCallbacks {
-    address public immutable OWNER;
+    /// @dev The owner is not immutable (issue 19): a lost or exposed owner key, which can
+    /// reset the master-secret hash, rotate epochs and govern recovery, must be replaceable.
+    /// Two steps (nominate, then accept) so that a mistyped address cannot take it over.
+    address private _owner;
+    address private _pendingOwner;
     address public novaAppRegistry;
     uint256 public kmsAppId;
 
@@ -33,6 +38,7 @@ contract KMSRegistry is IAppOperatorCallbacks {
     mapping(address operator => uint256 positionPlusOne) private _operatorPosition;
 
     error NotOwner();
+    error NotPendingOwner();
     error OnlyNovaAppRegistry();
     error InvalidRegistryAddress();
     error AppIdMismatch();
@@ -76,6 +82,8 @@ contract KMSRegistry is IAppOperatorCallbacks {
     error InvalidAppKeyEpoch();
     error PolicyBoundToAnotherEpoch();
 
+    event OwnershipTransferStarted(address indexed previousOwner, address indexed newOwner);
+    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event OperatorAdded(address indexed operator, uint256 indexed appId, uint256 versionId, uint256 instanceId);
     event OperatorRemoved(address indexed operator, uint256 indexed appId, uint256 versionId, uint256 instanceId);
     event MasterSecretHashSet(bytes32 indexed hash, address indexed setter);
@@ -191,7 +199,7 @@ contract KMSRegistry is IAppOperatorCallbacks {
     mapping(uint256 appId => uint256 epoch) public appKeyEpoch;
 
     modifier onlyOwner() {
-        if (msg.sender != OWNER) revert NotOwner();
+        if (msg.sender != _owner) revert NotOwner();
         _;
     }
 
@@ -211,12 +219,48 @@ contract KMSRegistry is IAppOperatorCallbacks {
         if (appRegistry_ == address(0)) revert InvalidRegistryAddress();
         if (policyTimelockSeconds == 0 || policyTimelockSeconds > type(uint32).max) revert InvalidTimelock();
         if (retireGraceSeconds == 0 || retireGraceSeconds > type(uint32).max) revert InvalidGracePeriod();
-        OWNER = initialOwner;
+        if (initialOwner == address(0)) revert ZeroAddress();
+        _owner = initialOwner;
+        emit OwnershipTransferred(address(0), initialOwner);
         novaAppRegistry = appRegistry_;
         POLICY_TIMELOCK_SECONDS = policyTimelockSeconds;
         RETIRE_GRACE_SECONDS = retireGraceSeconds;
         // Epoch 0 is live from deployment (it has no startRotation).
         _epochStartedAt[0] = uint64(block.timestamp);
+    }
+
+    // ------------------------------------------------------------------ ownership (§9.1)
+
+    /// @notice The current owner: every owner-only function follows it.
+    function owner() public view returns (address) {
+        return _owner;
+    }
+
+    /// @notice The upstream name of `owner()`, kept for ABI compatibility (selector 0x117803e3).
+    function OWNER() external view returns (address) {
+        return _owner;
+    }
+
+    /// @notice The nominated owner, or zero when no transfer is pending.
+    function pendingOwner() external view returns (address) {
+        return _pendingOwner;
+    }
+
+    /// @notice Step 1: the owner nominates `newOwner`, replacing any earlier nomination.
+    /// Zero cancels a pending nomination. The owner keeps every right until the nominee
+    /// accepts. There is no renounce: an ownerless registry could never reset a wrong hash.
+    function transferOwnership(address newOwner) external onlyOwner {
+        _pendingOwner = newOwner;
+        emit OwnershipTransferStarted(_owner, newOwner);
+    }
+
+    /// @notice Step 2: the nominee takes ownership, which proves it holds the key.
+    function acceptOwnership() external {
+        if (msg.sender != _pendingOwner || msg.sender == address(0)) revert NotPendingOwner();
+        address previousOwner = _owner;
+        _owner = msg.sender;
+        delete _pendingOwner;
+        emit OwnershipTransferred(previousOwner, msg.sender);
     }
 
     function setNovaAppRegistry(address registry) external onlyOwner {
@@ -396,13 +440,13 @@ contract KMSRegistry is IAppOperatorCallbacks {
     /// below 2^32 (the derivation encodes them in four bytes).
     /// @dev `getApp` runs under try/catch: a revert (unknown app) reads as "not the owner".
     function setAppKeyEpoch(uint256 appId, uint256 epoch) external {
-        address owner;
+        address appOwner;
         try INovaAppRegistry(novaAppRegistry).getApp(appId) returns (App memory app) {
-            owner = app.owner;
+            appOwner = app.owner;
         } catch {
             revert NotAppOwner();
         }
-        if (owner == address(0) || owner != msg.sender) revert NotAppOwner();
+        if (appOwner == address(0) || appOwner != msg.sender) revert NotAppOwner();
         if (epoch <= appKeyEpoch[appId] || epoch > type(uint32).max) revert InvalidAppKeyEpoch();
         appKeyEpoch[appId] = epoch;
         emit AppKeyEpochSet(appId, epoch, msg.sender);
