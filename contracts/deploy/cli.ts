@@ -33,6 +33,7 @@ import {
 } from './devRegistry'
 import { readStatus, resetMasterSecretHash } from './kmsRegistry'
 import { readRotationStatus, retireEpoch, setAppKeyEpoch, startRotation } from './epochs'
+import { acceptOwnership, readOwnership, transferOwnership } from './ownership'
 import { FLAG_HELP, type FlagName, type Flags, address, bool, bytes32, hex, id, status, text } from './flags'
 
 type Command = (flags: Flags, rpcUrl: string) => Promise<unknown>
@@ -156,6 +157,9 @@ const COMMANDS = {
     retireEpoch({ ...kmsTarget(flags, rpcUrl), rpcUrl, epoch: id(flags, 'epoch'), force: bool(flags, 'force', 'false') }),
   'app-epoch-set': (flags, rpcUrl) =>
     setAppKeyEpoch({ ...kmsTarget(flags, rpcUrl), appId: id(flags, 'app-id'), epoch: id(flags, 'epoch') }),
+  'ownership-transfer': (flags, rpcUrl) => transferOwnership({ ...kmsTarget(flags, rpcUrl), newOwner: address(flags, 'to') }),
+  'ownership-accept': (flags, rpcUrl) => acceptOwnership(kmsTarget(flags, rpcUrl)),
+  'ownership-status': (flags, rpcUrl) => readOwnership({ rpcUrl, kmsRegistry: address(flags, 'kms-registry') }),
 } satisfies Record<string, Command>
 
 type CommandName = keyof typeof COMMANDS
@@ -249,6 +253,18 @@ const COMMAND_HELP: Record<CommandName, { summary: string; flags: Partial<Record
   'app-epoch-set': {
     summary: "Moves an app to a new key epoch, which changes its derived keys (PROTOCOL §5.2 v2). Signed by the app's owner in NovaAppRegistry (--private-key); the epoch must grow.",
     flags: { 'kms-registry': REQUIRED, 'app-id': REQUIRED, epoch: 'required: above the current one, at most 2^32 - 1' },
+  },
+  'ownership-transfer': {
+    summary: "Step 1 of an ownership transfer (owner only): nominates --to as KMSRegistry's next owner, replacing any earlier nomination; the zero address cancels it. The current owner keeps every right until the nominee accepts.",
+    flags: { 'kms-registry': REQUIRED, to: REQUIRED },
+  },
+  'ownership-accept': {
+    summary: 'Step 2: the nominee (--private-key) takes ownership of KMSRegistry. Any other sender is refused (NotPendingOwner).',
+    flags: { 'kms-registry': REQUIRED },
+  },
+  'ownership-status': {
+    summary: "Reads KMSRegistry's owner and pending owner (no key needed).",
+    flags: { 'kms-registry': REQUIRED },
   },
 }
 

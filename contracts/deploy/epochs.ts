@@ -37,7 +37,7 @@ export interface RotationStatus {
   /** The block the status was read at, and its timestamp. */
   blockNumber: number
   blockTimestamp: number
-  /** KMSRegistry's OWNER: the only account that may rotate and retire. */
+  /** KMSRegistry's owner: the only account that may rotate and retire. */
   owner: Address
   currentEpoch: number
   retireGraceSeconds: number
@@ -79,7 +79,7 @@ export async function readRotationStatus(parameters: { rpcUrl: string; kmsRegist
   const blockNumber = block.number
   const read = (functionName: string, args: unknown[] = []) => client.readContract({ address, abi: abi(), functionName, args, blockNumber })
   const [owner, currentEpoch, retireGraceSeconds, operators] = await Promise.all([
-    read('OWNER').then((value) => canonical(value as Address)),
+    read('owner').then((value) => canonical(value as Address)),
     read('currentEpoch').then((value) => Number(value as bigint)),
     read('RETIRE_GRACE_SECONDS').then((value) => Number(value as bigint)),
     read('getOperators').then((value) => (value as Address[]).map(canonical)),

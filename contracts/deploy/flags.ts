@@ -35,6 +35,7 @@ export const FLAG_HELP = {
   'policy-id': { value: '<id>', meaning: 'a recovery policy id' },
   epoch: { value: '<n>', meaning: 'a key epoch: the cluster epoch to retire, or the app key epoch to set' },
   force: { value: '', meaning: 'retire without every operator\'s report, once RETIRE_GRACE_SECONDS have passed' },
+  to: { value: '<address>', meaning: "KMSRegistry's nominated owner (the zero address cancels a nomination)" },
   help: { value: '', meaning: 'print the usage, or one command\'s flags with their defaults' },
 } as const satisfies Record<string, { value: string; meaning: string }>
 

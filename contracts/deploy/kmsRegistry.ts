@@ -45,7 +45,7 @@ export async function readStatus(parameters: { rpcUrl: string; kmsRegistry: Addr
   const kmsRegistry = canonical(parameters.kmsRegistry)
   const [chainId, owner, novaAppRegistry, kmsAppId, masterSecretHash, operators] = await Promise.all([
     client.getChainId(),
-    read<Address>(client, kmsRegistry, kmsAbi, 'OWNER'),
+    read<Address>(client, kmsRegistry, kmsAbi, 'owner'),
     read<Address>(client, kmsRegistry, kmsAbi, 'novaAppRegistry'),
     read<bigint>(client, kmsRegistry, kmsAbi, 'kmsAppId'),
     read<string>(client, kmsRegistry, kmsAbi, 'masterSecretHash'),

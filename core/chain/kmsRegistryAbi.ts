@@ -1,6 +1,7 @@
 /**
- * The KMSRegistry functions and errors a node uses (PROTOCOL §9.1, §9.3). The errors let a
- * failed `setMasterSecretHash`, `publishBackup` or `reportEpochMigrated` be logged by name.
+ * The KMSRegistry functions, events and errors a node uses (PROTOCOL §9.1, §9.3), plus its
+ * two-step ownership (§9.1, issue 19). The errors let a failed `setMasterSecretHash`,
+ * `publishBackup`, `reportEpochMigrated` or owner transaction be logged by name.
  * `test/chain/abi.test.ts` checks every item against the forge artifact.
  */
 export const kmsRegistryAbi = [
@@ -198,4 +199,54 @@ export const kmsRegistryAbi = [
   { type: 'error', name: 'NotOperator', inputs: [] },
   { type: 'error', name: 'NotCurrentEpoch', inputs: [] },
   { type: 'error', name: 'PolicyBoundToAnotherEpoch', inputs: [] },
+  // Two-step ownership (issue 19): the ops CLI and monitors read the owner and its nominee,
+  // and an owner transaction's refusal is named like the node's.
+  {
+    type: 'function',
+    name: 'owner',
+    stateMutability: 'view',
+    inputs: [],
+    outputs: [{ name: '', type: 'address' }],
+  },
+  {
+    type: 'function',
+    name: 'pendingOwner',
+    stateMutability: 'view',
+    inputs: [],
+    outputs: [{ name: '', type: 'address' }],
+  },
+  {
+    type: 'function',
+    name: 'transferOwnership',
+    stateMutability: 'nonpayable',
+    inputs: [{ name: 'newOwner', type: 'address' }],
+    outputs: [],
+  },
+  {
+    type: 'function',
+    name: 'acceptOwnership',
+    stateMutability: 'nonpayable',
+    inputs: [],
+    outputs: [],
+  },
+  {
+    type: 'event',
+    name: 'OwnershipTransferStarted',
+    anonymous: false,
+    inputs: [
+      { name: 'previousOwner', type: 'address', indexed: true },
+      { name: 'newOwner', type: 'address', indexed: true },
+    ],
+  },
+  {
+    type: 'event',
+    name: 'OwnershipTransferred',
+    anonymous: false,
+    inputs: [
+      { name: 'previousOwner', type: 'address', indexed: true },
+      { name: 'newOwner', type: 'address', indexed: true },
+    ],
+  },
+  { type: 'error', name: 'NotOwner', inputs: [] },
+  { type: 'error', name: 'NotPendingOwner', inputs: [] },
 ] as const

@@ -4,7 +4,7 @@
  * tuple field order.
  */
 import { beforeAll, describe, expect, test } from 'vitest'
-import { toFunctionSelector, type Abi, type AbiFunction } from 'viem'
+import { toEventSelector, toFunctionSelector, type Abi, type AbiEvent, type AbiFunction } from 'viem'
 import { loadArtifact } from '../../contracts/deploy/artifacts'
 import { kmsRegistryAbi, novaAppRegistryAbi } from '../../core/chain'
 import { buildContracts } from '../helpers/devChain'
@@ -76,4 +76,19 @@ test('vector: the key-epoch selectors PROTOCOL §9.1 pins (issue 16)', () => {
   expect(selector('appKeyEpoch')).toBe('0xe56a2b13')
   expect(selector('recoveryPolicyEpoch')).toBe('0x6a816d7b')
   expect(selector('reportEpochMigrated')).toBe('0x072a5b49')
+})
+
+test('vector: the ownership selectors and topics PROTOCOL §9.1 pins (issue 19)', () => {
+  const selector = (name: string) =>
+    toFunctionSelector(kmsRegistryAbi.find((item): item is AbiFunction & typeof item => item.type === 'function' && item.name === name)!)
+  const topic = (name: string) =>
+    toEventSelector(kmsRegistryAbi.find((item): item is AbiEvent & typeof item => item.type === 'event' && item.name === name)!)
+  expect(selector('owner')).toBe('0x8da5cb5b')
+  expect(selector('pendingOwner')).toBe('0xe30c3978')
+  expect(selector('transferOwnership')).toBe('0xf2fde38b')
+  expect(selector('acceptOwnership')).toBe('0x79ba5097')
+  expect(topic('OwnershipTransferStarted')).toBe('0x38d16b8cac22d99fc7c124b9cd0de2d3fa1faef420bfe791d8c362d765e22700')
+  expect(topic('OwnershipTransferred')).toBe('0x8be0079c531659141344cd1fd0a4f28419497f9722a3daafe3b4186f6b6457e0')
+  // OWNER() stays in the artifact for the upstream ABI, reading the same owner.
+  expect(loadArtifact('KMSRegistry').abi.some((item) => item.type === 'function' && item.name === 'OWNER')).toBe(true)
 })
