@@ -2,41 +2,15 @@
  * The deploy/ops CLI end to end, as an operator runs it (`npx tsx contracts/deploy/cli.ts`),
  * against a fresh anvil: JSON on stdout, `{"error"}` on stderr with status 1.
  */
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { keccak256, toBytes, toHex } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
 import { submitSetMasterSecretHash } from '../../core/chain'
 import { startAnvil, type Anvil } from '../helpers/anvil'
 import { ANVIL_OWNER_KEY, buildContracts } from '../helpers/devChain'
+import { cli, cliJson } from './_cli'
 import { localSigner } from './_doubles'
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url))
-
-interface CliResult {
-  status: number
-  stdout: string
-  stderr: string
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      'npx',
-      ['tsx', 'contracts/deploy/cli.ts', ...args],
-      { cwd: REPO, env: { ...process.env, ...env } },
-      (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    )
-  })
-}
-
-async function cliJson(args: string[], env?: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
-  const result = await cli(args, env)
-  expect(result.stderr.split('\n').filter((line) => line.startsWith('{'))).toEqual([])
-  expect(result.status).toBe(0)
-  return JSON.parse(result.stdout) as Record<string, unknown>
-}
 
 let anvil: Anvil
 let rpc: string[]

@@ -3,9 +3,7 @@
  * custodian's approve/veto, against a fresh anvil: the owner sets the first policy alone, a
  * later one needs the custodians' approvals or the timelock, and every refusal is an error.
  */
-import { execFile } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { bytesToHex, createTestClient, http, parseEther, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
@@ -13,34 +11,9 @@ import { connect } from '../../contracts/deploy/clients'
 import { approveRecoveryPolicy, readRecoveryState, vetoRecoveryPolicy } from '../../contracts/deploy/recoveryPolicy'
 import { startAnvil, type Anvil } from '../helpers/anvil'
 import { ANVIL_OWNER_KEY, buildContracts } from '../helpers/devChain'
+import { cliJson, cliError } from './_cli'
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url))
 const TIMELOCK = 120
-
-function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      'npx',
-      ['tsx', 'contracts/deploy/cli.ts', ...args],
-      { cwd: REPO, env: { ...process.env, DEPLOYER_PRIVATE_KEY: ANVIL_OWNER_KEY } },
-      (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    )
-  })
-}
-
-async function cliJson(args: string[]): Promise<Record<string, unknown>> {
-  const result = await cli(args)
-  expect(result.stderr.split('\n').filter((line) => line.startsWith('{'))).toEqual([])
-  expect(result.status).toBe(0)
-  return JSON.parse(result.stdout) as Record<string, unknown>
-}
-
-async function cliError(args: string[]): Promise<string> {
-  const result = await cli(args)
-  expect(result.status).toBe(1)
-  expect(result.stdout).toBe('')
-  return (JSON.parse(result.stderr.trim().split('\n').at(-1)!) as { error: string }).error
-}
 
 interface Custodian {
   key: Hex

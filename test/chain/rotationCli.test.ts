@@ -6,8 +6,6 @@
  *
  * The tests share one chain and run in order.
  */
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { createClient, createPublicClient, createTestClient, http, keccak256, toBytes, toHex, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
@@ -15,36 +13,11 @@ import { createKmsEpochReader, submitReportEpochMigrated, submitSetMasterSecretH
 import type { Wallet } from '../../core/encoding'
 import { startAnvil, type Anvil } from '../helpers/anvil'
 import { ANVIL_OWNER_KEY, buildContracts } from '../helpers/devChain'
+import { cliJson, cliError } from './_cli'
 import { localSigner } from './_doubles'
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url))
 const GRACE = 60
 const OWNER = privateKeyToAccount(ANVIL_OWNER_KEY).address
-
-function cli(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      'npx',
-      ['tsx', 'contracts/deploy/cli.ts', ...args],
-      { cwd: REPO, env: { ...process.env, DEPLOYER_PRIVATE_KEY: ANVIL_OWNER_KEY } },
-      (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    )
-  })
-}
-
-async function cliJson(args: string[]): Promise<Record<string, unknown>> {
-  const result = await cli(args)
-  expect(result.stderr.split('\n').filter((line) => line.startsWith('{'))).toEqual([])
-  expect(result.status).toBe(0)
-  return JSON.parse(result.stdout) as Record<string, unknown>
-}
-
-async function cliError(args: string[]): Promise<string> {
-  const result = await cli(args)
-  expect(result.status).toBe(1)
-  expect(result.stdout).toBe('')
-  return (JSON.parse(result.stderr.trim().split('\n').at(-1)!) as { error: string }).error
-}
 
 let anvil: Anvil
 let rpc: string[]
