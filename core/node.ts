@@ -7,6 +7,7 @@
  * @module
  */
 import { awsNitroRootG1Der, loadTrustedRoot } from './attestation'
+import { AuditLog } from './audit'
 import { NonceStore, RateLimiter, RequestAdmission } from './auth'
 import type { PeerAttestationPolicy } from './auth/verifyPeerAttestation'
 import { getChainId } from 'viem/actions'
@@ -115,6 +116,8 @@ export class KmsNode {
   readonly readiness = new Readiness()
   readonly peers: PeerCache
   readonly metrics = new Metrics()
+  /** The per-app key-release chains and the cluster chain (§14), in memory, per boot. */
+  readonly audit: AuditLog
   /** The attestation root apps and peers are verified against; `undefined` means the AWS pin. */
   readonly trustedAttestationRoot: Uint8Array | undefined
   /** True in the test build only ({@link KmsNodeRuntime.testBuild}). */
@@ -174,6 +177,7 @@ export class KmsNode {
     }
     this.admission = new RequestAdmission({ maxConcurrentRequests: config.maxConcurrentRequests, maxInflightBodyBytes: config.maxInflightBodyBytes })
     this.keys = new KeyRing({ kmsAppId: config.kmsAppId })
+    this.audit = new AuditLog({ clock, random })
     this.store = new KvStore({
       clock,
       nodeWallet: () => this.identity.wallet,

@@ -7,12 +7,34 @@
  */
 import { decodeNitroAttestationUnverified, matchesAwsRootPin } from './attestation'
 import { isBackupAlreadyPublished, submitPublishBackup, submitReportEpochMigrated, submitSetMasterSecretHash } from './chain'
+import { CLUSTER_CHAIN } from './audit'
 import { probePeers, runNodeTick, runSyncTick, type TickName } from './cluster'
 import { bytesToHex } from './encoding'
 import type { KmsNode } from './node'
 
 export function nodeTick(node: KmsNode): Promise<void> {
-  return node.ticks.run('node_tick', () =>
+  return node.ticks.run('node_tick', () => auditEpochChanges(node, () => runNodeTickOnce(node)))
+}
+
+/**
+ * §14.2: the cluster chain records the epoch the node starts to serve on and each epoch it
+ * wipes, as seen across one tick (the tick itself stays free of the log).
+ */
+async function auditEpochChanges(node: KmsNode, tick: () => Promise<void>): Promise<void> {
+  const servingBefore = node.keys.servingEpoch
+  const wipedBefore = node.epochStatus.wiped.length
+  try {
+    await tick()
+  } finally {
+    const requestId = node.audit.newRequestId()
+    for (const epoch of node.epochStatus.wiped.slice(wipedBefore)) node.audit.append(CLUSTER_CHAIN, requestId, { op: 'epoch_wiped', epoch })
+    const servingAfter = node.keys.servingEpoch
+    if (servingAfter !== undefined && servingAfter !== servingBefore) node.audit.append(CLUSTER_CHAIN, requestId, { op: 'epoch_serving', epoch: servingAfter })
+  }
+}
+
+function runNodeTickOnce(node: KmsNode): Promise<void> {
+  return (
     runNodeTick({
       mode: node.config.mode,
       tee: node.tee,
@@ -67,7 +89,7 @@ export function nodeTick(node: KmsNode): Promise<void> {
         status: node.epochStatus,
       },
       log: node.log,
-    }),
+    })
   )
 }
 

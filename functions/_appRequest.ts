@@ -14,6 +14,7 @@
  *    signing failure (503) changes nothing (§3.4). v2: every answer after authentication,
  *    errors included, carries `X-KMS-Response-Binding` over its status and exact body.
  */
+import type { AuditOp } from '../core/audit'
 import { authenticateApp, readRequestBinding, verifyAppAttestation, type AppIdentity, type AuthenticatedApp, type RequestBinding } from '../core/auth'
 import { buildResponseBindingMessage, buildResponseMessage, computeContentSha256 } from '../core/crypto'
 import { utf8ToBytes, type Wallet } from '../core/encoding'
@@ -24,13 +25,18 @@ import { defineFunction, type FunctionPolicy, type KmsFunction, type NodeView } 
 import { parseJsonText, readBodyBytes, requireEnvelope } from './_http'
 
 /** What authenticating, opening and sealing read from the node. */
-export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee' | 'log' | 'admission'
+export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee' | 'log' | 'admission' | 'audit'
 
 export interface AppRequest {
   request: Request
   identity: AppIdentity
   /** The decrypted inner request; `{}` for GET routes, which have no body. */
   payload: Record<string, unknown>
+  /**
+   * Names what this request releases, for the app's audit chain (§14.2). The pipeline appends
+   * it only once the route has returned, so a refusal or an error is never logged.
+   */
+  audit(op: AuditOp): void
 }
 
 /** App routes are always readiness-gated, client-limited and bounded by the request limit. */
@@ -166,9 +172,18 @@ export function defineAppFunction<K extends keyof KmsNode>(policy: AppFunctionPo
               })
         const counterSignature =
           binding.version === 1 ? await node.tee.signMessage(buildResponseMessage({ signature: responseSignatureSubject, wallet: ownWallet })) : undefined
-        const inner = await route({ request, identity, payload }, node)
+        let released: AuditOp | undefined
+        const inner = await route({ request, identity, payload, audit: (op) => (released = op) }, node)
+        // Appended as soon as the route has succeeded, before sealing: a put or delete has
+        // already changed the store, and a failure to seal or sign afterwards must not hide
+        // it (a derive whose answer then fails is logged too: the log errs on the side of
+        // reporting a release, never of missing one).
+        const requestId = node.audit.newRequestId()
+        if (released !== undefined) node.audit.append(identity.appId, requestId, released)
         const envelope = await sealEnvelope(node.tee, inner, identity.teePubkeyDer)
-        return jsonAnswer(envelope, 200, counterSignature === undefined ? {} : { 'x-kms-response-signature': counterSignature })
+        const headers: Record<string, string> = { 'x-kms-request-id': requestId }
+        if (counterSignature !== undefined) headers['x-kms-response-signature'] = counterSignature
+        return jsonAnswer(envelope, 200, headers)
       }
       // v1: a refusal goes to the pipeline's error mapper unsigned, as before binding v2.
       if (binding.version === 1) return toResponse(await run())

@@ -50,8 +50,9 @@ export function keyFromPath(pathname: string): string {
   return checkKey(key)
 }
 
-async function readValue(node: DataView, { identity }: AppRequest, key: string): Promise<unknown> {
+async function readValue(node: DataView, { identity, audit }: AppRequest, key: string): Promise<unknown> {
   const { value, updatedAtMs } = await node.appValues.get(identity.appId, key)
+  audit({ op: 'data_get', key })
   return { app_id: identity.appId, key, value: bytesToBase64(value), updated_at_ms: updatedAtMs }
 }
 
@@ -74,10 +75,11 @@ const router = IttyRouter<IRequest, [AppRequest, DataView], unknown>()
     const query = new URL(request.url).searchParams.get('key')
     if (query !== null) return readValue(node, appRequest, checkKey(query))
     const keys = node.store.list(appRequest.identity.appId)
+    appRequest.audit({ op: 'data_list', count: keys.length })
     return { app_id: appRequest.identity.appId, keys, count: keys.length }
   })
   .get(`${PATH_PREFIX}*`, (request, appRequest, node) => readValue(node, appRequest, keyFromPath(new URL(request.url).pathname)))
-  .put('/kms/data', async (_request, { identity, payload }, node) => {
+  .put('/kms/data', async (_request, { identity, payload, audit }, node) => {
     const { key, value, ttlMs } = parsePut(payload, node.config.maxKvValueSizeBytes)
     // New values go under the serving epoch's data key, and the record says so (§6.1, §7.7).
     const keyEpoch = node.keys.servingEpoch
@@ -85,11 +87,13 @@ const router = IttyRouter<IRequest, [AppRequest, DataView], unknown>()
     const { updatedAtMs, record } = await node.appValues.put(identity.appId, key, value, ttlMs, keyEpoch)
     // Journaled now, not only by the next tick's scan, so a clock moved back cannot hide it (§6.8).
     node.watermarks.wroteLocally(identity.appId, record)
+    audit({ op: 'data_put', key })
     return { app_id: identity.appId, key, updated_at_ms: updatedAtMs }
   })
-  .delete('/kms/data', (_request, { identity, payload }, node) => {
+  .delete('/kms/data', (_request, { identity, payload, audit }, node) => {
     const key = keyField(payload)
     node.watermarks.wroteLocally(identity.appId, node.store.delete(identity.appId, key))
+    audit({ op: 'data_delete', key })
     return { app_id: identity.appId, key, deleted: true }
   })
 

@@ -78,7 +78,7 @@ export function resolveClusterEpoch(requested: number | undefined, node: Pick<Km
 
 export const derive = defineAppFunction(
   { name: 'derive', routes: [{ path: '/kms/derive', methods: ['POST'] }] },
-  async ({ identity, payload }, node: Pick<KmsNode, 'keys' | 'epochStatus' | 'appKeyEpoch'>) => {
+  async ({ identity, payload, audit }, node: Pick<KmsNode, 'keys' | 'epochStatus' | 'appKeyEpoch'>) => {
     const { path, context, length, epoch } = parseDeriveRequest(payload)
     const clusterEpoch = resolveClusterEpoch(epoch?.cluster, node)
     // The app's key epoch is the chain's (§9.1 appKeyEpoch), read through a short cache; an
@@ -87,6 +87,7 @@ export const derive = defineAppFunction(
     const appEpoch = epoch?.app ?? currentAppEpoch
     if (appEpoch > currentAppEpoch) throw badRequest(`'epoch.app' ${appEpoch} is ahead of the app's key epoch ${currentAppEpoch}`)
     const key = await node.keys.deriveAppKey({ appId: identity.appId, path, context, length, clusterEpoch, appEpoch })
+    audit({ op: 'derive', path, context, length, epoch: { cluster: clusterEpoch, app: appEpoch } })
     return { app_id: identity.appId, path, key: bytesToBase64(key), length, epoch: { cluster: clusterEpoch, app: appEpoch } }
   },
 )

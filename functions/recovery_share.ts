@@ -5,6 +5,7 @@
  * 4xx and none of them touches the shares already collected. Ungated: the node that needs
  * this route is by definition unavailable.
  */
+import { CLUSTER_CHAIN } from '../core/audit'
 import { bytesEqual, constantTimeEqual, parseHex } from '../core/encoding'
 import { isSameP384PublicKey } from '../core/crypto'
 import { sealEnvelope } from '../core/envelope'
@@ -20,7 +21,7 @@ import { defineFunction } from './_define'
 import { jsonResponse, parseJsonText, readBodyBytes, requireEnvelope } from './_http'
 import { bodyLimitOf } from './_stages/bodyLimit'
 
-type RecoveryShareView = Pick<KmsNode, 'recovery' | 'recoveryReader' | 'epochReader' | 'keys' | 'tee' | 'identity' | 'readiness' | 'config' | 'admission' | 'log'>
+type RecoveryShareView = Pick<KmsNode, 'recovery' | 'recoveryReader' | 'epochReader' | 'keys' | 'tee' | 'identity' | 'readiness' | 'config' | 'admission' | 'log' | 'audit'>
 
 function notAwaiting(): KmsError {
   return new KmsError('conflict', 'not awaiting recovery shares')
@@ -99,6 +100,8 @@ export const recoveryShare = defineFunction(
     } else if (added.kind === 'combine_failed') {
       node.log('error', 'custodian shares did not combine to the chain hash; shares kept', { policy_id: policy.policyId, error: added.error })
     }
+    // §14.2: accepted shares are cluster events (the share itself is never logged).
+    node.audit.append(CLUSTER_CHAIN, node.audit.newRequestId(), { op: 'recovery_share_received', custodian: senderIndex, policy_id: policy.policyId })
     const answered = collector.answered
     if (state === 'awaiting') node.readiness.markUnavailable(`awaiting recovery shares (${collector.received}/${collector.threshold})`)
 

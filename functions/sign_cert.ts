@@ -8,9 +8,9 @@ import { defineAppFunction } from './_appRequest'
 
 export const signCert = defineAppFunction(
   { name: 'sign_cert', routes: [{ path: '/kms/sign_cert', methods: ['POST'] }], weight: (config) => config.signCertRateWeight },
-  async ({ identity, payload }, node: Pick<KmsNode, 'keys' | 'config' | 'clock' | 'random'>) => {
+  async ({ identity, payload, audit }, node: Pick<KmsNode, 'keys' | 'config' | 'clock' | 'random'>) => {
     const { caKey, caCertificate } = node.keys.certificateAuthority()
-    return signCertRequest({
+    const issued = await signCertRequest({
       request: payload,
       identity: { appId: identity.appId, instanceId: identity.instanceId, instanceUrl: identity.instanceUrl },
       dnsSuffix: node.config.caDnsSuffix,
@@ -20,5 +20,7 @@ export const signCert = defineAppFunction(
       clock: node.clock,
       random: node.random,
     })
+    audit({ op: 'sign_cert', serial: issued.serial, not_after_s: Math.floor(Date.parse(issued.not_after) / 1000) })
+    return issued
   },
 )

@@ -11,6 +11,7 @@
  * A `master_secret_request` also needs the requester's attestation document for this request
  * (§4.5, step 7a), checked only once PoP and the peer cache have passed.
  */
+import { CLUSTER_CHAIN } from '../core/audit'
 import { authenticatePeer } from '../core/auth'
 import { isPeerAttestationError } from '../core/auth/peerAttestationError'
 import { verifyRequesterAttestation } from '../core/auth/verifyPeerAttestation'
@@ -27,7 +28,7 @@ import { errorResponse } from './_stages/errorMapper'
 
 type SyncView = Pick<
   KmsNode,
-  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy' | 'watermarks' | 'chain' | 'epochStatus'
+  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy' | 'watermarks' | 'chain' | 'epochStatus' | 'audit'
 >
 
 /** Maps an error after authentication to its answer, as the pipeline's mapper would. */
@@ -131,6 +132,14 @@ export const sync = defineFunction(
         random: node.random,
         maxPageBytes: syncDataBudget(node.config.maxSyncPayloadBytes),
       })
+      // §14.2: the cluster chain records every secret and snapshot page this node gives away.
+      const syncType = syncTypeOf(payload)
+      if (syncType === 'master_secret_request') {
+        const epoch = typeof answer['epoch'] === 'number' ? answer['epoch'] : 0
+        node.audit.append(CLUSTER_CHAIN, node.audit.newRequestId(), { op: 'secret_sent', peer: peer.wallet, epoch })
+      } else if (syncType === 'snapshot_request') {
+        node.audit.append(CLUSTER_CHAIN, node.audit.newRequestId(), { op: 'snapshot_sent', peer: peer.wallet })
+      }
       const sealed = await sealEnvelope(node.tee, answer, peer.teePubkeyDer)
       return jsonResponse(sealed, peerSignature === undefined ? {} : { headers: { 'x-kms-peer-signature': peerSignature } })
     }

@@ -18,7 +18,7 @@ export type AuditOp =
   | { op: 'data_delete'; key: string }
   | { op: 'sign_cert'; serial: string; not_after_s: number }
   | { op: 'secret_sent'; peer: Wallet; epoch: number }
-  | { op: 'snapshot_sent'; peer: Wallet; page: number }
+  | { op: 'snapshot_sent'; peer: Wallet }
   | { op: 'recovery_share_received'; custodian: number; policy_id: number }
   | { op: 'epoch_serving'; epoch: number }
   | { op: 'epoch_wiped'; epoch: number }

@@ -7,7 +7,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { PipelineEnv } from './_env'
 
-export const CORS_EXPOSE_HEADERS = 'x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, retry-after'
+export const CORS_EXPOSE_HEADERS = 'x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, x-kms-request-id, retry-after'
 
 export function cors(): MiddlewareHandler<PipelineEnv> {
   return async function corsStage(c, next) {

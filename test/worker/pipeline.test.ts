@@ -100,7 +100,7 @@ describe('pipeline (PROTOCOL §2)', () => {
     for (const path of ['/health', '/nope', '/kms/derive']) {
       const response = await node.fetch(path)
       expect(response.headers.get('access-control-allow-origin')).toBe('*')
-      expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, retry-after')
+      expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, x-kms-request-id, retry-after')
       expect(response.headers.get('access-control-allow-credentials')).toBeNull()
     }
     const preflight = await node.fetch('/kms/anything', { method: 'OPTIONS' })

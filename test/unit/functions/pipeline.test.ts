@@ -40,7 +40,7 @@ async function pipeline() {
 
 function expectCors(response: Response): void {
   expect(response.headers.get('access-control-allow-origin')).toBe('*')
-  expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, retry-after')
+  expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, x-kms-request-id, retry-after')
 }
 
 afterEach(() => {
@@ -273,6 +273,8 @@ describe('the route policies of every function (PROTOCOL §2, §12.1, §12.2)', 
       '/kms/data/*': { methods: ['GET'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
       '/kms/sign_cert': { methods: ['POST'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
       '/kms/ca': { methods: ['GET', 'HEAD'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
+      '/kms/audit': { methods: ['GET'], gate: 'ready', limiter: 'client', bodyLimit: 'request' },
+      '/audit/cluster': { methods: ['GET'], gate: 'none', limiter: 'nonce', bodyLimit: 'request' },
       '/sync': { methods: ['POST'], gate: 'none', limiter: 'exempt', bodyLimit: 'sync' },
       '/recovery/share': { methods: ['POST'], gate: 'none', limiter: 'client', bodyLimit: 'recovery' },
     })

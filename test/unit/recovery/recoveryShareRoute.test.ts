@@ -3,6 +3,7 @@
  * each refusal has its code, none disturbs the collected shares, the threshold installs.
  */
 import { describe, expect, it } from 'vitest'
+import { AuditLog } from '../../../core/audit'
 import type { RecoveryBackup, RecoveryPolicy } from '../../../core/chain'
 import { Readiness } from '../../../core/cluster'
 import { p384 } from '@noble/curves/nist.js'
@@ -50,6 +51,7 @@ async function setup() {
     config: { maxRequestBodyBytes: 1 << 20 },
     admission: undefined,
     log: () => undefined,
+    audit: new AuditLog({ clock: { nowMs: () => 0 }, random: seededRandom('audit') }),
   } as unknown as KmsNode
   const submit = async (index: number, overrides: { share?: Uint8Array; nodeWallet?: Wallet; secretHash?: Uint8Array; policyId?: number; custodianIndex?: number; scalar?: Uint8Array } = {}) => {
     const built = await buildRecoveryShareSubmission({

@@ -9,7 +9,7 @@ import { cors, CORS_EXPOSE_HEADERS } from '../../../../functions/_stages/cors'
 import { mapError } from '../../../../functions/_stages/errorMapper'
 import { stageApp } from '../_helpers'
 
-const EXPOSED = 'x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, retry-after'
+const EXPOSED = 'x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, x-kms-request-id, retry-after'
 
 function expectCors(response: Response): void {
   expect(response.headers.get('access-control-allow-origin')).toBe('*')

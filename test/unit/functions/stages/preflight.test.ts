@@ -42,7 +42,7 @@ describe('preflight stage', () => {
     expect(response.headers.get('access-control-max-age')).toBe('600')
     // From the cors stage around it: the same three exposed headers, origin *.
     expect(response.headers.get('access-control-allow-origin')).toBe('*')
-    expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, retry-after')
+    expect(response.headers.get('access-control-expose-headers')).toBe('x-kms-response-signature, x-kms-peer-signature, x-kms-response-binding, x-kms-peer-binding, x-kms-request-id, retry-after')
     expect(response.headers.get('access-control-allow-credentials')).toBeNull()
     expect(response.headers.get('vary')).toBeNull()
     expect(await response.text()).toBe('')
