@@ -23,6 +23,8 @@ export interface MetricGauges {
   serviceAvailable: boolean
   /** §7.7: the chain's current epoch, the one this node serves on, and records still below it. */
   epochs?: { current: number; serving: number | undefined; recordsBelowServing: number }
+  /** §14.6: entries appended to the audit log and dropped by its bounds, since boot. */
+  audit?: { entries: number; dropped: number }
 }
 
 /** Escapes a label value (Prometheus text format: backslash, quote and newline). */
@@ -127,6 +129,11 @@ export class Metrics {
     lines.push(`nova_kms_epoch_serving ${epochs.serving ?? -1}`)
     family('nova_kms_reencrypt_records_remaining', 'gauge', 'Stored records still under an older epoch than the serving one.')
     lines.push(`nova_kms_reencrypt_records_remaining ${epochs.recordsBelowServing}`)
+    const audit = gauges.audit ?? { entries: 0, dropped: 0 }
+    family('nova_kms_audit_entries_total', 'counter', 'Audit log entries appended (PROTOCOL §14).')
+    lines.push(`nova_kms_audit_entries_total ${audit.entries}`)
+    family('nova_kms_audit_dropped_total', 'counter', 'Audit log entries dropped by the log\'s bounds (PROTOCOL §14.3).')
+    lines.push(`nova_kms_audit_dropped_total ${audit.dropped}`)
     return lines.join('\n') + '\n'
   }
 }

@@ -21,17 +21,24 @@ export function nodeTick(node: KmsNode): Promise<void> {
  * wipes, as seen across one tick (the tick itself stays free of the log).
  */
 async function auditEpochChanges(node: KmsNode, tick: () => Promise<void>): Promise<void> {
-  const servingBefore = node.keys.servingEpoch
   const wipedBefore = node.epochStatus.wiped.length
   try {
     await tick()
   } finally {
     const requestId = node.audit.newRequestId()
     for (const epoch of node.epochStatus.wiped.slice(wipedBefore)) node.audit.append(CLUSTER_CHAIN, requestId, { op: 'epoch_wiped', epoch })
-    const servingAfter = node.keys.servingEpoch
-    if (servingAfter !== undefined && servingAfter !== servingBefore) node.audit.append(CLUSTER_CHAIN, requestId, { op: 'epoch_serving', epoch: servingAfter })
+    // Against the epoch last logged, not the one before this tick: a secret preloaded or
+    // installed between ticks is logged by the first tick that sees it served.
+    const serving = node.keys.servingEpoch
+    if (serving !== undefined && serving !== auditedServingEpoch.get(node)) {
+      auditedServingEpoch.set(node, serving)
+      node.audit.append(CLUSTER_CHAIN, requestId, { op: 'epoch_serving', epoch: serving })
+    }
   }
 }
+
+/** The serving epoch each node last logged (§14.2 `epoch_serving`). */
+const auditedServingEpoch = new WeakMap<KmsNode, number>()
 
 function runNodeTickOnce(node: KmsNode): Promise<void> {
   return (

@@ -8,6 +8,7 @@
  */
 export { KmsClient, KmsClientError, type KmsClientOptions, type KmsNodeIdentity, type PopHeaders } from './kmsClient'
 export type { FetchFunction } from './_timedFetch'
+export { AuditVerificationError, verifyAuditPage, type AuditCursor, type AuditVerificationCode, type VerifiedAuditPage } from './verifyAuditPage'
 export { discoverKmsNodes, withDefaultScheme, type DiscoveredKmsNode, type DiscoverKmsNodesParameters } from './discoverKmsNodes'
 export { checkNodeIdentity, type NodeIdentityCheck } from './checkNodeIdentity'
 export {

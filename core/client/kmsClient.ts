@@ -3,6 +3,7 @@
  * MUST make on every answer (PROTOCOL §3.4): the counter-signature recovers to the node's
  * registry wallet, and the envelope comes from the node's registry teePubkey.
  */
+import { verifyAuditPage, type AuditCursor, type VerifiedAuditPage } from './verifyAuditPage'
 import { requestTarget } from '../auth/requestBinding'
 import { readBoundedBody } from '../cluster/peerHttp'
 import {
@@ -373,6 +374,17 @@ export class KmsClient {
       throw mismatch('list answer does not have the list shape')
     }
     return keys as string[]
+  }
+
+  /**
+   * One page of this app's audit chain on this node (PROTOCOL §14.4), verified: the signed
+   * head, every hash, the sequence, and, given the previous read's cursor, the continuity.
+   * @throws AuditVerificationError when the page does not verify.
+   */
+  async audit(options: { since?: number; previous?: AuditCursor; appId: number }): Promise<VerifiedAuditPage> {
+    const since = options.since ?? options.previous?.seq ?? 0
+    const page = await this.request('GET', `/kms/audit?since=${since}`)
+    return verifyAuditPage({ page, appId: options.appId, since, node: this.#options.node, ...(options.previous === undefined ? {} : { previous: options.previous }) })
   }
 
   async deleteData(key: string): Promise<void> {
