@@ -9,7 +9,7 @@
 import { bytesToHex } from '../encoding'
 import type { Clock, Random } from '../runtime'
 import { AUDIT_GENESIS_HASH, computeAuditEntryHash } from './entryHash'
-import { CLUSTER_CHAIN, type AuditChainId, type AuditEntry, type AuditHead, type AuditOp } from './types'
+import { CLUSTER_CHAIN, type AuditChainId, type AuditEntry, type AuditHead, type AuditOp, type AuditPage } from './types'
 
 /** §14.3: a chain past this drops its oldest entry. */
 export const MAX_AUDIT_ENTRIES_PER_CHAIN = 1024
@@ -35,15 +35,7 @@ interface Chain {
 }
 
 /** What `page` returns before the node signs the head (§14.4). */
-export interface UnsignedAuditPage {
-  app_id: AuditChainId
-  boot: string
-  since: number
-  prev_hash: string
-  entries: (AuditEntry & { hash: string })[]
-  head: AuditHead
-  more: boolean
-}
+export type UnsignedAuditPage = Omit<AuditPage, 'head_signature'>
 
 /** `since` beyond the chain's head (§14.4: 400). */
 export class AuditSinceAheadError extends Error {
