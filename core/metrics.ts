@@ -32,6 +32,9 @@ function label(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }
 
+/** The two contracts a node reads (PROTOCOL §9.1, §9.2), as `registry` label values. */
+export type RegistryName = 'nova_app_registry' | 'kms_registry'
+
 export class Metrics {
   readonly #requests = new Map<string, number>()
   readonly #durations = new Map<string, Histogram>()
@@ -39,6 +42,8 @@ export class Metrics {
   readonly #syncPushes = new Map<string, number>()
   readonly #peerAttestations = new Map<string, number>()
   readonly #reencrypted = { ok: 0, failed: 0 }
+  readonly #registryReadFailures: Record<RegistryName, number> = { nova_app_registry: 0, kms_registry: 0 }
+  readonly #attestationFailures = new Map<string, number>()
 
   recordRequest(route: string, method: string, status: number, seconds: number): void {
     const key = `route="${label(route)}",method="${label(method)}",status="${status}"`
@@ -72,6 +77,22 @@ export class Metrics {
   recordPeerAttestation(verified: 'requester' | 'responder', result: string): void {
     const key = `verified="${verified}",result="${label(result)}"`
     this.#peerAttestations.set(key, (this.#peerAttestations.get(key) ?? 0) + 1)
+    if (result !== 'ok') this.recordAttestationFailure('peer', result)
+  }
+
+  /** One failed RPC read of a registry (§2.8): the read failed closed, or fell back to the cache. */
+  recordRegistryReadFailure(registry: RegistryName): void {
+    this.#registryReadFailures[registry]++
+  }
+
+  /**
+   * One rejected Nitro attestation document (§2.8): an app's (`X-Nitro-Attestation`, §3.2)
+   * or a peer's (§4.5), with the check that failed. Peers' failures are also in
+   * `nova_kms_peer_attestations_total`; this series puts both sources under one alert.
+   */
+  recordAttestationFailure(source: 'app' | 'peer', reason: string): void {
+    const key = `source="${source}",reason="${label(reason)}"`
+    this.#attestationFailures.set(key, (this.#attestationFailures.get(key) ?? 0) + 1)
   }
 
   /** One re-encryption step (§6.10): records moved to the serving epoch, and those that failed. */
@@ -113,6 +134,12 @@ export class Metrics {
     for (const [labels, count] of this.#syncPushes) lines.push(`nova_kms_sync_push_total{${labels}} ${count}`)
     family('nova_kms_peer_attestations_total', 'counter', 'Peer attestation verifications by whose document and result (PROTOCOL §4.5).')
     for (const [labels, count] of this.#peerAttestations) lines.push(`nova_kms_peer_attestations_total{${labels}} ${count}`)
+    family('nova_kms_registry_read_failures_total', 'counter', 'Failed RPC reads by registry contract (PROTOCOL §9).')
+    for (const registry of ['nova_app_registry', 'kms_registry'] as const) {
+      lines.push(`nova_kms_registry_read_failures_total{registry="${registry}"} ${this.#registryReadFailures[registry]}`)
+    }
+    family('nova_kms_attestation_failures_total', 'counter', 'Rejected Nitro attestation documents by source (app or peer) and failed check.')
+    for (const [labels, count] of this.#attestationFailures) lines.push(`nova_kms_attestation_failures_total{${labels}} ${count}`)
     family('nova_kms_master_secret_state', 'gauge', '1 for the current master-secret state.')
     for (const state of ['uninitialized', 'generated', 'synced', 'recovered'] as const) {
       lines.push(`nova_kms_master_secret_state{state="${state}"} ${gauges.masterSecretState === state ? 1 : 0}`)

@@ -16,6 +16,7 @@ import {
   NODE_REFRESH_AHEAD_SECONDS,
   REVOCATION_BOUND_SECONDS,
   createCachedRegistry,
+  countReadFailures,
   createChainReaders,
   createKmsEpochReader,
   createKmsRecoveryReader,
@@ -32,7 +33,7 @@ import { readConfig, type ConfigEnvironment, type NodeConfig } from './config'
 import type { Wallet } from './encoding'
 import { KeyRing } from './keys'
 import { createLogger, type LogLevel, type LogWriter, type Logger } from './log'
-import { Metrics } from './metrics'
+import { Metrics, type RegistryName } from './metrics'
 import type { Clock, Random } from './runtime'
 import { createAppValues, KvStore, type AppValues } from './store'
 import { createLocalTee, createOdynTee, devRootCertificateDer, issueDevAttestation, type Tee } from './tee'
@@ -144,15 +145,24 @@ export class KmsNode {
     this.trustedAttestationRoot = trustedRoot
     this.testBuild = runtime.testBuild === true
     this.identity = { wallet: undefined, instanceUrl: config.nodeInstanceUrl }
-    this.chain = createChainReaders({
+    // Every registry read is counted when it fails (§2.8), wherever it is made from.
+    const failedReadOf = (registry: RegistryName) => (): void => this.metrics.recordRegistryReadFailure(registry)
+    const chain = createChainReaders({
       rpcUrl: config.chainRpcUrl,
       novaAppRegistry: config.novaAppRegistryAddress,
       kmsRegistry: config.kmsRegistryAddress,
       fetch: runtime.fetch,
     })
+    this.chain = {
+      novaAppRegistry: countReadFailures(chain.novaAppRegistry, failedReadOf('nova_app_registry')),
+      kmsRegistry: countReadFailures(chain.kmsRegistry, failedReadOf('kms_registry')),
+    }
     this.#rpcClient = createRpcClient({ rpcUrl: config.chainRpcUrl, fetch: runtime.fetch })
-    this.recoveryReader = createKmsRecoveryReader({ client: this.#rpcClient, address: config.kmsRegistryAddress })
-    this.epochReader = createKmsEpochReader({ client: this.#rpcClient, address: config.kmsRegistryAddress })
+    this.recoveryReader = countReadFailures(
+      createKmsRecoveryReader({ client: this.#rpcClient, address: config.kmsRegistryAddress }),
+      failedReadOf('kms_registry'),
+    )
+    this.epochReader = countReadFailures(createKmsEpochReader({ client: this.#rpcClient, address: config.kmsRegistryAddress }), failedReadOf('kms_registry'))
     // Cached exactly like the registry's records (§3.3): an app owner's bump reaches every
     // derive within FOUND_TTL_CAP_SECONDS, and an unreadable chain is trusted no longer than
     // REVOCATION_BOUND_SECONDS, after which derives fail closed.

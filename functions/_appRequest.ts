@@ -14,6 +14,7 @@
  *    signing failure (503) changes nothing (§3.4). v2: every answer after authentication,
  *    errors included, carries `X-KMS-Response-Binding` over its status and exact body.
  */
+import { isAttestationError } from '../core/attestation'
 import type { AuditOp } from '../core/audit'
 import { authenticateApp, readRequestBinding, verifyAppAttestation, type AppIdentity, type AuthenticatedApp, type RequestBinding } from '../core/auth'
 import { buildResponseBindingMessage, buildResponseMessage, computeContentSha256 } from '../core/crypto'
@@ -25,7 +26,7 @@ import { defineFunction, type FunctionPolicy, type KmsFunction, type NodeView } 
 import { parseJsonText, readBodyBytes, requireEnvelope } from './_http'
 
 /** What authenticating, opening and sealing read from the node. */
-export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee' | 'log' | 'admission' | 'audit'
+export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee' | 'log' | 'admission' | 'audit' | 'metrics'
 
 export interface AppRequest {
   request: Request
@@ -47,6 +48,17 @@ export type AppRoute<K extends keyof KmsNode> = (appRequest: AppRequest, node: N
 interface AuthenticatedRequest extends AuthenticatedApp {
   ownWallet: Wallet
   binding: RequestBinding
+}
+
+/**
+ * The check an app's document failed, as a bounded `reason` label (§2.8): the verifier's code
+ * (ATTESTATION.md §4), or the §3.2.2 step's reason after `Attestation rejected: `.
+ */
+function attestationFailureReason(error: unknown): string {
+  if (isAttestationError(error)) return error.attestationCode
+  const prefix = 'Attestation rejected: '
+  if (error instanceof KmsError && error.message.startsWith(prefix)) return error.message.slice(prefix.length)
+  return 'other'
 }
 
 /** Authenticates and authorizes the caller of an app route from its headers (§3.1–§3.3, §3.5). */
@@ -86,6 +98,9 @@ export async function authenticateAppRequest(request: Request, node: NodeView<Ap
         maxAgeSeconds: config.attestationMaxAgeSeconds,
         allowDebugMode: config.mode === 'dev',
         trustedRoot: node.trustedAttestationRoot,
+      }).catch((error: unknown) => {
+        node.metrics.recordAttestationFailure('app', attestationFailureReason(error))
+        throw error
       }),
   })
   return { ...authenticated, ownWallet, binding }

@@ -53,6 +53,7 @@ export {
   type SubmitPublishBackupParameters,
 } from './submitPublishBackup'
 export { createKmsEpochReader, type CreateKmsEpochReaderParameters } from './createKmsEpochReader'
+export { countReadFailures } from './countReadFailures'
 export {
   submitReportEpochMigrated,
   REPORT_EPOCH_MIGRATED_GAS_CAP,

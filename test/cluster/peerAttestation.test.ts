@@ -109,6 +109,14 @@ async function peerAttestations(node: TestNode): Promise<Record<string, number>>
   return counts
 }
 
+/** `nova_kms_attestation_failures_total{source="peer"}` of `node`, keyed by reason (§2.8). */
+async function peerAttestationFailures(node: TestNode): Promise<Record<string, number>> {
+  const text = await (await node.fetch('/metrics')).text()
+  const counts: Record<string, number> = {}
+  for (const match of text.matchAll(/^nova_kms_attestation_failures_total\{source="peer",reason="([^"]*)"\} (\d+)$/gm)) counts[match[1]!] = Number(match[2])
+  return counts
+}
+
 /** `nova_kms_sync_push_total{result="ok"}` of `node`, by peer wallet. */
 async function pushesOk(node: TestNode): Promise<Record<string, number>> {
   const text = await (await node.fetch('/metrics')).text()
@@ -277,6 +285,7 @@ describe('the responder checks the requester (seed step 4.4)', () => {
 
   it.each(refusals)('error: $name gets a bound 403 naming "$check", no secret, and the check counted', async ({ check, attestation }) => {
     const before = await peerAttestations(one)
+    const failuresBefore = await peerAttestationFailures(one)
     const request = await requester.prepare(await target(one))
     const answer = await requester.send(request, await attestation(request))
     expect(answer).toEqual({
@@ -285,6 +294,7 @@ describe('the responder checks the requester (seed step 4.4)', () => {
       bound: true,
     })
     expect(increase(before, await peerAttestations(one))).toEqual({ [`requester ${check}`]: 1 })
+    expect(increase(failuresBefore, await peerAttestationFailures(one)), 'and under the one attestation-failure series').toEqual({ [check]: 1 })
   })
 
   it('error: the successful request\'s document, replayed with a new PoP nonce, gets ATTESTATION_NONCE_MISMATCH and no secret', async () => {

@@ -25,7 +25,7 @@ import type { KmsClient } from '../../core/client'
 import { waitUntil } from '../../bundle/processes'
 import { bytesToHex } from '../../core/encoding'
 import { startDevChain, type DevChain } from '../helpers/devChain'
-import { boundedClient, outcomeOf, printSummary, sleep, startFaultNode, startTcpProxy, Tally, type FaultNode, type Outcome, type TcpProxy } from '../helpers/faults'
+import { boundedClient, metricValue, outcomeOf, printSummary, sleep, startFaultNode, startTcpProxy, Tally, type FaultNode, type Outcome, type TcpProxy } from '../helpers/faults'
 import { registerKmsNode, registerTestApp, type TestApp } from '../helpers/kmsNodes'
 
 const MASTER_SECRET_HEX = '4d'.repeat(32)
@@ -137,6 +137,11 @@ describe('the chain RPC dies mid-run and comes back', () => {
       expect(acknowledgedBefore, 'writes acknowledged before the cut').toBeGreaterThan(0)
 
       // The RPC dies.
+      const readFailures = async (node: FaultNode): Promise<number> => {
+        const text = await (await node.fetch('/metrics')).text()
+        return metricValue(text, 'nova_kms_registry_read_failures_total', { registry: 'kms_registry' })
+      }
+      const failuresBeforeCut = await Promise.all(nodes.map(readFailures))
       window.cutAt = performance.now()
       await rpc.cut()
       for (const [index, node] of nodes.entries()) {
@@ -150,6 +155,8 @@ describe('the chain RPC dies mid-run and comes back', () => {
           return answer[0] === 503 ? answer : undefined
         }, { timeoutMs: 30_000, intervalMs: 250 })
         expect([code, body]).toEqual([503, { code: 'service_unavailable', message: 'registry unreadable' }])
+        // §2.8: the failed reads are visible to the operator, not only their consequence.
+        expect(await readFailures(node), `node ${index + 1}'s registry read failures`).toBeGreaterThan(failuresBeforeCut[index]!)
       }
       const refusalsDuringCut = tally.correctRefusals
       expect(refusalsDuringCut, 'app requests refused while the chain was cut').toBeGreaterThan(0)

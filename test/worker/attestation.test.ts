@@ -10,6 +10,7 @@ import { KmsClient } from '../../core/client'
 import { bytesToBase64, bytesToHex, parseBase64, parseHex, type JsonValue, type Wallet } from '../../core/encoding'
 import { devRootCertificateDer, issueDevAttestation } from '../../core/tee'
 import { startDevChain, type DevChain } from '../helpers/devChain'
+import { metricValue } from '../helpers/faults'
 import { cryptoRandom, registerKmsNode, registerTestApp, startMiniflareNode, systemClock, tickUntil, type TestApp, type TestNode, refusal } from '../helpers/kmsNodes'
 import { CborArrayValue, CborMapValue, CborUint64, encodeCbor } from '../helpers/nitro/cborWriter'
 import { buildSyntheticChain, signSyntheticDocument, syntheticPcrs } from '../helpers/nitro/syntheticChain'
@@ -138,6 +139,16 @@ describe('attestation auth (PROTOCOL §3.2)', () => {
     }
     const client = await attestedClient(app, forged)
     expect(await refusal(() => client.derive({ path: 'p' }))).toEqual({ status: 403, code: 'unauthorized', message: 'Attestation rejected: ATTESTATION_ROOT_UNTRUSTED' })
+  })
+
+  it('behavior: /metrics counts each rejected app document by the check it failed (§2.8)', async () => {
+    const failures = async (reason: string): Promise<number> =>
+      metricValue(await (await node.fetch('/metrics')).text(), 'nova_kms_attestation_failures_total', { source: 'app', reason })
+    const [staleBefore, untrustedBefore] = [await failures('ATTESTATION_TOO_OLD'), await failures('ATTESTATION_ROOT_UNTRUSTED')]
+    const stale = await attestedClient(app, devAttester(app, { ageMs: 10 * 60_000 }))
+    expect((await refusal(() => stale.derive({ path: 'p' }))).message).toBe('Attestation rejected: ATTESTATION_TOO_OLD')
+    expect(await failures('ATTESTATION_TOO_OLD')).toBe(staleBefore + 1)
+    expect(await failures('ATTESTATION_ROOT_UNTRUSTED'), 'another reason is counted apart').toBe(untrustedBefore)
   })
 
   it('error: garbage in X-Nitro-Attestation is a 403 with a stable code, never a 500', async () => {
