@@ -1,6 +1,7 @@
 /**
  * The operator CLI (`nova-kms`, built to dist/cli.mjs). `nova-kms custodian …` is the
- * recovery custodian's tool (bundle/custodian/command.ts); the other command:
+ * recovery custodian's tool (bundle/custodian/command.ts), `nova-kms cluster …` the cluster
+ * console (bundle/cluster/command.ts); the other command:
  *
  *   nova-kms verify-attestation <file|-> [--at <ISO time | epoch ms>] [--json]
  *                               [--allow-debug] [--nonce <hex|base64>] [--root <pem|der file>]
@@ -28,6 +29,7 @@ import {
   type VerifyNitroAttestationOptions,
 } from '../core/attestation'
 import { bytesToHex, parseBase64Text, parseDer, parseHex, parseUtf8, readDerChildren, readDerOid, readDerSequence } from '../core/encoding'
+import { runCluster } from './cluster/command'
 import { runCustodian } from './custodian/command'
 
 const USAGE = `Usage: nova-kms verify-attestation <file|-> [options]
@@ -43,7 +45,9 @@ Options:
   --json           print one JSON object
   -h, --help       show this help
 
-Exit status: 0 valid, 1 rejected, 2 usage error.`
+Exit status: 0 valid, 1 rejected, 2 usage error.
+
+Other commands: nova-kms cluster --help (the cluster console), nova-kms custodian --help.`
 
 class UsageError extends Error {}
 
@@ -315,6 +319,8 @@ async function main(argv: readonly string[]): Promise<number> {
     if (command === 'verify-attestation') return await verifyAttestation(rest)
     // The custodian's tool (issue 15) has its own usage, flags and exit statuses.
     if (command === 'custodian') return await runCustodian(rest)
+    // The cluster console (issue 19), with its own usage and exit statuses.
+    if (command === 'cluster') return await runCluster(rest)
     if (command === undefined || command === '--help' || command === '-h') {
       process.stdout.write(`${USAGE}\n`)
       return command === undefined ? 2 : 0

@@ -611,6 +611,21 @@ async function readCaFingerprint(nodes: readonly Node[]): Promise<string> {
   return distinct.join(' / ')
 }
 
+/**
+ * The cluster console's table (`nova-kms cluster`, issue 19), exactly as an operator would
+ * get it against this devnet, with the command that prints it again.
+ */
+async function clusterConsole(rpcUrl: string, kmsRegistry: string): Promise<string> {
+  const { inspectCluster, renderTable } = await import('./cluster/command')
+  const command = `npx nova-kms cluster --rpc-url ${rpcUrl} --kms-registry ${kmsRegistry}`
+  try {
+    const table = renderTable(await inspectCluster({ rpcUrl, kmsRegistry }))
+    return `  cluster console (${command}):\n\n${table.replace(/^(?=.)/gm, '  ')}`
+  } catch (error) {
+    return `  cluster console: ${error instanceof Error ? error.message : String(error)} (run it again: ${command})\n`
+  }
+}
+
 /** Spawns `node dist/nova-runtime.mjs` for one app and waits for its `nova-runtime app … api … aux …` line. */
 async function startRuntime(app: App, index: number, devnetJson: string, port: number): Promise<{ pid: number; url: string; auxUrl: string }> {
   const child = spawn(process.execPath, [RUNTIME_BUNDLE, '--devnet', devnetJson, '--app-id', String(app.appId), '--port', String(port)], {
@@ -800,6 +815,7 @@ async function main(options: Options): Promise<void> {
   log(`ready in ${seconds(performance.now())}`) // since this process started
   console.log(summary({ nodes, anvil, chainId, addresses, caFingerprint, apps, runtimes, devnetJson }))
   if (custodians !== undefined) console.log(`${practiceCommands(options, custodians, anvil.rpcUrl, addresses, nodes)}\n`)
+  console.log(await clusterConsole(anvil.rpcUrl, addresses.kmsRegistry))
   if (options.exitWhenReady) return shutdown('--exit', 0)
   log(`running (pid ${process.pid}): Ctrl-C, or \`kill ${process.pid}\`, stops everything`)
 }

@@ -9,9 +9,10 @@
 import { createClient, http, type Address } from 'viem'
 import { readContract } from 'viem/actions'
 import { isAttestationError, verifyNitroAttestation } from '../../core/attestation'
+import { BoundedFetchError, fetchBounded as fetchBoundedAnswer } from '../boundedFetch'
 import { isPeerAttestationError } from '../../core/auth/peerAttestationError'
 import { verifyResponderAttestation } from '../../core/auth/verifyPeerAttestation'
-import { createChainReaders, INSTANCE_STATUS, VERSION_STATUS, type InstanceRecord } from '../../core/chain'
+import { createChainReaders, INSTANCE_STATUS, kmsRegistryAbi, VERSION_STATUS, type InstanceRecord } from '../../core/chain'
 import { bytesToBase64, parseBase64, parseUtf8, parseWallet, type Wallet } from '../../core/encoding'
 import type { Random } from '../../core/runtime'
 
@@ -25,45 +26,16 @@ const FETCH_TIMEOUT_MS = 10_000
 /** How old a freshly requested document may be: it was made for our nonce seconds ago. */
 const MAX_DOCUMENT_AGE_MS = 60_000
 
-const novaAppRegistryView = [
-  { type: 'function', name: 'novaAppRegistry', stateMutability: 'view', inputs: [], outputs: [{ name: '', type: 'address' }] },
-] as const
-
-/** GET with a deadline and a byte bound: a hostile node must not stall or flood the tool. */
+/** A bounded exchange (bundle/boundedFetch.ts) whose failure refuses: a hostile node must not stall or flood the tool. */
 export async function fetchBounded(url: string, init: RequestInit & { maxBytes: number }): Promise<{ status: number; body: unknown }> {
-  let response: Response
   try {
-    response = await fetch(url, { ...init, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' })
+    const { signal: _signal, redirect: _redirect, ...request } = init
+    const answer = await fetchBoundedAnswer(url, { ...request, timeoutMs: FETCH_TIMEOUT_MS })
+    return { status: answer.status, body: answer.json }
   } catch (error) {
-    throw new Refusal(`cannot reach ${url}: ${error instanceof Error ? error.message : String(error)}`)
+    if (error instanceof BoundedFetchError) throw new Refusal(error.message)
+    throw error
   }
-  const reader = response.body?.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  while (reader !== undefined) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.length
-    if (total > init.maxBytes) {
-      await reader.cancel()
-      throw new Refusal(`${url} answered more than ${init.maxBytes} bytes`)
-    }
-    chunks.push(value)
-  }
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.length
-  }
-  const text = parseUtf8(bytes)
-  let body: unknown
-  try {
-    body = text === undefined ? undefined : JSON.parse(text)
-  } catch {
-    body = undefined
-  }
-  return { status: response.status, body }
 }
 
 export interface CheckedNode {
@@ -128,7 +100,7 @@ export async function checkNode(params: CheckNodeParams): Promise<CheckedNode> {
   const client = createClient({ ccipRead: false, transport: http(params.rpcUrl, { timeout: FETCH_TIMEOUT_MS, retryCount: 0 }) })
   let novaAppRegistry: Wallet | undefined
   try {
-    novaAppRegistry = parseWallet(await readContract(client, { address: params.kmsRegistry as Address, abi: novaAppRegistryView, functionName: 'novaAppRegistry' }))
+    novaAppRegistry = parseWallet(await readContract(client, { address: params.kmsRegistry as Address, abi: kmsRegistryAbi, functionName: 'novaAppRegistry' }))
   } catch (error) {
     throw new Refusal(`cannot read KMSRegistry.novaAppRegistry(): ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`)
   }

@@ -28,6 +28,13 @@ export const kmsRegistryAbi = [
   },
   {
     type: 'function',
+    name: 'novaAppRegistry',
+    stateMutability: 'view',
+    inputs: [],
+    outputs: [{ name: '', type: 'address' }],
+  },
+  {
+    type: 'function',
     name: 'getOperators',
     stateMutability: 'view',
     inputs: [],
