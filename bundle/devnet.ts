@@ -494,6 +494,7 @@ async function buildContracts(): Promise<void> {
 
 interface NodeStatus {
   node: { tee_wallet: Wallet; tee_pubkey: string; service_available: boolean; unavailable_reason: string }
+  cluster: { total_instances: number }
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -544,17 +545,23 @@ function printNodeLine(line: string): void {
   else nodeOutput.held.push(line)
 }
 
-/** Waits until every node of `nodes` serves, printing their readiness reasons when they change. */
+/**
+ * Waits until every node of `nodes` serves and its peer cache holds them all (so that the
+ * cluster console printed at the end has nothing to flag), printing the reasons when they
+ * change.
+ */
 async function awaitReady(nodes: readonly Node[]): Promise<void> {
   let last = ''
   let printedAt = 0
-  const describe = (statuses: readonly (NodeStatus | undefined)[]): string =>
-    statuses.map((status, index) => `node ${nodes[index]!.index + 1} ${status === undefined ? 'not answering' : status.node.service_available ? 'ready' : status.node.unavailable_reason}`).join(', ')
+  const isReady = (status: NodeStatus | undefined): boolean => status?.node.service_available === true && status.cluster.total_instances >= nodes.length
+  const stateOf = (status: NodeStatus | undefined): string =>
+    status === undefined ? 'not answering' : !status.node.service_available ? status.node.unavailable_reason : isReady(status) ? 'ready' : `serving, sees ${status.cluster.total_instances} of ${nodes.length} nodes`
+  const describe = (statuses: readonly (NodeStatus | undefined)[]): string => statuses.map((status, index) => `node ${nodes[index]!.index + 1} ${stateOf(status)}`).join(', ')
   try {
     await waitUntil('the nodes to be ready', async () => {
       const statuses = await Promise.all(nodes.map((node) => getJson<NodeStatus>(`${node.url}/status`).catch(() => undefined)))
       const now = describe(statuses)
-      const ready = statuses.every((status) => status?.node.service_available === true)
+      const ready = statuses.every(isReady)
       if (!ready && now !== last && performance.now() - printedAt > 1000) {
         log(`readiness: ${now}`)
         printedAt = performance.now()

@@ -164,6 +164,13 @@ describe('npm start (bundle/devnet.ts)', () => {
     expect(output).toMatch(/^ +CA SHA-256 +[0-9a-f]{64}$/m)
     expect(output).toMatch(/^ +NovaAppRegistry +0x[0-9a-f]{40}$/m)
     expect(output).toContain(`devnet.json       ${join(directory, 'devnet.json')}`)
+    // …and at the end, the cluster console's table (issue 19), as `nova-kms cluster` prints it.
+    expect(output).toMatch(/^  cluster console \(npx nova-kms cluster --rpc-url http:\/\/127\.0\.0\.1:\d+ --kms-registry 0x[0-9a-f]{40}\):$/m)
+    expect(output).toMatch(/^  NODE +WALLET +VERSION +READY +SECRET +PEERS +SYNC +OPERATOR +CA$/m)
+    for (let index = 0; index < 3; index++) {
+      expect(output).toMatch(new RegExp(`^  http://127\\.0\\.0\\.1:${base + index} +0x[0-9a-f]{4}…[0-9a-f]{4} +v1 ENROLLED \\([^)]*\\) +yes +e0 ok +3/3 +.* yes +[0-9a-f]{16}…$`, 'm'))
+    }
+    expect(output).toContain('\n  all 3 node(s) healthy\n')
 
     // devnet.json: the old fields, and kmsAppId, chainId and apps[] (the demo app first).
     interface DevnetApp { appId: number; wallet: string; walletKey: string; teeScalar: string; runtimeApi: { url: string; auxUrl: string } }
