@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AuditVerificationError, verifyAuditPage, type KmsClient } from '../../core/client'
 import { parseHex, type Wallet } from '../../core/encoding'
 import { startDevChain, type DevChain } from '../helpers/devChain'
-import { registerKmsNode, registerTestApp, startMiniflareNode, tickUntil, type TestApp, type TestNode } from '../helpers/kmsNodes'
+import { registerTestApp, type TestApp, type TestNode } from '../helpers/kmsNodes'
+import { startMiniflareCluster } from '../helpers/miniflareCluster'
 
 const MASTER_SECRET_HEX = '3c'.repeat(32)
 
@@ -21,12 +22,6 @@ const nodes: { node: TestNode; wallet: Wallet }[] = []
 let appA: TestApp
 let appB: TestApp
 
-async function addNode(overrides: Record<string, string> = {}): Promise<{ node: TestNode; wallet: Wallet }> {
-  const node = await startMiniflareNode(chain, overrides)
-  const { wallet } = await registerKmsNode(chain, node)
-  return { node, wallet }
-}
-
 async function identityOf(node: TestNode): Promise<{ wallet: Wallet; teePubkeyDer: Uint8Array }> {
   const { node: self } = await node.status()
   return { wallet: self.tee_wallet, teePubkeyDer: parseHex(self.tee_pubkey)! }
@@ -34,11 +29,7 @@ async function identityOf(node: TestNode): Promise<{ wallet: Wallet; teePubkeyDe
 
 beforeAll(async () => {
   chain = await startDevChain()
-  nodes.push(await addNode({ MASTER_SECRET_HEX }))
-  await tickUntil(nodes[0]!.node, (status) => status.node.service_available)
-  nodes.push(await addNode(), await addNode())
-  await nodes[0]!.node.tick('node_tick')
-  for (const member of nodes.slice(1)) await tickUntil(member.node, (status) => status.node.service_available, { attempts: 3 })
+  nodes.push(...(await startMiniflareCluster(chain, { size: 3, masterSecretHex: MASTER_SECRET_HEX })))
   appA = await registerTestApp(chain)
   appB = await registerTestApp(chain)
 }, 300_000)

@@ -13,7 +13,8 @@ import type { ClusterReport, NodeReport } from '../../bundle/cluster/assessClust
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex, parseHex, type Wallet } from '../../core/encoding'
 import { startDevChain, type DevChain } from '../helpers/devChain'
-import { registerKmsNode, startMiniflareNode, tickUntil, type TestNode } from '../helpers/kmsNodes'
+import type { TestNode } from '../helpers/kmsNodes'
+import { addMiniflareMember, startMiniflareCluster } from '../helpers/miniflareCluster'
 
 const MASTER_SECRET_HEX = '3c'.repeat(32)
 /** Another secret: a node preloaded with it holds a secret the chain does not commit. */
@@ -25,9 +26,7 @@ const nodes: { node: TestNode; wallet: Wallet; stopped: boolean }[] = []
 let hostile: Server
 
 async function addNode(overrides: Record<string, string> = {}): Promise<{ node: TestNode; wallet: Wallet; stopped: boolean }> {
-  const node = await startMiniflareNode(chain, overrides)
-  const { wallet } = await registerKmsNode(chain, node)
-  return { node, wallet, stopped: false }
+  return { ...(await addMiniflareMember(chain, overrides)), stopped: false }
 }
 
 /** Runs the console (asynchronously: the Miniflare nodes live in this process and must keep answering). */
@@ -89,12 +88,7 @@ function startHostileHost(): Promise<string> {
 
 beforeAll(async () => {
   chain = await startDevChain()
-  nodes.push(await addNode({ MASTER_SECRET_HEX }))
-  await tickUntil(nodes[0]!.node, (status) => status.node.service_available)
-  nodes.push(await addNode(), await addNode())
-  await nodes[0]!.node.tick('node_tick')
-  for (const member of nodes.slice(1)) await tickUntil(member.node, (status) => status.node.service_available, { attempts: 3 })
-  for (const member of nodes) await member.node.tick('node_tick')
+  for (const member of await startMiniflareCluster(chain, { size: 3, masterSecretHex: MASTER_SECRET_HEX })) nodes.push({ ...member, stopped: false })
 }, 300_000)
 
 afterAll(async () => {
