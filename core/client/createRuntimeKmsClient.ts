@@ -6,11 +6,12 @@ import type { Clock, Random } from '../runtime'
 import type { FetchFunction } from './_timedFetch'
 import { authorizeRuntimeInstance } from './authorizeRuntimeInstance'
 import { discoverKmsNodes } from './discoverKmsNodes'
-import { NodeDirectory } from './nodeDirectory'
+import { NodeDirectory, type NodeDirectoryOptions } from './nodeDirectory'
+import { checkNodeAttestationPolicy, verifyNodeAttestation, type NodeAttestationPolicy } from './verifyNodeAttestation'
 import { RuntimeKmsClient } from './runtimeKmsClient'
 
 export interface CreateRuntimeKmsClientParameters {
-  registry: Pick<NovaAppRegistryReader, 'getActiveInstances' | 'getInstanceByWallet' | 'getApp'>
+  registry: Pick<NovaAppRegistryReader, 'getActiveInstances' | 'getInstanceByWallet' | 'getApp'> & Partial<Pick<NovaAppRegistryReader, 'getVersion'>>
   /** The KMS app's id in the registry (`kms_integration.kms_app_id`). */
   kmsAppId: number
   /** The app this runtime serves. */
@@ -23,6 +24,12 @@ export interface CreateRuntimeKmsClientParameters {
   fetch?: FetchFunction
   /** PROTOCOL §3.5; 1 (the real runtime's protocol) by default. */
   bindingVersion?: 1 | 2
+  /**
+   * Verify each node's Nitro document (`verifyNodeAttestation`) instead of trusting its
+   * `/status` for identity, as the SDK should; the registry must then offer `getVersion`.
+   * Omitted: the runtime's `/status` check (RUNTIME.md §1), which the runtime itself does.
+   */
+  attestation?: NodeAttestationPolicy
 }
 
 export interface RuntimeKmsConnection {
@@ -31,11 +38,27 @@ export interface RuntimeKmsConnection {
   directory: NodeDirectory
 }
 
+function attestationCheck(
+  registry: CreateRuntimeKmsClientParameters['registry'],
+  context: { kmsAppId: number; clock: Clock; random: Random; policy: NodeAttestationPolicy },
+): NonNullable<NodeDirectoryOptions['checkIdentity']> {
+  const { getVersion } = registry
+  if (getVersion === undefined) throw new TypeError('attestation: the registry reader must offer getVersion (the enrolled measurement)')
+  checkNodeAttestationPolicy(context.policy)
+  const reader = { getInstanceByWallet: registry.getInstanceByWallet.bind(registry), getVersion: getVersion.bind(registry) }
+  return (node, fetch) => verifyNodeAttestation({ node, registry: reader, fetch, ...context })
+}
+
 /** Builds the client; nothing touches the network until a call. */
 export function createRuntimeKmsClient(parameters: CreateRuntimeKmsClientParameters): RuntimeKmsConnection {
-  const { registry, kmsAppId, appId, walletKey, teeKey, clock, random, sleep, fetch, bindingVersion } = parameters
+  const { registry, kmsAppId, appId, walletKey, teeKey, clock, random, sleep, fetch, bindingVersion, attestation } = parameters
   const wallet = privateKeyToWallet(walletKey)
-  const directory = new NodeDirectory({ discover: () => discoverKmsNodes({ registry, kmsAppId }), clock, ...(fetch === undefined ? {} : { fetch }) })
+  const directory = new NodeDirectory({
+    discover: () => discoverKmsNodes({ registry, kmsAppId }),
+    clock,
+    ...(fetch === undefined ? {} : { fetch }),
+    ...(attestation === undefined ? {} : { checkIdentity: attestationCheck(registry, { kmsAppId, clock, random, policy: attestation }) }),
+  })
   const client = new RuntimeKmsClient({
     directory,
     walletKey,

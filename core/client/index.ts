@@ -11,6 +11,7 @@ export type { FetchFunction } from './_timedFetch'
 export { AuditVerificationError, verifyAuditPage, type AuditCursor, type AuditVerificationCode, type VerifiedAuditPage } from './verifyAuditPage'
 export { discoverKmsNodes, withDefaultScheme, type DiscoveredKmsNode, type DiscoverKmsNodesParameters } from './discoverKmsNodes'
 export { checkNodeIdentity, type NodeIdentityCheck } from './checkNodeIdentity'
+export { verifyNodeAttestation, checkNodeAttestationPolicy, NODE_UNREACHABLE, type NodeAttestationPolicy, type VerifyNodeAttestationParameters } from './verifyNodeAttestation'
 export {
   NodeDirectory,
   NODE_LIST_TTL_MS,

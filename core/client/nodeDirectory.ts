@@ -7,7 +7,7 @@ import { bytesToHex } from '../encoding'
 import type { Clock } from '../runtime'
 import { createTimedFetch, type FetchFunction } from './_timedFetch'
 import { TtlCache } from './_ttlCache'
-import { checkNodeIdentity } from './checkNodeIdentity'
+import { checkNodeIdentity, type NodeIdentityCheck } from './checkNodeIdentity'
 import type { DiscoveredKmsNode } from './discoverKmsNodes'
 import { KmsNodeExchangeError } from './runtimeErrors'
 
@@ -28,6 +28,13 @@ export interface NodeDirectoryOptions {
   fetch?: FetchFunction
   /** Per probe; defaults to {@link NODE_REQUEST_TIMEOUT_MS}. */
   timeoutMs?: number
+  /**
+   * How a reachable node proves it is the registry's: by default its `/status` names the
+   * registry identity, as the runtime checks (RUNTIME.md §1); the SDK passes
+   * `verifyNodeAttestation`, which trusts no claim of the host's. `fetch` is the directory's,
+   * bounded in time and bytes. `'unreachable'`: no usable answer.
+   */
+  checkIdentity?: (node: DiscoveredKmsNode, fetch: FetchFunction) => Promise<NodeIdentityCheck | 'unreachable'>
 }
 
 const UNREACHABLE: unique symbol = Symbol('unreachable')
@@ -50,9 +57,11 @@ export class NodeDirectory {
   readonly #reachability: TtlCache<string, boolean>
   readonly #identity: TtlCache<string, boolean>
   readonly #probing = new Map<string, Promise<Probe>>()
+  readonly #checkIdentity: (node: DiscoveredKmsNode, fetch: FetchFunction) => Promise<NodeIdentityCheck | 'unreachable'>
 
-  constructor({ discover, clock, fetch, timeoutMs = NODE_REQUEST_TIMEOUT_MS }: NodeDirectoryOptions) {
+  constructor({ discover, clock, fetch, timeoutMs = NODE_REQUEST_TIMEOUT_MS, checkIdentity }: NodeDirectoryOptions) {
     this.#discover = discover
+    this.#checkIdentity = checkIdentity ?? ((node) => this.#checkStatusIdentity(node))
     this.#fetch = createTimedFetch(fetch ?? ((input, init) => globalThis.fetch(input, init)), timeoutMs)
     this.#list = new TtlCache(clock)
     this.#reachability = new TtlCache(clock)
@@ -122,16 +131,28 @@ export class NodeDirectory {
 
   async #readStatus(node: DiscoveredKmsNode): Promise<Probe> {
     const key = nodeKey(node)
-    const status = await this.#fetchStatus(node)
-    if (status === UNREACHABLE) {
+    let check: NodeIdentityCheck | 'unreachable'
+    try {
+      check = await this.#checkIdentity(node, this.#fetch)
+    } catch (error) {
+      if (!(error instanceof KmsNodeExchangeError)) throw error
+      check = 'unreachable'
+    }
+    if (check === 'unreachable') {
       this.#reachability.set(key, false, UNREACHABLE_TTL_MS)
       this.#identity.delete(key)
       return { reachable: false, identityMatches: false }
     }
-    const identityMatches = checkNodeIdentity(status, node).matches
+    const identityMatches = check.matches
     this.#reachability.set(key, true, REACHABLE_TTL_MS)
     this.#identity.set(key, identityMatches, IDENTITY_TTL_MS)
     return { reachable: true, identityMatches }
+  }
+
+  /** The runtime's check (RUNTIME.md §1 "Identity binding"): `/status` names the registry identity. */
+  async #checkStatusIdentity(node: DiscoveredKmsNode): Promise<NodeIdentityCheck | 'unreachable'> {
+    const status = await this.#fetchStatus(node)
+    return status === UNREACHABLE ? 'unreachable' : checkNodeIdentity(status, node)
   }
 
   /** The `/status` body, or {@link UNREACHABLE} for a connection error, a timeout, a non-2xx or non-JSON answer. */
