@@ -4,6 +4,7 @@
  * registry wallet, and the envelope comes from the node's registry teePubkey.
  */
 import { verifyAuditPage, type AuditCursor, type VerifiedAuditPage } from './verifyAuditPage'
+import { NovaKmsError } from './novaKmsError'
 import { requestTarget } from '../auth/requestBinding'
 import { readBoundedBody } from '../cluster/peerHttp'
 import {
@@ -66,11 +67,12 @@ export interface KmsClientOptions {
 }
 
 /** A non-2xx answer: the PROTOCOL §12.4 body, or a failed client-side check (status 0). */
-export class KmsClientError extends Error {
+export class KmsClientError extends NovaKmsError {
   override readonly name = 'KmsClientError'
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** The PROTOCOL code (§12.4) of the refusal, or the client's for an answer it could not accept. */
+    code: string,
     message: string,
     /**
      * For an unbound v2 answer (`unbound_response`): what it claimed, which nothing
@@ -80,7 +82,7 @@ export class KmsClientError extends Error {
      */
     readonly unverified?: { status: number; code: string; message: string },
   ) {
-    super(message)
+    super(message, { code })
   }
 }
 

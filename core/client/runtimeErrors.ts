@@ -4,15 +4,16 @@
  * the others are the caller's or the node's final word. Messages are wire-safe: they name
  * what failed, never key material or input bytes.
  */
+import { NovaKmsError } from './novaKmsError'
 
 /** The base of every failure the runtime-like client reports on purpose. */
-export class RuntimeKmsError extends Error {
+export class RuntimeKmsError extends NovaKmsError {
   override readonly name: string = 'RuntimeKmsError'
   /** True when the same call may succeed later (registry, authorization, nodes down). */
   readonly transient: boolean
 
-  constructor(message: string, options: { transient: boolean; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+  constructor(message: string, options: { transient: boolean; code: string; details?: string; cause?: unknown }) {
+    super(message, options)
     this.transient = options.transient
   }
 }
@@ -21,7 +22,7 @@ export class RuntimeKmsError extends Error {
 export class KmsRegistryUnavailableError extends RuntimeKmsError {
   override readonly name = 'KmsRegistryUnavailableError'
   constructor(options: { cause?: unknown } = {}) {
-    super('NovaAppRegistry is unavailable', { transient: true, ...options })
+    super('NovaAppRegistry is unavailable', { transient: true, code: 'registry_unavailable', ...options })
   }
 }
 
@@ -32,7 +33,7 @@ export class KmsRegistryUnavailableError extends RuntimeKmsError {
 export class KmsInstanceNotAuthorizedError extends RuntimeKmsError {
   override readonly name = 'KmsInstanceNotAuthorizedError'
   constructor(readonly reason: string) {
-    super(`This instance is not authorized for KMS: ${reason}`, { transient: true })
+    super(`This instance is not authorized for KMS: ${reason}`, { transient: true, code: 'instance_not_authorized' })
   }
 }
 
@@ -49,7 +50,11 @@ export class KmsNodesUnavailableError extends RuntimeKmsError {
     readonly failures: readonly KmsNodeFailure[],
     readonly rounds: number,
   ) {
-    super(`No KMS node answered after ${rounds} rounds`, { transient: true })
+    super(`No KMS node answered after ${rounds} rounds`, {
+      transient: true,
+      code: 'nodes_unavailable',
+      details: failures.map((failure) => `${failure.url}: ${failure.reason}`).join('; ') || undefined,
+    })
   }
 }
 
@@ -57,7 +62,7 @@ export class KmsNodesUnavailableError extends RuntimeKmsError {
 export class KmsReservedPathError extends RuntimeKmsError {
   override readonly name = 'KmsReservedPathError'
   constructor(readonly prefix: string) {
-    super(`Derive paths starting with '${prefix}' are reserved`, { transient: false })
+    super(`Derive paths starting with '${prefix}' are reserved`, { transient: false, code: 'reserved_path' })
   }
 }
 
@@ -66,11 +71,12 @@ export class KmsRequestRejectedError extends RuntimeKmsError {
   override readonly name = 'KmsRequestRejectedError'
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** The node's PROTOCOL code (§12.4). */
+    code: string,
     /** The node's own wire-safe message (PROTOCOL §12.4). */
     readonly nodeMessage: string,
   ) {
-    super(nodeMessage === '' ? `KMS node refused the request (HTTP ${status})` : nodeMessage, { transient: false })
+    super(nodeMessage === '' ? `KMS node refused the request (HTTP ${status})` : nodeMessage, { transient: false, code })
   }
 }
 
@@ -86,6 +92,6 @@ export class KmsNodeExchangeError extends RuntimeKmsError {
     message: string,
     options: { cause?: unknown } = {},
   ) {
-    super(message, { transient: true, ...options })
+    super(message, { transient: true, code: `node_${kind}`, ...options })
   }
 }

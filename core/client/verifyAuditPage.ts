@@ -6,17 +6,16 @@
 import { AUDIT_GENESIS_HASH, buildAuditHeadMessage, computeAuditEntryHash, type AuditChainId, type AuditEntry, type AuditHead } from '../audit'
 import { recoverMessageSigner } from '../crypto'
 import { bytesToHex, type Wallet } from '../encoding'
+import { NovaKmsError } from './novaKmsError'
 
 export type AuditVerificationCode = 'malformed' | 'bad_signature' | 'hash_mismatch' | 'seq_gap' | 'wrong_app' | 'wrong_boot' | 'truncated' | 'fork'
 
 /** A page that does not verify: which check failed, by its code. */
-export class AuditVerificationError extends Error {
+export class AuditVerificationError extends NovaKmsError {
   override readonly name = 'AuditVerificationError'
-  constructor(
-    readonly code: AuditVerificationCode,
-    message: string,
-  ) {
-    super(`audit page rejected (${code}): ${message}`)
+  declare readonly code: AuditVerificationCode
+  constructor(code: AuditVerificationCode, message: string) {
+    super(`audit page rejected (${code}): ${message}`, { code, details: message })
   }
 }
 
