@@ -110,6 +110,17 @@ export default defineConfig({
       },
       {
         test: {
+          // @nova-kms/client (issue 17): builds and packs it, installs the tarball offline in an
+          // empty project and runs its quickstart against anvil and a KMS node. About a minute.
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'enclave',
           include: ['test/enclave/**/*.test.ts'],
           testTimeout: 180_000,
