@@ -7,6 +7,7 @@
  * @module
  */
 export { NovaKmsError } from './novaKmsError'
+export { importDerivedKey, type DerivedKeyUsage } from './importDerivedKey'
 export { KmsClient, KmsClientError, type KmsClientOptions, type KmsNodeIdentity, type PopHeaders } from './kmsClient'
 export type { FetchFunction } from './_timedFetch'
 export { AuditVerificationError, verifyAuditPage, type AuditCursor, type AuditVerificationCode, type VerifiedAuditPage } from './verifyAuditPage'

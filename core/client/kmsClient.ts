@@ -4,6 +4,7 @@
  * registry wallet, and the envelope comes from the node's registry teePubkey.
  */
 import { verifyAuditPage, type AuditCursor, type VerifiedAuditPage } from './verifyAuditPage'
+import { importDerivedKey, type DerivedKeyUsage } from './importDerivedKey'
 import { NovaKmsError } from './novaKmsError'
 import { requestTarget } from '../auth/requestBinding'
 import { readBoundedBody } from '../cluster/peerHttp'
@@ -354,6 +355,18 @@ export class KmsClient {
       throw mismatch('derive answer is for other epochs than asked')
     }
     return { appId: Number(answer['app_id']), key, epoch }
+  }
+
+  /**
+   * {@link derive}, returning the key as a non-extractable WebCrypto key for `usage`; the raw
+   * bytes are zeroed once imported.
+   */
+  async deriveCryptoKey(
+    params: { path: string; context?: string; length?: number; epoch?: { cluster?: number; app?: number } },
+    usage: DerivedKeyUsage,
+  ): Promise<{ appId: number; key: CryptoKey; epoch: { cluster: number; app: number } }> {
+    const derived = await this.derive(params)
+    return { ...derived, key: await importDerivedKey(derived.key, usage) }
   }
 
   async putData(key: string, value: Uint8Array, ttlMs?: number): Promise<{ updatedAtMs: number }> {

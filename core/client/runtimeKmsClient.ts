@@ -6,6 +6,7 @@
  * a 10 s deadline per request, `x-app-wallet`, the form-encoded GET key, the reserved derive
  * prefix, and the stricter answer checks (v ∈ {0, 1} only, no replayed answer envelope).
  */
+import { importDerivedKey, type DerivedKeyUsage } from './importDerivedKey'
 import type { Sleep } from '../cluster'
 import { parseP384PublicKey, privateKeyToWallet, ReplayMemory, type P384PrivateKey } from '../crypto'
 import { bytesToBase64, parseBase64, parseHex, type Wallet } from '../encoding'
@@ -160,6 +161,11 @@ export class RuntimeKmsClient {
       if (key === undefined || key.length !== length) throw unverified('derive answer has no key of the requested length')
       return key
     })
+  }
+
+  /** {@link derive}, as a non-extractable WebCrypto key for `usage`; the raw bytes are zeroed once imported. */
+  async deriveCryptoKey(params: { path: string; context?: string; length?: number }, usage: DerivedKeyUsage): Promise<CryptoKey> {
+    return importDerivedKey(await this.derive(params), usage)
   }
 
   /** `GET /kms/data/<key>`, the key form-urlencoded (`/` → `%2F`, space → `+`). */

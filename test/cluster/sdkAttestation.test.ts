@@ -135,6 +135,18 @@ describe('the SDK verifies each node by its attestation, not its /status', () =>
     expect(bytesToHex(await runtimeStyle.derive({ path: 'sdk/attested' }))).toBe(bytesToHex(key))
   })
 
+  it('behavior: a derived key can come back as a non-extractable WebCrypto key, the same key as the bytes', async () => {
+    const { client } = sdk(DEV_POLICY)
+    const key = await client.deriveCryptoKey({ path: 'sdk/aes' }, { algorithm: { name: 'AES-GCM' }, usages: ['encrypt', 'decrypt'] })
+    expect([key.extractable, key.algorithm.name, [...key.usages].sort()]).toEqual([false, 'AES-GCM', ['decrypt', 'encrypt']])
+    await expect(crypto.subtle.exportKey('raw', key)).rejects.toThrow()
+    const raw = await crypto.subtle.importKey('raw', new Uint8Array(await client.derive({ path: 'sdk/aes' })), { name: 'AES-GCM' }, false, ['encrypt'])
+    const iv = new Uint8Array(12)
+    const plaintext = new TextEncoder().encode('same key')
+    const [fromCryptoKey, fromBytes] = await Promise.all([key, raw].map((k) => crypto.subtle.encrypt({ name: 'AES-GCM', iv }, k, plaintext)))
+    expect(bytesToHex(new Uint8Array(fromCryptoKey!))).toBe(bytesToHex(new Uint8Array(fromBytes!)))
+  })
+
   it('error: production trusts only the AWS root: dev documents fail it, so the SDK has no node to call; debug documents need an explicit root', async () => {
     const { client } = sdk({})
     await expect(client.derive({ path: 'sdk/attested' })).rejects.toBeInstanceOf(KmsNodesUnavailableError)
