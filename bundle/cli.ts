@@ -19,16 +19,19 @@ import {
   ATTESTATION_TEXT_MAX_BYTES,
   decodeAttestationText,
   decodeNitroAttestationUnverified,
+  describeBytes,
   detectAttestationFormat,
   isAttestationError,
   loadTrustedRoot,
   parseCertificate,
+  summarizeCertificate,
   verifyNitroAttestation,
   type AttestationErrorCode,
+  type CertificateSummary,
   type NitroAttestation,
   type VerifyNitroAttestationOptions,
 } from '../core/attestation'
-import { bytesToHex, parseBase64Text, parseDer, parseHex, parseUtf8, readDerChildren, readDerOid, readDerSequence } from '../core/encoding'
+import { bytesToHex, parseBase64Text, parseHex } from '../core/encoding'
 import { runCluster } from './cluster/command'
 import { runCustodian } from './custodian/command'
 
@@ -53,14 +56,6 @@ class UsageError extends Error {}
 
 const ASCII_WHITESPACE = /[\t\n\f\r ]/g
 const DISPLAY_BYTES = 96
-const NAME_ATTRIBUTES: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-}
 
 // ---------------------------------------------------------------------------------------
 // Input
@@ -141,53 +136,7 @@ async function readRoot(path: string | undefined): Promise<Uint8Array | undefine
 }
 
 // ---------------------------------------------------------------------------------------
-// Display
-
-function formatName(name: Uint8Array): string {
-  const parts: string[] = []
-  for (const rdn of readDerSequence(parseDer(name), 'name')) {
-    for (const attribute of readDerChildren(rdn)) {
-      const [type, value] = readDerSequence(attribute, 'attribute')
-      const oid = readDerOid(type, 'attribute type')
-      parts.push(`${NAME_ATTRIBUTES[oid] ?? oid}=${parseUtf8(value!.content) ?? bytesToHex(value!.content)}`)
-    }
-  }
-  return parts.join(', ')
-}
-
-interface CertificateSummary {
-  subject: string
-  issuer: string
-  notBefore: string
-  notAfter: string
-}
-
-function summarizeCertificate(der: Uint8Array): CertificateSummary | { error: AttestationErrorCode } {
-  try {
-    const certificate = parseCertificate(der)
-    return {
-      subject: formatName(certificate.subject),
-      issuer: formatName(certificate.issuer),
-      notBefore: new Date(certificate.notBefore * 1000).toISOString(),
-      notAfter: new Date(certificate.notAfter * 1000).toISOString(),
-    }
-  } catch (error) {
-    if (isAttestationError(error)) return { error: error.attestationCode }
-    throw error
-  }
-}
-
-/** Text when the bytes are UTF-8 without control characters other than tab and line breaks. */
-function printable(bytes: Uint8Array): string | undefined {
-  const text = parseUtf8(bytes)
-  return text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text) ? text : undefined
-}
-
-function describeBytes(bytes: Uint8Array | null): { size: number; hex: string; utf8?: string } | null {
-  if (bytes === null) return null
-  const utf8 = printable(bytes)
-  return { size: bytes.length, hex: bytesToHex(bytes), ...(utf8 === undefined ? {} : { utf8 }) }
-}
+// Display (the certificate and byte views are core/attestation/describe.ts, shared with web/verify)
 
 function documentJson(attestation: NitroAttestation): Record<string, unknown> {
   return {
