@@ -4,7 +4,8 @@
  * - dist/kms-test.mjs: that file with the test build's dev-root trust in enclave mode, for the
  *   enclave-mode tests only (PROTOCOL §4.5); never in the image;
  * - dist/verifier.js: the attestation verifier and client helpers for browsers;
- * - dist/cli.mjs: the operator CLI (`npx nova-kms …`).
+ * - dist/cli.mjs: the operator CLI (`npx nova-kms …`);
+ * - dist/verify/: the browser page that verifies a KMS node (index.html and verify.js).
  *
  * `tsx esbuild.config.ts --only kms` builds dist/kms.mjs alone (the Dockerfile's build stage).
  * Imported as a module it builds nothing: test/deploy/reproducible.test.ts takes
@@ -83,6 +84,22 @@ const artefacts: { name: string; options: BuildOptions }[] = [
       outfile: 'dist/nova-runtime.mjs',
       platform: 'node',
       banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    },
+  },
+  {
+    // The "verify a KMS node" page (issue 17): index.html copied as is, the script minified;
+    // the devnet serves both (bundle/verifyPage.ts). Never part of dist/kms.mjs.
+    name: 'dist/verify/verify.js',
+    options: {
+      ...shared,
+      entryPoints: [
+        { in: 'web/verify/main.ts', out: 'verify' },
+        { in: 'web/verify/index.html', out: 'index' },
+      ],
+      outdir: 'dist/verify',
+      loader: { '.html': 'copy' },
+      platform: 'browser',
+      minify: true,
     },
   },
 ]

@@ -47,6 +47,8 @@ everything it started.
                           (default 18000: the demo app, apps[0], at 18000 and 18001)
   --app ID                also register app ID, with a TEE wallet and P-384 key of its
                           own that its runtime API holds (repeatable)
+  --page-port P           the "verify a node" browser page listens on 127.0.0.1:P
+                          (default 8090)
   --state-dir DIR         where devnet.json and pids.json go (default .devnet)
   --no-build              skip \`npm run build\` (dist/ must be built already)
   --custodians M/N        a recovery policy of N custodians, threshold M (1 ≤ M ≤ N ≤ 16):
@@ -66,6 +68,7 @@ interface Options {
   portBase: number
   runtimePortBase: number
   extraApps: number[]
+  pagePort: number
   stateDir: string
   build: boolean
   exitWhenReady: boolean
@@ -273,6 +276,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
         'port-base': { type: 'string' },
         'runtime-port-base': { type: 'string' },
         app: { type: 'string', multiple: true },
+        'page-port': { type: 'string' },
         'state-dir': { type: 'string' },
         'no-build': { type: 'boolean' },
         exit: { type: 'boolean' },
@@ -295,6 +299,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     portBase: integer(values['port-base'], 'port-base', 8000, 1024, 65535 - nodes),
     runtimePortBase: integer(values['runtime-port-base'], 'runtime-port-base', 18000, 1024, 65534 - 2 * extraApps.length),
     extraApps,
+    pagePort: integer(values['page-port'], 'page-port', 8090, 1024, 65535),
     stateDir: resolve(ROOT, values['state-dir'] ?? '.devnet'),
     build: values['no-build'] !== true,
     exitWhenReady: values.exit === true,
@@ -633,6 +638,20 @@ async function clusterConsole(rpcUrl: string, kmsRegistry: string): Promise<stri
   }
 }
 
+/**
+ * The "verify a node" page (bundle/verifyPage.ts), in this process, with the devnet's chain,
+ * nodes and dev root in its config.json; a line instead when dist/verify/ is not built.
+ */
+async function serveVerifyPage(port: number, rpcUrl: string, kmsRegistry: string, nodes: readonly Node[]): Promise<string> {
+  if (!existsSync(`${ROOT}dist/verify/index.html`)) {
+    log('verify page: not built (dist/verify/ is missing: npm run build)')
+    return '(not built: dist/verify/)'
+  }
+  const { devnetPageConfig, startVerifyPage } = await import('./verifyPage')
+  const page = await startVerifyPage({ port, config: devnetPageConfig({ rpcUrl, kmsRegistry, nodes }) })
+  return `${page.url} (verify a node in your browser; trusts the DEV root)`
+}
+
 /** Spawns `node dist/nova-runtime.mjs` for one app and waits for its `nova-runtime app … api … aux …` line. */
 async function startRuntime(app: App, index: number, devnetJson: string, port: number): Promise<{ pid: number; url: string; auxUrl: string }> {
   const child = spawn(process.execPath, [RUNTIME_BUNDLE, '--devnet', devnetJson, '--app-id', String(app.appId), '--port', String(port)], {
@@ -679,8 +698,9 @@ function summary(parts: {
   apps: readonly App[]
   runtimes: readonly RuntimeState[]
   devnetJson: string
+  verifyPage: string
 }): string {
-  const { nodes, anvil, chainId, addresses, caFingerprint, apps, runtimes, devnetJson } = parts
+  const { nodes, anvil, chainId, addresses, caFingerprint, apps, runtimes, devnetJson, verifyPage } = parts
   const nodeRows = [['node', 'url', 'pid', 'wallet', 'ready'], ...nodes.map((node) => [`${node.index + 1}`, node.url, String(node.pid), node.wallet, 'yes'])]
   const appRows = [
     ['app', 'id', 'wallet', 'runtime API', 'Aux API'],
@@ -696,6 +716,7 @@ function summary(parts: {
     ['NovaAppRegistry', addresses.novaAppRegistry],
     ['KMSRegistry', `${addresses.kmsRegistry} (KMS app id ${KMS_APP_ID})`],
     ['CA SHA-256', caFingerprint],
+    ['verify page', verifyPage],
     ['devnet.json', `${shown(devnetJson)} (e.g. jq -r .apps[0].walletKey ${shown(devnetJson)})`],
   ]
   return `\n${table(nodeRows)}\n\n${table(appRows)}\n\n${table(chainRows)}\n`
@@ -718,11 +739,14 @@ async function main(options: Options): Promise<void> {
       { port: options.runtimePortBase + 2 * index, what: `apps[${index}]'s runtime API: --runtime-port-base ${options.runtimePortBase} + ${2 * index}` },
       { port: options.runtimePortBase + 2 * index + 1, what: `apps[${index}]'s Aux API: --runtime-port-base ${options.runtimePortBase} + ${2 * index + 1}` },
     ]).flat(),
+    { port: options.pagePort, what: 'the verify page: --page-port' },
   ]
+  const clash = wanted.find((entry) => entry.port === options.pagePort && !entry.what.startsWith('the verify page'))
+  if (clash !== undefined) throw new UsageError(`--page-port ${options.pagePort} is also ${clash.what}: choose another`)
   const taken = (await Promise.all(wanted.map(async (entry) => ((await isPortFree(entry.port)) ? undefined : entry)))).filter((entry) => entry !== undefined)
   if (taken.length > 0) {
     throw new UsageError(
-      `${taken.map(({ port, what }) => `port ${port} is taken (${what})`).join('; ')}. Another devnet or server listens there: stop it, or choose other ports with --port-base (nodes) or --runtime-port-base (runtime APIs)`,
+      `${taken.map(({ port, what }) => `port ${port} is taken (${what})`).join('; ')}. Another devnet or server listens there: stop it, or choose other ports with --port-base (nodes), --runtime-port-base (runtime APIs) or --page-port (the verify page)`,
     )
   }
 
@@ -819,8 +843,10 @@ async function main(options: Options): Promise<void> {
     runtimes = apps.map(() => ({ status: 'not built' }))
   }
 
+  const verifyPage = await serveVerifyPage(options.pagePort, anvil.rpcUrl, addresses.kmsRegistry, nodes)
+
   log(`ready in ${seconds(performance.now())}`) // since this process started
-  console.log(summary({ nodes, anvil, chainId, addresses, caFingerprint, apps, runtimes, devnetJson }))
+  console.log(summary({ nodes, anvil, chainId, addresses, caFingerprint, apps, runtimes, devnetJson, verifyPage }))
   if (custodians !== undefined) console.log(`${practiceCommands(options, custodians, anvil.rpcUrl, addresses, nodes)}\n`)
   console.log(await clusterConsole(anvil.rpcUrl, addresses.kmsRegistry))
   if (options.exitWhenReady) return shutdown('--exit', 0)
