@@ -4,6 +4,7 @@
  * never holds them. The raw bytes are overwritten with zeros as soon as the import is done
  * (best effort: JavaScript gives no guarantee that no copy survives elsewhere).
  */
+import { bufferSource } from '../crypto/_subtle'
 
 /** What the key is for: an algorithm WebCrypto imports from raw bytes, and its usages. */
 export interface DerivedKeyUsage {
@@ -15,7 +16,7 @@ export interface DerivedKeyUsage {
 /** Imports `bytes` as a non-extractable key, then zeroes `bytes`, even when the import fails. */
 export async function importDerivedKey(bytes: Uint8Array, { algorithm, usages }: DerivedKeyUsage): Promise<CryptoKey> {
   // WebCrypto takes an ArrayBuffer-backed view; the copy is zeroed too.
-  const copy = new Uint8Array(bytes)
+  const copy = bufferSource(bytes.slice())
   try {
     return await crypto.subtle.importKey('raw', copy, algorithm, false, usages)
   } finally {

@@ -39,8 +39,11 @@ export {
   AUTHORIZATION_TTL_MS,
   type RuntimeKmsClientOptions,
   type KvGetResult,
+  type DeriveEpoch,
+  type IssuedCertificate,
 } from './runtimeKmsClient'
 export { createRuntimeKmsClient, type CreateRuntimeKmsClientParameters, type RuntimeKmsConnection } from './createRuntimeKmsClient'
+export { createNovaKmsClient, type CreateNovaKmsClientParameters } from './createNovaKmsClient'
 export {
   RuntimeKmsError,
   KmsRegistryUnavailableError,

@@ -93,6 +93,13 @@ export class NodeDirectory {
     return nodes.filter((_, index) => probes[index]!.reachable && probes[index]!.identityMatches)
   }
 
+  /** The nodes that answered their probe and proved the registry identity, without the all-unreachable fallback of {@link candidates}. */
+  async verifiedNodes(): Promise<DiscoveredKmsNode[]> {
+    const nodes = await this.nodes()
+    const probes = await Promise.all(nodes.map((node) => this.#probe(node)))
+    return nodes.filter((_, index) => probes[index]!.reachable && probes[index]!.identityMatches)
+  }
+
   /** A missing or bad response signature: check this node's `/status` again before trusting it. */
   invalidateIdentity(node: DiscoveredKmsNode): void {
     this.#identity.delete(nodeKey(node))

@@ -9,7 +9,9 @@
 import { importDerivedKey, type DerivedKeyUsage } from './importDerivedKey'
 import type { Sleep } from '../cluster'
 import { parseP384PublicKey, privateKeyToWallet, ReplayMemory, type P384PrivateKey } from '../crypto'
-import { bytesToBase64, parseBase64, parseHex, type Wallet } from '../encoding'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { decodePem } from '../ca/_pem'
+import { bytesToBase64, bytesToHex, parseBase64, parseHex, type Wallet } from '../encoding'
 import { isKmsError } from '../errors'
 import type { Clock, Random } from '../runtime'
 import { createTimedFetch, type FetchFunction } from './_timedFetch'
@@ -42,7 +44,7 @@ export const AUTHORIZATION_TTL_MS = 10_000
 const MAX_NODE_MESSAGE_LENGTH = 200
 
 export interface RuntimeKmsClientOptions {
-  directory: Pick<NodeDirectory, 'candidates' | 'invalidateIdentity' | 'markUnreachable'>
+  directory: Pick<NodeDirectory, 'candidates' | 'verifiedNodes' | 'invalidateIdentity' | 'markUnreachable'>
   /** The runtime's own authorization (`authorizeRuntimeInstance`); cached here 10 s. */
   authorize: () => Promise<RuntimeInstanceAuthorization>
   /** The instance's TEE wallet key (secp256k1). */
@@ -64,6 +66,38 @@ export interface RuntimeKmsClientOptions {
 }
 
 export type KvGetResult = { found: true; value: Uint8Array } | { found: false }
+
+/** Pins a derive's cluster and app key epochs (PROTOCOL §5.2); an omitted member means current. */
+export interface DeriveEpoch {
+  cluster?: number
+  app?: number
+}
+
+export interface IssuedCertificate {
+  /** The leaf, PEM. */
+  certificate: string
+  /** The CA that signed it, PEM, from the bound answer. */
+  caCertificate: string
+  /** The leaf's serial, lowercase hex. */
+  serial: string
+}
+
+function parseDeriveEpoch(value: unknown): { cluster: number; app: number } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const { cluster, app } = value as Record<string, unknown>
+  const isEpoch = (candidate: unknown): candidate is number => typeof candidate === 'number' && Number.isInteger(candidate) && candidate >= 0 && candidate <= 0xffff_ffff
+  return isEpoch(cluster) && isEpoch(app) ? { cluster, app } : undefined
+}
+
+/** A §2.7 answer whose `fingerprint_sha256` is the SHA-256 of its certificate's DER. */
+function parseCaAnswer(answer: unknown): { pem: string; fingerprintSha256: string; epoch: number } | undefined {
+  if (typeof answer !== 'object' || answer === null) return undefined
+  const { ca_certificate: pem, fingerprint_sha256: fingerprint, epoch } = answer as Record<string, unknown>
+  if (typeof pem !== 'string' || typeof fingerprint !== 'string' || typeof epoch !== 'number' || !Number.isSafeInteger(epoch)) return undefined
+  const der = decodePem(pem, ['CERTIFICATE'])
+  if (der === undefined || bytesToHex(sha256(der)) !== fingerprint) return undefined
+  return { pem, fingerprintSha256: fingerprint, epoch }
+}
 
 interface Exchange {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE'
@@ -154,13 +188,114 @@ export class RuntimeKmsClient {
    * `POST /kms/derive` with `{path, context, length}`.
    * @throws KmsReservedPathError for a path under `wallet/eth/app/`, before any request.
    */
-  async derive({ path, context = '', length = 32 }: { path: string; context?: string; length?: number }): Promise<Uint8Array> {
+  async derive({ path, context = '', length = 32, epoch }: { path: string; context?: string; length?: number; epoch?: DeriveEpoch }): Promise<Uint8Array> {
+    // With pinned epochs the answer must name them; without, this is exactly the runtime's call.
+    if (epoch !== undefined) return (await this.deriveWithEpoch({ path, context, length, epoch })).key
     if (path.startsWith(RESERVED_DERIVE_PREFIX)) throw new KmsReservedPathError(RESERVED_DERIVE_PREFIX)
     return this.#call({ method: 'POST', path: '/kms/derive', inner: { path, context, length }, notFoundIsAnswer: false }, (result) => {
       const key = result.found && typeof result.answer['key'] === 'string' ? parseBase64(result.answer['key']) : undefined
       if (key === undefined || key.length !== length) throw unverified('derive answer has no key of the requested length')
       return key
     })
+  }
+
+  /**
+   * {@link derive}, with the epochs the key was derived under (PROTOCOL §2.4, §7.7). `epoch`
+   * pins the cluster and app key epochs (omitted: current); an answer for other epochs than
+   * asked, or for another path, is a failure of that node.
+   */
+  async deriveWithEpoch({ path, context = '', length = 32, epoch }: { path: string; context?: string; length?: number; epoch?: DeriveEpoch }): Promise<{ key: Uint8Array; epoch: { cluster: number; app: number } }> {
+    if (path.startsWith(RESERVED_DERIVE_PREFIX)) throw new KmsReservedPathError(RESERVED_DERIVE_PREFIX)
+    // Without `epoch` the inner request is exactly the runtime's {path, context, length}.
+    const inner = { path, context, length, ...(epoch === undefined ? {} : { epoch }) }
+    return this.#call({ method: 'POST', path: '/kms/derive', inner, notFoundIsAnswer: false }, (result) => {
+      const answer = result.found ? result.answer : {}
+      const key = typeof answer['key'] === 'string' ? parseBase64(answer['key']) : undefined
+      if (key === undefined || key.length !== length) throw unverified('derive answer has no key of the requested length')
+      if (answer['path'] !== undefined && answer['path'] !== path) throw unverified('derive answer is for another path')
+      const answered = parseDeriveEpoch(answer['epoch'])
+      if (answered === undefined) throw unverified('derive answer does not name its epochs')
+      if ((epoch?.cluster !== undefined && epoch.cluster !== answered.cluster) || (epoch?.app !== undefined && epoch.app !== answered.app)) {
+        throw unverified('derive answer is for other epochs than asked')
+      }
+      return { key, epoch: answered }
+    })
+  }
+
+  /** `GET /kms/data`: this app's live keys (PROTOCOL §2.5). */
+  async kvList(): Promise<string[]> {
+    return this.#call({ method: 'GET', path: '/kms/data', notFoundIsAnswer: false }, (result) => {
+      const keys = result.found ? result.answer['keys'] : undefined
+      if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) throw unverified('list answer has no key list')
+      return keys as string[]
+    })
+  }
+
+  /**
+   * `POST /kms/sign_cert` (PROTOCOL §8.4–§8.6): a leaf for `csr` (PEM) from the cluster CA.
+   * The answer is bound and encrypted like every `/kms/*` answer, so its `caCertificate` is
+   * the CA an app can pin; {@link caCertificate} is the unauthenticated public copy.
+   */
+  async signCert(csr: string, options: { validitySeconds?: number } = {}): Promise<IssuedCertificate> {
+    const inner = { csr, ...(options.validitySeconds === undefined ? {} : { validity_seconds: options.validitySeconds }) }
+    return this.#call({ method: 'POST', path: '/kms/sign_cert', inner, notFoundIsAnswer: false }, (result) => {
+      const answer = result.found ? result.answer : {}
+      const { certificate, ca_certificate: caCertificate, serial } = answer
+      if (typeof certificate !== 'string' || typeof caCertificate !== 'string' || typeof serial !== 'string') throw unverified('sign_cert answer has no certificates')
+      return { certificate, caCertificate, serial }
+    })
+  }
+
+  /**
+   * `GET /kms/ca` (PROTOCOL §2.7) from the first verified node that answers: the serving
+   * epoch's CA, its fingerprint checked here against the certificate. The route is public and
+   * unsigned, so on a hostile network this is the host's word: pin the `caCertificate` of a
+   * {@link signCert} answer instead.
+   */
+  async caCertificate(): Promise<{ pem: string; fingerprintSha256: string; epoch: number }> {
+    const failures: KmsNodeFailure[] = []
+    for (const node of await this.#options.directory.verifiedNodes()) {
+      try {
+        const response = await this.#fetch(`${node.url.replace(/\/+$/, '')}/kms/ca`)
+        const answer: unknown = response.ok ? JSON.parse(await response.text()) : undefined
+        const ca = parseCaAnswer(answer)
+        if (ca !== undefined) return ca
+        failures.push({ url: node.url, reason: response.ok ? 'answer is not a §2.7 CA whose fingerprint matches' : `node answered HTTP ${response.status}` })
+      } catch (error) {
+        if (!(error instanceof KmsNodeExchangeError) && !(error instanceof SyntaxError)) throw error
+        failures.push({ url: node.url, reason: error.message })
+      }
+    }
+    throw new KmsNodesUnavailableError(failures, 1)
+  }
+
+  /**
+   * `GET /status` (PROTOCOL §2.1) of the first verified node that answers: for display and
+   * diagnosis only, since it is unsigned and identity comes from the attestation check.
+   */
+  async status(): Promise<{ url: string; status: Record<string, unknown> }> {
+    const failures: KmsNodeFailure[] = []
+    for (const node of await this.#options.directory.verifiedNodes()) {
+      try {
+        const response = await this.#fetch(`${node.url.replace(/\/+$/, '')}/status`)
+        const body: unknown = response.ok ? JSON.parse(await response.text()) : undefined
+        if (typeof body === 'object' && body !== null && !Array.isArray(body)) return { url: node.url, status: body as Record<string, unknown> }
+        failures.push({ url: node.url, reason: `node answered HTTP ${response.status}` })
+      } catch (error) {
+        if (!(error instanceof KmsNodeExchangeError) && !(error instanceof SyntaxError)) throw error
+        failures.push({ url: node.url, reason: error.message })
+      }
+    }
+    throw new KmsNodesUnavailableError(failures, 1)
+  }
+
+  /** Whether some node proved its identity and answers; never throws (a failure is `false`). */
+  async isReachable(): Promise<boolean> {
+    try {
+      return (await this.#options.directory.verifiedNodes()).length > 0
+    } catch {
+      return false
+    }
   }
 
   /** {@link derive}, as a non-extractable WebCrypto key for `usage`; the raw bytes are zeroed once imported. */

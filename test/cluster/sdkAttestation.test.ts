@@ -5,12 +5,17 @@
  * real contracts. The host answers at a node's URL, so a relay that rewrites `/status` to
  * name the registry identity passes the runtime's `/status` check, and must not pass this one.
  */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChainReaders, type NovaAppRegistryReader } from '../../core/chain'
 import {
   checkNodeIdentity,
+  createNovaKmsClient,
   createRuntimeKmsClient,
   discoverKmsNodes,
   KmsNodesUnavailableError,
@@ -63,19 +68,10 @@ function startLyingRelay(target: TestNode): Promise<string> {
   return new Promise((resolve) => relay.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(relay.address() as AddressInfo).port}`)))
 }
 
-function sdk(attestation: NodeAttestationPolicy | undefined) {
-  return createRuntimeKmsClient({
-    registry,
-    kmsAppId: 49,
-    appId: app.appId,
-    walletKey: app.walletKey,
-    teeKey: app.teeKey,
-    clock: systemClock,
-    random: cryptoRandom,
-    sleep,
-    bindingVersion: 2,
-    ...(attestation === undefined ? {} : { attestation }),
-  })
+/** The SDK's client (`createNovaKmsClient`) with `attestation`, or without it the runtime-style client that trusts `/status`. */
+function sdk(attestation: NodeAttestationPolicy | undefined, reader: NovaAppRegistryReader = registry) {
+  const common = { registry: reader, kmsAppId: 49, appId: app.appId, walletKey: app.walletKey, teeKey: app.teeKey, clock: systemClock, random: cryptoRandom, sleep }
+  return attestation === undefined ? createRuntimeKmsClient({ ...common, bindingVersion: 2 }) : createNovaKmsClient({ ...common, attestation })
 }
 
 async function discovered(url: string): Promise<DiscoveredKmsNode> {
@@ -145,6 +141,40 @@ describe('the SDK verifies each node by its attestation, not its /status', () =>
     const plaintext = new TextEncoder().encode('same key')
     const [fromCryptoKey, fromBytes] = await Promise.all([key, raw].map((k) => crypto.subtle.encrypt({ name: 'AES-GCM', iv }, k, plaintext)))
     expect(bytesToHex(new Uint8Array(fromCryptoKey!))).toBe(bytesToHex(new Uint8Array(fromBytes!)))
+  })
+
+  it('behavior: every call of the SDK: derive with epochs, list, delete, sign_cert, the CA, status, reachability', async () => {
+    const { client } = sdk(DEV_POLICY)
+    const pinned = await client.deriveWithEpoch({ path: 'sdk/epochs', epoch: { cluster: 0, app: 0 } })
+    expect(pinned.epoch).toEqual({ cluster: 0, app: 0 })
+    expect(bytesToHex(pinned.key)).toBe(bytesToHex(await client.derive({ path: 'sdk/epochs' })))
+    await expect(client.deriveWithEpoch({ path: 'sdk/epochs', epoch: { cluster: 7 } })).rejects.toMatchObject({ code: 'bad_request' })
+
+    await client.kvPut('listed', new TextEncoder().encode('x'))
+    expect(await client.kvList()).toContain('listed')
+    expect(await client.kvDelete('listed')).toEqual({ deleted: true })
+    expect(await client.kvList()).not.toContain('listed')
+
+    const directory = mkdtempSync(join(tmpdir(), 'sdk-csr-'))
+    execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', 'k.pem', '-out', 'r.csr', '-subj', '/CN=sdk'], { cwd: directory, stdio: 'ignore' })
+    const issued = await client.signCert(readFileSync(join(directory, 'r.csr'), 'utf8'))
+    writeFileSync(join(directory, 'leaf.pem'), issued.certificate)
+    writeFileSync(join(directory, 'ca.pem'), issued.caCertificate)
+    expect(execFileSync('openssl', ['verify', '-CAfile', 'ca.pem', 'leaf.pem'], { cwd: directory, encoding: 'utf8' }).trim()).toBe('leaf.pem: OK')
+    const ca = await client.caCertificate()
+    expect(ca.pem.trim()).toBe(issued.caCertificate.trim())
+    expect(ca.epoch).toBe(0)
+
+    const { url, status } = await client.status()
+    expect(members.map((member) => member.node.url)).toContain(url)
+    expect((status['node'] as { service_available: boolean }).service_available).toBe(true)
+    expect(await client.isReachable()).toBe(true)
+  })
+
+  it('error: isReachable never throws: no verified node, or no chain, is false', async () => {
+    expect(await sdk({}).client.isReachable()).toBe(false)
+    const deadChain = createChainReaders({ rpcUrl: 'http://127.0.0.1:9', novaAppRegistry: chain.addresses.novaAppRegistry, kmsRegistry: chain.addresses.kmsRegistry }).novaAppRegistry
+    expect(await sdk(DEV_POLICY, deadChain).client.isReachable()).toBe(false)
   })
 
   it('error: production trusts only the AWS root: dev documents fail it, so the SDK has no node to call; debug documents need an explicit root', async () => {
