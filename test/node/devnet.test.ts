@@ -79,7 +79,7 @@ describe('npm start (bundle/devnet.ts)', () => {
     const directory = stateDir()
     cleanups.push(() => killListed(directory))
     const runtimeBase = await freePortBlock(2)
-    const result = await run(process.execPath, [...DEVNET, '--no-build', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--state-dir', directory], { cwd: ROOT, timeout: 60_000 }).then(
+    const result = await run(process.execPath, [...DEVNET, '--no-build', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--page-port', String(await freePortBlock(1)), '--state-dir', directory], { cwd: ROOT, timeout: 60_000 }).then(
       () => ({ code: 0, output: '' }),
       (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, output: error.stdout + error.stderr }),
     )
@@ -96,7 +96,7 @@ describe('npm start (bundle/devnet.ts)', () => {
     const runtimeBase = await freePortBlock(2)
     const { stdout } = await run(
       process.execPath,
-      [...DEVNET, '--exit', '--no-build', '--nodes', '1', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--state-dir', directory],
+      [...DEVNET, '--exit', '--no-build', '--nodes', '1', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--page-port', String(await freePortBlock(1)), '--state-dir', directory],
       { cwd: ROOT, timeout: 240_000 },
     )
     expect(stdout).toContain('1 node(s) ready')
@@ -115,7 +115,7 @@ describe('npm start (bundle/devnet.ts)', () => {
     const runtimeBase = await freePortBlock(2)
     const { stdout } = await run(
       process.execPath,
-      [...DEVNET, '--exit', '--no-build', '--nodes', '1', '--custodians', '2/3', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--state-dir', directory],
+      [...DEVNET, '--exit', '--no-build', '--nodes', '1', '--custodians', '2/3', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--page-port', String(await freePortBlock(1)), '--state-dir', directory],
       { cwd: ROOT, timeout: 240_000 },
     )
     expect(stdout).toContain('backup published')
@@ -138,7 +138,7 @@ describe('npm start (bundle/devnet.ts)', () => {
     cleanups.push(() => killListed(directory))
     const base = await freePortBlock(3)
     const runtimeBase = await freePortBlock(4)
-    const npm: ChildProcess = spawn('npm', ['start', '--', '--no-build', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--state-dir', directory, '--app', '4242'], {
+    const npm: ChildProcess = spawn('npm', ['start', '--', '--no-build', '--port-base', String(base), '--runtime-port-base', String(runtimeBase), '--page-port', String(await freePortBlock(1)), '--state-dir', directory, '--app', '4242'], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
