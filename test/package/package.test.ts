@@ -16,7 +16,9 @@ import { promisify } from 'node:util'
 import { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { codeMeasurement, verifyNitroAttestation } from '../../core/attestation'
+import { encodePem } from '../../core/ca/_pem'
 import { importP384PrivateKey, privateKeyToWallet } from '../../core/crypto'
+import { devRootCertificateDer } from '../../core/tee'
 import { bytesToBase64, bytesToHex, parseHex } from '../../core/encoding'
 import { buildClientPackage, type BuildReport } from '../../packages/client/build'
 import { startDevChain, type DevChain } from '../helpers/devChain'
@@ -247,6 +249,8 @@ describe('the quickstart against a local cluster', () => {
         APP_ID: String(app.appId),
         APP_WALLET_KEY: bytesToHex(app.walletKey),
         APP_TEE_KEY: bytesToHex(teeScalar),
+        // The node is a dev node: the quickstart trusts its dev root only because it is given.
+        NOVA_DEV_ROOT_PEM: encodePem('CERTIFICATE', devRootCertificateDer()),
       },
       timeout: 60_000,
     })

@@ -4,10 +4,11 @@
 import {
   bytesToHex,
   createChainReaders,
-  createRuntimeKmsClient,
+  createNovaKmsClient,
   cryptoRandom,
   discoverKmsNodes,
   importP384PrivateKey,
+  loadTrustedRoot,
   parseHex,
   parseWallet,
   systemClock,
@@ -31,9 +32,16 @@ const { novaAppRegistry, kmsRegistry } = createChainReaders({
 const kmsAppId = await kmsRegistry.kmsAppId()
 const nodes = await discoverKmsNodes({ registry: novaAppRegistry, kmsAppId })
 
+// Every node must prove itself by its Nitro attestation (fresh nonce, registry wallet, key
+// and measurement) before any request goes to it: production trusts the pinned AWS root
+// only. A local devnet's nodes make dev documents; its dev root is passed explicitly.
+const devRoot = env.NOVA_DEV_ROOT_PEM
+const attestation = devRoot === undefined ? {} : { trustedRoot: loadTrustedRoot(devRoot), allowDebugMode: true }
+
 // This instance's keys: its secp256k1 TEE wallet and its P-384 teePubkey key, both
-// registered for the app in NovaAppRegistry.
-const { client } = createRuntimeKmsClient({
+// registered for the app in NovaAppRegistry. Request/response binding v2 is the default:
+// every answer, errors included, is signed by the node.
+const { client } = createNovaKmsClient({
   registry: novaAppRegistry,
   kmsAppId,
   appId: Number(required('APP_ID')),
@@ -42,8 +50,7 @@ const { client } = createRuntimeKmsClient({
   clock: systemClock,
   random: cryptoRandom,
   sleep: timerSleep,
-  // Request/response binding v2: every answer, errors included, is signed by the node.
-  bindingVersion: 2,
+  attestation,
 })
 
 const key = await client.derive({ path: 'quickstart/signing-key', context: 'v1', length: 32 })

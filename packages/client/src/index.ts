@@ -49,12 +49,26 @@ export {
   AUTHORIZATION_TTL_MS,
   type RuntimeKmsClientOptions,
   type KvGetResult,
+  type DeriveEpoch,
+  type IssuedCertificate,
 } from '../../../core/client/runtimeKmsClient'
 export {
   createRuntimeKmsClient,
   type CreateRuntimeKmsClientParameters,
   type RuntimeKmsConnection,
 } from '../../../core/client/createRuntimeKmsClient'
+
+// The app developer's client: binding v2, and every node verified by its attestation first.
+export { createNovaKmsClient, type CreateNovaKmsClientParameters } from '../../../core/client/createNovaKmsClient'
+export {
+  verifyNodeAttestation,
+  checkNodeAttestationPolicy,
+  NODE_UNREACHABLE,
+  type NodeAttestationPolicy,
+  type VerifyNodeAttestationParameters,
+} from '../../../core/client/verifyNodeAttestation'
+export { importDerivedKey, type DerivedKeyUsage } from '../../../core/client/importDerivedKey'
+export { NovaKmsError } from '../../../core/client/novaKmsError'
 export {
   RuntimeKmsError,
   KmsRegistryUnavailableError,
@@ -92,6 +106,7 @@ export {
   detectAttestationFormat,
   ATTESTATION_TEXT_MAX_BYTES,
   codeMeasurement,
+  loadTrustedRoot,
   AWS_NITRO_ROOT_G1_SHA256,
   AttestationError,
   isAttestationError,

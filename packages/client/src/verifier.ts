@@ -16,6 +16,7 @@ export {
   type AttestationInputFormat,
 } from '../../../core/attestation/text'
 export { codeMeasurement } from '../../../core/attestation/codeMeasurement'
+export { loadTrustedRoot } from '../../../core/attestation/trustedRoot'
 export { AWS_NITRO_ROOT_G1_SHA256 } from '../../../core/attestation/rootPin'
 export {
   AttestationError,
