@@ -17,13 +17,12 @@ import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 import { afterAll, describe, expect, test } from 'vitest'
+import { CHROMIUM, CHROMIUM_EXIT_TIMEOUT_MS, stopChromium, withTimeout } from '../helpers/chromium'
 import * as verifier from '../../core/attestation'
 import { loadNitroFixtures } from '../helpers/nitro/fixtures'
 
-const CHROMIUM = '/usr/bin/chromium'
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const RESULT_TIMEOUT_MS = 90_000
-const EXIT_TIMEOUT_MS = 10_000
 
 interface BrowserCase {
   name: string
@@ -94,45 +93,13 @@ try {
 </script>`
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
 
 const cleanups: (() => Promise<void> | void)[] = []
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup()
 })
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL')
-  } catch {
-    // ESRCH: nothing of the group is left
-  }
-}
 
-/**
- * Ends chromium: SIGTERM to the PID we started lets it reap its own helpers; if it has not
- * exited in time, SIGKILL its process group (it was started as the group's leader). Any
- * helper that outlived it is killed with the group.
- */
-async function stopChromium(child: ChildProcess): Promise<void> {
-  const pid = child.pid
-  if (pid === undefined) return
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    child.kill('SIGTERM')
-    await withTimeout(exited, EXIT_TIMEOUT_MS / 2, 'chromium exit after SIGTERM').catch(async () => {
-      killGroup(pid)
-      await withTimeout(exited, EXIT_TIMEOUT_MS / 2, 'chromium exit after SIGKILL')
-    })
-  }
-  killGroup(pid)
-}
 
 describe('browser verifier', () => {
   test('behavior: headless chromium verifies every fixture exactly as Node does', async () => {
@@ -185,7 +152,7 @@ describe('browser verifier', () => {
       if (entry !== undefined) return void response.writeHead(200, { 'content-type': 'application/cbor' }).end(entry.bytes)
       response.writeHead(404).end()
     })
-    await withTimeout(new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)), EXIT_TIMEOUT_MS, 'server listen')
+    await withTimeout(new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve)), CHROMIUM_EXIT_TIMEOUT_MS, 'server listen')
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())))
     const { port } = server.address() as AddressInfo
 

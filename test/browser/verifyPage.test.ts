@@ -25,6 +25,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { WebSocket } from 'undici'
 import type { Address } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { CHROMIUM, CHROMIUM_EXIT_TIMEOUT_MS, stopChromium, withTimeout } from '../helpers/chromium'
 import { devnetPageConfig, startVerifyPage, type VerifyPage } from '../../bundle/verifyPage'
 import { waitUntil } from '../../bundle/processes'
 import { bytesToBase64, bytesToHex } from '../../core/encoding'
@@ -33,10 +34,8 @@ import { startDevChain, type DevChain } from '../helpers/devChain'
 import { DEV_CODE_MEASUREMENT } from '../helpers/devMeasurement'
 import { registerKmsNode, startProcessNode, tickUntil, type TestNode } from '../helpers/kmsNodes'
 
-const CHROMIUM = '/usr/bin/chromium'
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const ARTIFACTS = join(ROOT, '.artifacts')
-const EXIT_TIMEOUT_MS = 10_000
 const SETUP_TIMEOUT_MS = 240_000
 const VIEWPORT = { width: 1100, height: 900 }
 /** What version 2 claims the code measures: not what any dev document measures. */
@@ -85,7 +84,7 @@ class DevTools {
         socket.addEventListener('open', () => resolve())
         socket.addEventListener('error', () => reject(new Error(`cannot connect to ${url}`)))
       }),
-      EXIT_TIMEOUT_MS,
+      CHROMIUM_EXIT_TIMEOUT_MS,
       'the DevTools connection',
     )
     return new DevTools(socket)
@@ -110,36 +109,8 @@ class DevTools {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
 
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL')
-  } catch {
-    // ESRCH: nothing of the group is left
-  }
-}
 
-/** SIGTERM to the chromium we started; its process group is SIGKILLed if it lingers, and in any case after. */
-async function stopChromium(child: ChildProcess): Promise<void> {
-  const pid = child.pid
-  if (pid === undefined) return
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    child.kill('SIGTERM')
-    await withTimeout(exited, EXIT_TIMEOUT_MS / 2, 'chromium exit after SIGTERM').catch(async () => {
-      killGroup(pid)
-      await withTimeout(exited, EXIT_TIMEOUT_MS / 2, 'chromium exit after SIGKILL')
-    })
-  }
-  killGroup(pid)
-}
 
 /** Starts headless chromium with a DevTools port of its choosing and connects to its blank page. */
 async function launchChromium(profile: string): Promise<{ child: ChildProcess; devtools: DevTools }> {
