@@ -182,4 +182,19 @@ describe('the SDK verifies each node by its attestation, not its /status', () =>
     await expect(client.derive({ path: 'sdk/attested' })).rejects.toBeInstanceOf(KmsNodesUnavailableError)
     expect(() => sdk({ allowDebugMode: true })).toThrow('allowDebugMode needs an explicit trustedRoot: debug documents are never accepted under the AWS root')
   })
+
+  it('behavior: a node killed mid-run: the SDK fails over to the other and every derive succeeds with the same key', async () => {
+    const { client } = sdk(DEV_POLICY)
+    const expected = bytesToHex(await client.derive({ path: 'sdk/failover' }))
+    const results: string[] = []
+    // The node the SDK tries first (candidates are in URL order) is the one that dies.
+    const first = [...members].sort((left, right) => (left.node.url < right.node.url ? -1 : 1))[0]!
+    const victim = members.splice(members.indexOf(first), 1)[0]!
+    for (let index = 0; index < 12; index++) {
+      if (index === 4) await victim.node.stop()
+      results.push(bytesToHex(await client.derive({ path: 'sdk/failover' })))
+    }
+    expect(results).toEqual(Array.from({ length: 12 }, () => expected))
+    expect(await client.isReachable()).toBe(true)
+  })
 })
