@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# The README's test command (`npm test`): installs chromium, openssl, buildah and debootstrap
-# if they are missing (as root, with apt), builds the bundles, runs the forge suite and every
-# vitest project, then prints one plain line "N passed, N failed" that adds both up.
+# The README's test command (`npm test`): installs chromium, openssl, buildah, debootstrap and
+# prometheus if they are missing (as root, with apt), builds the bundles, runs the forge suite
+# and every vitest project, then prints one plain line "N passed, N failed" that adds both up.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages, before anything runs: the browser suite needs Debian's chromium at
-# /usr/bin/chromium, the certificate suites openssl, the image suite buildah and debootstrap.
+# /usr/bin/chromium, the certificate suites openssl, the image suite buildah and debootstrap,
+# the alert-rules suite (test/prometheus) promtool, from Debian's prometheus package.
 # When all are there this does nothing; otherwise it installs them with apt as root, or stops
 # with the command to run.
-bash test/system-packages.sh chromium openssl buildah debootstrap || exit 1
+bash test/system-packages.sh chromium openssl buildah debootstrap prometheus || exit 1
 
 results_dir=.vitest-results
 rm -rf "$results_dir" && mkdir -p "$results_dir"

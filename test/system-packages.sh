@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages named as arguments are installed, for the suites that need
 # them: chromium (the browser suite, at /usr/bin/chromium), openssl (the certificate suites),
-# buildah and debootstrap (the image suite). Those already there are left alone. The missing
-# ones are installed with apt as root; otherwise this stops with the command to run.
+# buildah and debootstrap (the image suite), prometheus (the alert-rules suite, which runs only
+# its promtool). Those already there are left alone. The missing ones are installed with apt
+# as root; otherwise this stops with the command to run.
 set -uo pipefail
 
 present() {
   case "$1" in
     chromium) [ -x /usr/bin/chromium ] ;;
+    # The package is named after the server; the tests run only its promtool.
+    prometheus) command -v promtool >/dev/null 2>&1 ;;
     # debootstrap is in /usr/sbin, which a non-login PATH may lack.
     *) command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] ;;
   esac
