@@ -85,7 +85,7 @@ export default defineConfig({
       {
         test: {
           name: 'deploy',
-          include: ['test/deploy/**/*.test.ts'],
+          include: ['test/deploy/**/*.test.ts', 'test/prometheus/**/*.test.ts'],
           testTimeout: 120_000,
         },
       },
