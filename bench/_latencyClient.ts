@@ -5,8 +5,11 @@
  * CPU as the node's. On one event loop the client's queue would add its own tail to the
  * node's, so the load is split over processes, each on a fixed, interleaved schedule.
  * Prints `ready` once warmed up, reads the shared start (epoch ms) from stdin, runs, and
- * prints one JSON line: `{"samples": [ms…], "errors": n}`.
+ * prints one JSON line: `{"samples": [ms…], "errors": n, "loop_delay_p99_ms", "loop_delay_max_ms"}`.
+ * The loop delay is this generator's own (sampled every 5 ms, so its floor is 5 ms): a
+ * generator whose loop stalls stamps its answers late, and that lateness is in `samples`.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { KmsClient } from '../core/client'
 import { importP384PrivateKey } from '../core/crypto'
 import { parseHex } from '../core/encoding'
@@ -37,6 +40,8 @@ async function run(job: LatencyClientJob): Promise<void> {
   for (let index = 0; index < 10; index++) await client.derive({ path: 'bench/latency' }) // warm
   process.stdout.write('ready\n')
   const startAtEpochMs = Number(await firstLine(process.stdin))
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 })
+  loopDelay.enable()
   const samples: number[] = []
   let errors = 0
   const inFlight: Promise<void>[] = []
@@ -53,7 +58,10 @@ async function run(job: LatencyClientJob): Promise<void> {
     )
   }
   await Promise.all(inFlight)
-  process.stdout.write(`${JSON.stringify({ samples, errors })}\n`)
+  loopDelay.disable()
+  const ms = (nanoseconds: number): number => Math.round(nanoseconds / 1e4) / 100
+  const loop = { loop_delay_p99_ms: ms(loopDelay.percentile(99)), loop_delay_max_ms: ms(loopDelay.max) }
+  process.stdout.write(`${JSON.stringify({ samples, errors, ...loop })}\n`)
 }
 
 function firstLine(stream: NodeJS.ReadableStream): Promise<string> {

@@ -22,7 +22,7 @@ import { measureDeriveProfile } from './deriveProfile'
 import { measureOdyn } from './odyn'
 import { log, round } from './_harness'
 import { measureKv } from './kv'
-import { measureLatency } from './latency'
+import { LOOP_PROBE_NODE_ARGS, measureLatency } from './latency'
 import { registerBenchApp } from './_load'
 import { createMemoryObserver } from './memory'
 import { BENCH_ENV, killAllNodes, registerAndAwaitReady, retireNode, startNode } from './_nodes'
@@ -217,7 +217,8 @@ async function main(): Promise<void> {
     const app = await registerBenchApp(chain)
     const devChain = chain
 
-    const node = await startNode(devChain)
+    // The loop probe lets the latency rounds tell the node's own stalls from the rest.
+    const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true })
     try {
       // The first node commits the shared master secret's hash; later ones preload it.
       await registerAndAwaitReady(devChain, node)

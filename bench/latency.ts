@@ -7,6 +7,7 @@
  * schedule, at OFFERED_SHARE_OF_CAPACITY of the closed-loop capacity measured just before.
  */
 import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { availableParallelism } from 'node:os'
 import { forEachLine } from '../bundle/processes'
 import { importP384PrivateKey } from '../core/crypto'
@@ -49,7 +50,15 @@ interface Generator {
   /** Resolves once the process has booted and warmed up. */
   ready: Promise<void>
   start(atEpochMs: number): void
-  result: Promise<{ samples: number[]; errors: number }>
+  result: Promise<GeneratorResult>
+}
+
+/** What a generator prints at the end (bench/_latencyClient.ts). */
+interface GeneratorResult {
+  samples: number[]
+  errors: number
+  loop_delay_p99_ms: number
+  loop_delay_max_ms: number
 }
 
 /** Spawns one generator; it prints `ready`, reads its start time on stdin, then prints its result. */
@@ -76,7 +85,7 @@ function startGenerator(job: LatencyClientJob, cpus?: string): Generator {
     clearTimeout(killer)
     const last = lines.at(-1)
     if (code !== 0 || last === undefined || last === 'ready') throw failure(`exited with ${code}`)
-    return JSON.parse(last) as { samples: number[]; errors: number }
+    return JSON.parse(last) as GeneratorResult
   })
   ready.catch(() => undefined) // reported through `result` too
   return { ready, result, start: (atEpochMs) => child.stdin.end(`${atEpochMs}\n`) }
@@ -88,6 +97,37 @@ export interface LatencyRound {
   max_ms: number
   /** Node CPU busy fraction of one core during the round. */
   node_cpu_utilisation: number
+  /**
+   * The node's own event loop and GC during the round (bench/loopProbe.mjs), when the node
+   * runs with it: a tail the node's loop does not show was made outside the node.
+   */
+  node_loop?: NodeLoopReading
+  /** The worst generator's own loop delay (5 ms resolution): lateness made in the client. */
+  generator_loop_delay_p99_ms: number
+  generator_loop_delay_max_ms: number
+}
+
+/** bench/loopProbe.mjs's answer to 'loop-read'. */
+export interface NodeLoopReading {
+  resolution_ms: number
+  loop_delay_p50_ms: number
+  loop_delay_p99_ms: number
+  loop_delay_max_ms: number
+  gc_ms: number
+  gc_max_pause_ms: number
+  gc_count: number
+}
+
+/** The node's arguments that load the loop probe; startNode needs `ipc: true` with them. */
+export const LOOP_PROBE_NODE_ARGS = ['--import', new URL('./loopProbe.mjs', import.meta.url).href]
+
+/** Asks the node's loop probe, if it has one (an IPC channel), to reset or to read. */
+async function askLoopProbe(node: BenchNode, message: 'loop-reset' | 'loop-read'): Promise<NodeLoopReading | undefined> {
+  if (!node.child.connected) return undefined
+  const answer = once(node.child, 'message', { signal: AbortSignal.timeout(10_000) })
+  node.child.send(message)
+  const [reading] = (await answer) as [NodeLoopReading & { reset?: true }]
+  return reading.reset === true ? undefined : reading
 }
 
 export interface LatencyResult {
@@ -195,21 +235,29 @@ async function runRounds(node: BenchNode, jobsFor: () => LatencyClientJob[], lab
     await Promise.all(generators.map((generator) => generator.ready))
     const startAtEpochMs = Date.now() + START_AHEAD_MS
     for (const generator of generators) generator.start(startAtEpochMs)
+    await askLoopProbe(node, 'loop-reset')
     await sleep(Math.max(0, startAtEpochMs - Date.now()))
     const cpuBefore = processCpuMs(node.pid)
     const started = performance.now()
     const results = await Promise.all(generators.map((generator) => generator.result))
     const elapsed = performance.now() - started
+    const cpuAfter = processCpuMs(node.pid)
+    const nodeLoop = await askLoopProbe(node, 'loop-read')
     const samples = results.flatMap((result) => result.samples)
     errors += results.reduce((sum, result) => sum + result.errors, 0)
     rounds.push({
       p50_ms: round(percentile(samples, 50), 2),
       p99_ms: round(percentile(samples, 99), 2),
       max_ms: round(Math.max(...samples), 2),
-      node_cpu_utilisation: round((processCpuMs(node.pid) - cpuBefore) / elapsed, 3),
+      node_cpu_utilisation: round((cpuAfter - cpuBefore) / elapsed, 3),
+      ...(nodeLoop === undefined ? {} : { node_loop: nodeLoop }),
+      generator_loop_delay_p99_ms: Math.max(...results.map((result) => result.loop_delay_p99_ms)),
+      generator_loop_delay_max_ms: Math.max(...results.map((result) => result.loop_delay_max_ms)),
     })
     all.push(...samples)
-    log(`${label} round ${index + 1}: p50 ${rounds.at(-1)!.p50_ms} ms, p99 ${rounds.at(-1)!.p99_ms} ms`)
+    const last = rounds.at(-1)!
+    const loops = `node loop p99 ${last.node_loop?.loop_delay_p99_ms ?? '?'} / max ${last.node_loop?.loop_delay_max_ms ?? '?'} ms, gc max ${last.node_loop?.gc_max_pause_ms ?? '?'} ms; generators' loop p99 ${last.generator_loop_delay_p99_ms} ms`
+    log(`${label} round ${index + 1}: p50 ${last.p50_ms} ms, p99 ${last.p99_ms} ms (${loops})`)
   }
   return { all, rounds, errors }
 }
