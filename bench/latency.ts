@@ -156,6 +156,13 @@ export interface LatencyResult {
   call_round_trip_p50_ms: number
   /** Load-generator processes the offered load is split over. */
   generators: number
+  /**
+   * Over the shared rounds: the longest the node's own loop stalled, its longest GC pause, and
+   * the generators' worst loop delay. A p99 far above the node's stall was made outside it.
+   */
+  node_loop_delay_max_ms: number | null
+  node_gc_max_pause_ms: number | null
+  generator_loop_delay_max_ms: number
   rounds: LatencyRound[]
   isolated: IsolatedLatency | { error: string }
 }
@@ -210,9 +217,18 @@ export async function measureLatency(chain: DevChain, node: BenchNode, app: Benc
     nonce_round_trip_p50_ms: round(percentile(unloadedTrips.nonce, 50), 2),
     call_round_trip_p50_ms: round(percentile(unloadedTrips.call, 50), 2),
     generators: GENERATORS,
+    node_loop_delay_max_ms: worstOf(rounds, (r) => r.node_loop?.loop_delay_max_ms),
+    node_gc_max_pause_ms: worstOf(rounds, (r) => r.node_loop?.gc_max_pause_ms),
+    generator_loop_delay_max_ms: Math.max(...rounds.map((r) => r.generator_loop_delay_max_ms)),
     rounds,
     isolated,
   }
+}
+
+/** The largest of a figure over the rounds, or null when no round has it. */
+function worstOf(rounds: readonly LatencyRound[], figure: (round: LatencyRound) => number | undefined): number | null {
+  const values = rounds.map(figure).filter((value): value is number => value !== undefined)
+  return values.length === 0 ? null : Math.max(...values)
 }
 
 interface RoundsOutcome {
