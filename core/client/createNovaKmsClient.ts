@@ -6,17 +6,28 @@
  * request is sent to it (`/status` is never trusted for identity). A dev root must be passed
  * explicitly, and only then are debug documents accepted.
  */
-import { createRuntimeKmsClient, type CreateRuntimeKmsClientParameters, type RuntimeKmsConnection } from './createRuntimeKmsClient'
+import type { AppKeyOptions } from './_appKeys'
+import { createRuntimeKmsClient, type CreateRuntimeKmsClientBaseParameters, type RuntimeKmsConnection } from './createRuntimeKmsClient'
 import type { NodeAttestationPolicy } from './verifyNodeAttestation'
 
-export interface CreateNovaKmsClientParameters extends Omit<CreateRuntimeKmsClientParameters, 'bindingVersion' | 'attestation'> {
+export interface CreateNovaKmsClientBaseParameters extends Omit<CreateRuntimeKmsClientBaseParameters, 'bindingVersion' | 'attestation'> {
   /** The registry reader must offer `getVersion`: the enrolled measurement each document must carry. */
-  registry: CreateRuntimeKmsClientParameters['registry'] & Required<Pick<CreateRuntimeKmsClientParameters['registry'], 'getVersion'>>
+  registry: CreateRuntimeKmsClientBaseParameters['registry'] & Required<Pick<CreateRuntimeKmsClientBaseParameters['registry'], 'getVersion'>>
   /** Omitted: production's policy, the AWS root and no debug documents. */
   attestation?: NodeAttestationPolicy
 }
 
-/** Builds the client; nothing touches the network until a call. */
+/**
+ * The wiring, and the app's keys: `signer` (a viem `LocalAccount`, `runtimeSigner`) or the
+ * raw `walletKey`, and `envelopeKey` (`webCryptoEnvelopeKey`, `runtimeEnvelopeKey`) or the
+ * in-memory `teeKey`, exactly one of each.
+ */
+export type CreateNovaKmsClientParameters = CreateNovaKmsClientBaseParameters & AppKeyOptions
+
+/**
+ * Builds the client; nothing touches the network until a call.
+ * @throws TypeError unless exactly one of `signer`/`walletKey` and of `envelopeKey`/`teeKey` is given.
+ */
 export function createNovaKmsClient(parameters: CreateNovaKmsClientParameters): RuntimeKmsConnection {
   return createRuntimeKmsClient({ ...parameters, bindingVersion: 2, attestation: parameters.attestation ?? {} })
 }

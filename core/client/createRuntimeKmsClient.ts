@@ -1,23 +1,21 @@
 /** Wires the runtime-like client to NovaAppRegistry: discovery, the node directory, authorization. */
 import type { Sleep } from '../cluster'
 import type { NovaAppRegistryReader } from '../chain'
-import { privateKeyToWallet, type P384PrivateKey } from '../crypto'
 import type { Clock, Random } from '../runtime'
 import type { FetchFunction } from './_timedFetch'
+import { resolveAppKeys, type AppKeyOptions } from './_appKeys'
 import { authorizeRuntimeInstance } from './authorizeRuntimeInstance'
 import { discoverKmsNodes } from './discoverKmsNodes'
 import { NodeDirectory, type NodeDirectoryOptions } from './nodeDirectory'
 import { checkNodeAttestationPolicy, verifyNodeAttestation, type NodeAttestationPolicy } from './verifyNodeAttestation'
 import { RuntimeKmsClient } from './runtimeKmsClient'
 
-export interface CreateRuntimeKmsClientParameters {
+export interface CreateRuntimeKmsClientBaseParameters {
   registry: Pick<NovaAppRegistryReader, 'getActiveInstances' | 'getInstanceByWallet' | 'getApp'> & Partial<Pick<NovaAppRegistryReader, 'getVersion'>>
   /** The KMS app's id in the registry (`kms_integration.kms_app_id`). */
   kmsAppId: number
   /** The app this runtime serves. */
   appId: number
-  walletKey: Uint8Array
-  teeKey: P384PrivateKey
   clock: Clock
   random: Random
   sleep: Sleep
@@ -32,6 +30,9 @@ export interface CreateRuntimeKmsClientParameters {
   attestation?: NodeAttestationPolicy
 }
 
+/** The wiring, and the instance's keys: a signer (or `walletKey`) and an envelope key (or `teeKey`), one of each. */
+export type CreateRuntimeKmsClientParameters = CreateRuntimeKmsClientBaseParameters & AppKeyOptions
+
 export interface RuntimeKmsConnection {
   client: RuntimeKmsClient
   /** Its node directory: the caller runs `refresh()` every `BACKGROUND_REFRESH_MS`. */
@@ -39,7 +40,7 @@ export interface RuntimeKmsConnection {
 }
 
 function attestationCheck(
-  registry: CreateRuntimeKmsClientParameters['registry'],
+  registry: CreateRuntimeKmsClientBaseParameters['registry'],
   context: { kmsAppId: number; clock: Clock; random: Random; policy: NodeAttestationPolicy },
 ): NonNullable<NodeDirectoryOptions['checkIdentity']> {
   const { getVersion } = registry
@@ -49,10 +50,13 @@ function attestationCheck(
   return (node, fetch) => verifyNodeAttestation({ node, registry: reader, fetch, ...context })
 }
 
-/** Builds the client; nothing touches the network until a call. */
+/**
+ * Builds the client; nothing touches the network until a call.
+ * @throws TypeError unless exactly one of `signer`/`walletKey` and of `envelopeKey`/`teeKey` is given.
+ */
 export function createRuntimeKmsClient(parameters: CreateRuntimeKmsClientParameters): RuntimeKmsConnection {
-  const { registry, kmsAppId, appId, walletKey, teeKey, clock, random, sleep, fetch, bindingVersion, attestation } = parameters
-  const wallet = privateKeyToWallet(walletKey)
+  const { registry, kmsAppId, appId, clock, random, sleep, fetch, bindingVersion, attestation } = parameters
+  const { signer, wallet, envelopeKey } = resolveAppKeys(parameters, random)
   const directory = new NodeDirectory({
     discover: () => discoverKmsNodes({ registry, kmsAppId }),
     clock,
@@ -61,8 +65,8 @@ export function createRuntimeKmsClient(parameters: CreateRuntimeKmsClientParamet
   })
   const client = new RuntimeKmsClient({
     directory,
-    walletKey,
-    teeKey,
+    signer,
+    envelopeKey,
     clock,
     random,
     sleep,

@@ -8,7 +8,15 @@
  */
 export { NovaKmsError } from './novaKmsError'
 export { importDerivedKey, type DerivedKeyUsage } from './importDerivedKey'
-export { KmsClient, KmsClientError, type KmsClientOptions, type KmsNodeIdentity, type PopHeaders } from './kmsClient'
+export { KmsClient, KmsClientError, type KmsClientOptions, type KmsClientBaseOptions, type KmsNodeIdentity, type PopHeaders } from './kmsClient'
+export { walletKeySigner, messageText, type KmsSigner } from './kmsSigner'
+export { signWithKmsSigner, type SignWithKmsSignerParameters } from './signWithKmsSigner'
+export { runtimeSigner, type RuntimeSignerParameters } from './runtimeSigner'
+export { p384EnvelopeKey, type EnvelopeKey, type SealedEnvelope, type P384EnvelopeKeyParameters } from './envelopeKey'
+export { webCryptoEnvelopeKey, type WebCryptoEnvelopeKeyParameters } from './webCryptoEnvelopeKey'
+export { runtimeEnvelopeKey, type RuntimeEnvelopeKeyParameters } from './runtimeEnvelopeKey'
+export type { AppKeyOptions, AppSignerOption, AppEnvelopeKeyOption } from './_appKeys'
+export { KmsSignerError, KmsLocalRuntimeError } from './appKeyErrors'
 export type { FetchFunction } from './_timedFetch'
 export { AuditVerificationError, verifyAuditPage, type AuditCursor, type AuditVerificationCode, type VerifiedAuditPage } from './verifyAuditPage'
 export { discoverKmsNodes, withDefaultScheme, type DiscoveredKmsNode, type DiscoverKmsNodesParameters } from './discoverKmsNodes'
@@ -38,12 +46,13 @@ export {
   ROUND_DELAY_MS,
   AUTHORIZATION_TTL_MS,
   type RuntimeKmsClientOptions,
+  type RuntimeKmsClientBaseOptions,
   type KvGetResult,
   type DeriveEpoch,
   type IssuedCertificate,
 } from './runtimeKmsClient'
-export { createRuntimeKmsClient, type CreateRuntimeKmsClientParameters, type RuntimeKmsConnection } from './createRuntimeKmsClient'
-export { createNovaKmsClient, type CreateNovaKmsClientParameters } from './createNovaKmsClient'
+export { createRuntimeKmsClient, type CreateRuntimeKmsClientParameters, type CreateRuntimeKmsClientBaseParameters, type RuntimeKmsConnection } from './createRuntimeKmsClient'
+export { createNovaKmsClient, type CreateNovaKmsClientParameters, type CreateNovaKmsClientBaseParameters } from './createNovaKmsClient'
 export {
   RuntimeKmsError,
   KmsRegistryUnavailableError,

@@ -6,6 +6,8 @@
 import { verifyAuditPage, type AuditCursor, type VerifiedAuditPage } from './verifyAuditPage'
 import { importDerivedKey, type DerivedKeyUsage } from './importDerivedKey'
 import { NovaKmsError } from './novaKmsError'
+import { resolveAppKeys, type AppKeyOptions, type AppKeys } from './_appKeys'
+import { signWithKmsSigner } from './signWithKmsSigner'
 import { requestTarget } from '../auth/requestBinding'
 import { readBoundedBody } from '../cluster/peerHttp'
 import {
@@ -15,16 +17,11 @@ import {
   buildResponseMessage,
   computeContentSha256,
   computeRequestDigest,
-  privateKeyToWallet,
   ReplayMemory,
-  decryptEnvelope,
-  encryptEnvelope,
   ENVELOPE_INFO_CURRENT,
   isSameP384PublicKey,
   parseP384PublicKey,
   recoverMessageSigner,
-  signMessageWithKey,
-  type P384PrivateKey,
 } from '../crypto'
 import { bytesToBase64, bytesToHex, canonicalJson, parseBase64, parseHex, utf8ToBytes, type JsonValue, type Wallet } from '../encoding'
 import { nowSeconds, type Clock, type Random } from '../runtime'
@@ -37,12 +34,8 @@ export interface KmsNodeIdentity {
   teePubkeyDer: Uint8Array
 }
 
-export interface KmsClientOptions {
+export interface KmsClientBaseOptions {
   node: KmsNodeIdentity
-  /** The app's secp256k1 wallet key (its TEE wallet). */
-  walletKey: Uint8Array
-  /** The app's P-384 key, whose public half is its registry teePubkey. */
-  teeKey: P384PrivateKey
   clock: Clock
   random: Random
   fetch?: typeof fetch
@@ -66,6 +59,12 @@ export interface KmsClientOptions {
   /** `pop` (default), `attestation`, or `both`. */
   auth?: 'pop' | 'attestation' | 'both'
 }
+
+/**
+ * The client's options: the node, and the app's keys, a signer (or `walletKey`) and an
+ * envelope key (or `teeKey`), exactly one of each.
+ */
+export type KmsClientOptions = KmsClientBaseOptions & AppKeyOptions
 
 /** A non-2xx answer: the PROTOCOL §12.4 body, or a failed client-side check (status 0). */
 export class KmsClientError extends NovaKmsError {
@@ -147,12 +146,20 @@ const ANSWER_MEMORY = 1024
 
 export class KmsClient {
   readonly #options: KmsClientOptions
+  readonly #keys: AppKeys
   readonly #fetch: typeof fetch
   readonly #answers = new ReplayMemory(ANSWER_MEMORY)
 
+  /** @throws TypeError unless exactly one of `signer`/`walletKey` and of `envelopeKey`/`teeKey` is given. */
   constructor(options: KmsClientOptions) {
     this.#options = options
+    this.#keys = resolveAppKeys(options, options.random)
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  }
+
+  /** The app's wallet: its signer's address, canonical. */
+  get wallet(): Wallet {
+    return this.#keys.wallet
   }
 
   /** The binding version this client speaks. */
@@ -190,27 +197,27 @@ export class KmsClient {
     const timestamp = nowSeconds(this.#options.clock)
     const signed = { nonce, wallet: this.#options.node.wallet, timestamp }
     const message = requestDigest === undefined ? buildAppAuthMessage(signed) : buildAppAuthMessageV2({ ...signed, requestDigest })
+    // v ∈ {0, 1}, as the runtime's own KMS client signs PoP (RUNTIME.md §1); nodes accept both.
+    const signature = await signWithKmsSigner({ signer: this.#keys.signer, wallet: this.#keys.wallet, message })
     return {
-      // v ∈ {0, 1}, as the runtime's own KMS client signs PoP (RUNTIME.md §1); nodes accept both.
-      'x-app-signature': signMessageWithKey(this.#options.walletKey, message),
+      'x-app-signature': signature,
       'x-app-nonce': nonce,
       'x-app-timestamp': String(timestamp),
     }
   }
 
-  /** Seals `inner` to the node's registry teePubkey (§5.6). */
+  /**
+   * Seals `inner` to the node's registry teePubkey (§5.6) with the app's envelope key.
+   * @throws KmsClientError `bad_identity` when the node's teePubkey is not a P-384 key.
+   */
   async sealRequest(inner: unknown): Promise<{ sender_tee_pubkey: string; nonce: string; encrypted_data: string }> {
-    const peerPublicKey = parseP384PublicKey(this.#options.node.teePubkeyDer)
-    if (peerPublicKey === undefined) throw new KmsClientError(0, 'bad_identity', 'node teePubkey is not a P-384 key')
-    const nonce = this.#options.random.bytes(12)
-    const ciphertext = await encryptEnvelope({
-      privateKey: this.#options.teeKey,
-      peerPublicKey,
-      nonce,
+    if (parseP384PublicKey(this.#options.node.teePubkeyDer) === undefined) throw new KmsClientError(0, 'bad_identity', 'node teePubkey is not a P-384 key')
+    const sealed = await this.#keys.envelopeKey.seal({
       plaintext: canonicalJson(inner),
+      recipientPublicKeyDer: this.#options.node.teePubkeyDer,
       info: this.#options.envelopeInfo ?? ENVELOPE_INFO_CURRENT,
     })
-    return { sender_tee_pubkey: bytesToHex(this.#options.teeKey.publicKey.der), nonce: bytesToHex(nonce), encrypted_data: bytesToHex(ciphertext) }
+    return { sender_tee_pubkey: bytesToHex(sealed.senderPublicKeyDer), nonce: bytesToHex(sealed.nonce), encrypted_data: bytesToHex(sealed.ciphertext) }
   }
 
   /**
@@ -222,7 +229,7 @@ export class KmsClient {
   async authHeaders(request?: BoundRequest): Promise<AuthHeaders> {
     const version = this.bindingVersion
     if (version === 2 && request === undefined) throw new KmsClientError(0, 'bad_request', 'binding v2 needs the request to sign')
-    const { node, walletKey } = this.#options
+    const { node } = this.#options
     const contentSha256 = computeContentSha256(utf8ToBytes(request?.body ?? ''))
     const requestDigest =
       version === 2 && request !== undefined
@@ -230,7 +237,7 @@ export class KmsClient {
         : undefined
     const mode = this.#options.auth ?? 'pop'
     const v2Headers: Record<string, string> =
-      requestDigest === undefined ? {} : { 'x-app-auth-version': '2', 'x-app-content-sha256': contentSha256, 'x-app-wallet': privateKeyToWallet(walletKey) }
+      requestDigest === undefined ? {} : { 'x-app-auth-version': '2', 'x-app-content-sha256': contentSha256, 'x-app-wallet': this.#keys.wallet }
     const pop = mode === 'attestation' ? undefined : await this.#popHeaders(requestDigest)
     if (mode === 'pop') return { headers: { ...pop!, ...v2Headers }, signatureSubject: pop!['x-app-signature'], version }
     const attest = this.#options.attest
@@ -319,9 +326,8 @@ export class KmsClient {
     const nonce = typeof record['nonce'] === 'string' ? parseHex(record['nonce']) : undefined
     const ciphertext = typeof record['encrypted_data'] === 'string' ? parseHex(record['encrypted_data']) : undefined
     if (nonce === undefined || ciphertext === undefined) throw new KmsClientError(0, 'bad_response', 'answer envelope is malformed')
-    const plaintext = await decryptEnvelope({
-      privateKey: this.#options.teeKey,
-      peerPublicKey: senderKey,
+    const plaintext = await this.#keys.envelopeKey.open({
+      senderPublicKeyDer: senderKey.der,
       nonce,
       ciphertext,
       info: this.#options.envelopeInfo ?? ENVELOPE_INFO_CURRENT,

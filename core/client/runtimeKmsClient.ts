@@ -8,7 +8,7 @@
  */
 import { importDerivedKey, type DerivedKeyUsage } from './importDerivedKey'
 import type { Sleep } from '../cluster'
-import { parseP384PublicKey, privateKeyToWallet, ReplayMemory, type P384PrivateKey } from '../crypto'
+import { parseP384PublicKey, ReplayMemory } from '../crypto'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { decodePem } from '../ca/_pem'
 import { bytesToBase64, bytesToHex, parseBase64, parseHex, type Wallet } from '../encoding'
@@ -16,6 +16,7 @@ import { isKmsError } from '../errors'
 import type { Clock, Random } from '../runtime'
 import { createTimedFetch, type FetchFunction } from './_timedFetch'
 import { TtlCache } from './_ttlCache'
+import { resolveAppKeys, type AppKeyOptions, type AppKeys } from './_appKeys'
 import type { RuntimeInstanceAuthorization } from './authorizeRuntimeInstance'
 import type { DiscoveredKmsNode } from './discoverKmsNodes'
 import { encodeFormUrlComponent } from './encodeFormUrlComponent'
@@ -43,14 +44,10 @@ export const AUTHORIZATION_TTL_MS = 10_000
 /** A node's error message is passed on, but never at any length. */
 const MAX_NODE_MESSAGE_LENGTH = 200
 
-export interface RuntimeKmsClientOptions {
-  directory: Pick<NodeDirectory, 'candidates' | 'verifiedNodes' | 'invalidateIdentity' | 'markUnreachable'>
+export interface RuntimeKmsClientBaseOptions {
+  directory: Pick<NodeDirectory, 'nodes' | 'candidates' | 'verifiedNodes' | 'invalidateIdentity' | 'markUnreachable'>
   /** The runtime's own authorization (`authorizeRuntimeInstance`); cached here 10 s. */
   authorize: () => Promise<RuntimeInstanceAuthorization>
-  /** The instance's TEE wallet key (secp256k1). */
-  walletKey: Uint8Array
-  /** The instance's P-384 key, whose public half is its registry teePubkey. */
-  teeKey: P384PrivateKey
   clock: Clock
   random: Random
   /** Waits between rounds. */
@@ -64,6 +61,9 @@ export interface RuntimeKmsClientOptions {
    */
   bindingVersion?: 1 | 2
 }
+
+/** The client's options and the instance's keys: a signer (or `walletKey`) and an envelope key (or `teeKey`). */
+export type RuntimeKmsClientOptions = RuntimeKmsClientBaseOptions & AppKeyOptions
 
 export type KvGetResult = { found: true; value: Uint8Array } | { found: false }
 
@@ -154,7 +154,7 @@ function asNodeFailure(error: unknown): KmsNodeExchangeError | undefined {
 export class RuntimeKmsClient {
   readonly #options: RuntimeKmsClientOptions
   readonly #fetch: FetchFunction
-  readonly #wallet: Wallet
+  readonly #keys: AppKeys
   readonly #authorization: TtlCache<'self', RuntimeInstanceAuthorization>
   // RUNTIME.md §1: a reused (sender key, nonce) pair in an answer is refused.
   readonly #answers = new ReplayMemory()
@@ -162,13 +162,13 @@ export class RuntimeKmsClient {
   constructor(options: RuntimeKmsClientOptions) {
     this.#options = options
     this.#fetch = createTimedFetch(options.fetch ?? ((input, init) => globalThis.fetch(input, init)), options.timeoutMs ?? NODE_REQUEST_TIMEOUT_MS)
-    this.#wallet = privateKeyToWallet(options.walletKey)
+    this.#keys = resolveAppKeys(options, options.random)
     this.#authorization = new TtlCache(options.clock)
   }
 
   /** The instance's TEE wallet, sent as `x-app-wallet`. */
   get wallet(): Wallet {
-    return this.#wallet
+    return this.#keys.wallet
   }
 
   /**
@@ -352,8 +352,8 @@ export class RuntimeKmsClient {
   async #exchange(node: DiscoveredKmsNode, { method, path, inner, notFoundIsAnswer }: Exchange): Promise<ExchangeResult> {
     const client = new KmsClient({
       node: { url: node.url, wallet: node.wallet, teePubkeyDer: node.teePubkeyDer },
-      walletKey: this.#options.walletKey,
-      teeKey: this.#options.teeKey,
+      signer: this.#keys.signer,
+      envelopeKey: this.#keys.envelopeKey,
       clock: this.#options.clock,
       random: this.#options.random,
       fetch: this.#fetch,
@@ -365,7 +365,7 @@ export class RuntimeKmsClient {
     const response = await this.#fetch(`${node.url.replace(/\/+$/, '')}${path}`, {
       method,
       // RUNTIME.md §1: lowercase headers, and content-type only when there is a body.
-      headers: { ...headers, 'x-app-wallet': this.#wallet, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { ...headers, 'x-app-wallet': this.#keys.wallet, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body }),
     })
     const text = await response.text()

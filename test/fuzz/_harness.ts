@@ -175,7 +175,7 @@ export class FuzzClient extends KmsClient {
   readonly #teeKey: P384PrivateKey
   readonly #nodeKeyDer: Uint8Array
 
-  constructor(options: ConstructorParameters<typeof KmsClient>[0]) {
+  constructor(options: ConstructorParameters<typeof KmsClient>[0] & { teeKey: P384PrivateKey }) {
     super(options)
     this.#teeKey = options.teeKey
     this.#nodeKeyDer = options.node.teePubkeyDer

@@ -48,6 +48,7 @@ export {
   ROUND_DELAY_MS,
   AUTHORIZATION_TTL_MS,
   type RuntimeKmsClientOptions,
+  type RuntimeKmsClientBaseOptions,
   type KvGetResult,
   type DeriveEpoch,
   type IssuedCertificate,
@@ -55,11 +56,23 @@ export {
 export {
   createRuntimeKmsClient,
   type CreateRuntimeKmsClientParameters,
+  type CreateRuntimeKmsClientBaseParameters,
   type RuntimeKmsConnection,
 } from '../../../core/client/createRuntimeKmsClient'
 
 // The app developer's client: binding v2, and every node verified by its attestation first.
-export { createNovaKmsClient, type CreateNovaKmsClientParameters } from '../../../core/client/createNovaKmsClient'
+export { createNovaKmsClient, type CreateNovaKmsClientParameters, type CreateNovaKmsClientBaseParameters } from '../../../core/client/createNovaKmsClient'
+
+// The app's keys: a signer (viem's LocalAccount shape, or the runtime's /v1/eth/sign) and an
+// envelope key (a WebCrypto P-384 key pair, or the runtime's /v1/encryption/*).
+export { walletKeySigner, messageText, type KmsSigner } from '../../../core/client/kmsSigner'
+export { signWithKmsSigner, type SignWithKmsSignerParameters } from '../../../core/client/signWithKmsSigner'
+export { runtimeSigner, type RuntimeSignerParameters } from '../../../core/client/runtimeSigner'
+export { p384EnvelopeKey, type EnvelopeKey, type SealedEnvelope, type P384EnvelopeKeyParameters } from '../../../core/client/envelopeKey'
+export { webCryptoEnvelopeKey, type WebCryptoEnvelopeKeyParameters } from '../../../core/client/webCryptoEnvelopeKey'
+export { runtimeEnvelopeKey, type RuntimeEnvelopeKeyParameters } from '../../../core/client/runtimeEnvelopeKey'
+export type { AppKeyOptions, AppSignerOption, AppEnvelopeKeyOption } from '../../../core/client/_appKeys'
+export { KmsSignerError, KmsLocalRuntimeError } from '../../../core/client/appKeyErrors'
 export {
   verifyNodeAttestation,
   checkNodeAttestationPolicy,
@@ -85,6 +98,7 @@ export {
   KmsClient,
   KmsClientError,
   type KmsClientOptions,
+  type KmsClientBaseOptions,
   type KmsNodeIdentity,
   type PopHeaders,
 } from '../../../core/client/kmsClient'
