@@ -50,6 +50,9 @@ export {
   type KvGetResult,
   type DeriveEpoch,
   type IssuedCertificate,
+  type NodeAuditCursor,
+  type NodeAuditPage,
+  type KmsPeerListing,
 } from './runtimeKmsClient'
 export { createRuntimeKmsClient, type CreateRuntimeKmsClientParameters, type CreateRuntimeKmsClientBaseParameters, type RuntimeKmsConnection } from './createRuntimeKmsClient'
 export { createNovaKmsClient, type CreateNovaKmsClientParameters, type CreateNovaKmsClientBaseParameters } from './createNovaKmsClient'

@@ -11,15 +11,16 @@ import type { Sleep } from '../cluster'
 import { parseP384PublicKey, ReplayMemory } from '../crypto'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { decodePem } from '../ca/_pem'
-import { bytesToBase64, bytesToHex, parseBase64, parseHex, type Wallet } from '../encoding'
+import { bytesToBase64, bytesToHex, parseBase64, parseHex, parseWallet, type Wallet } from '../encoding'
 import { isKmsError } from '../errors'
 import type { Clock, Random } from '../runtime'
 import { createTimedFetch, type FetchFunction } from './_timedFetch'
 import { TtlCache } from './_ttlCache'
 import { resolveAppKeys, type AppKeyOptions, type AppKeys } from './_appKeys'
 import type { RuntimeInstanceAuthorization } from './authorizeRuntimeInstance'
-import type { DiscoveredKmsNode } from './discoverKmsNodes'
+import { withDefaultScheme, type DiscoveredKmsNode } from './discoverKmsNodes'
 import { encodeFormUrlComponent } from './encodeFormUrlComponent'
+import { verifyAuditPage, type AuditCursor, type VerifiedAuditPage } from './verifyAuditPage'
 import { KmsClient, KmsClientError } from './kmsClient'
 import { NODE_REQUEST_TIMEOUT_MS, type NodeDirectory } from './nodeDirectory'
 import {
@@ -80,6 +81,62 @@ export interface IssuedCertificate {
   caCertificate: string
   /** The leaf's serial, lowercase hex. */
   serial: string
+}
+
+/** Where a verified audit read ended, and on which node: pass it back as `previous`. */
+export interface NodeAuditCursor extends AuditCursor {
+  node: { url: string; wallet: Wallet }
+}
+
+/** A verified audit page (§14.4), with the node whose chain it is. */
+export interface NodeAuditPage extends VerifiedAuditPage {
+  node: { url: string; wallet: Wallet }
+  cursor: NodeAuditCursor
+}
+
+/** One entry of a node's `/nodes` (§2.2), as the SDK reads it. */
+export interface KmsPeerListing {
+  /** The instance's TEE wallet (the entry's `operator`, §2.2). */
+  wallet: Wallet
+  url: string
+  instanceId: number
+  /** The instance's operator account. */
+  operator: Wallet
+  zkVerified: boolean
+  active: boolean
+  /** Whether the node's last probe reached it; `null` outside enclave mode (§7.2). */
+  reachable: boolean | null
+  /** Whether the SDK's own registry read lists this wallet at this URL as an ACTIVE KMS instance. */
+  inRegistry: boolean
+}
+
+function isSameNode(node: { url: string; wallet: Wallet }, other: { url: string; wallet: Wallet }): boolean {
+  return node.url === other.url && node.wallet === other.wallet
+}
+
+/** The entries of a §2.2 answer (`count` must match), or `undefined` when it has not that shape. */
+function parsePeerListing(body: unknown, registered: readonly DiscoveredKmsNode[]): KmsPeerListing[] | undefined {
+  if (typeof body !== 'object' || body === null) return undefined
+  const { operators, count } = body as Record<string, unknown>
+  if (!Array.isArray(operators) || operators.length !== count) return undefined
+  const listing: KmsPeerListing[] = []
+  for (const entry of operators as unknown[]) {
+    const { instance, connection } = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>
+    const fields = (typeof instance === 'object' && instance !== null ? instance : {}) as Record<string, unknown>
+    const probe = (typeof connection === 'object' && connection !== null ? connection : {}) as Record<string, unknown>
+    const wallet = typeof fields['tee_wallet'] === 'string' ? parseWallet(fields['tee_wallet']) : undefined
+    const operator = typeof fields['operator'] === 'string' ? parseWallet(fields['operator']) : undefined
+    const url = fields['instance_url']
+    const instanceId = fields['instance_id']
+    const status = fields['instance_status'] as { name?: unknown } | null | undefined
+    const reachable = probe['status_endpoint_reachable']
+    if (wallet === undefined || operator === undefined || typeof url !== 'string' || typeof instanceId !== 'number' || typeof fields['zk_verified'] !== 'boolean') return undefined
+    if (typeof status !== 'object' || status === null || (status.name !== 'ACTIVE' && status.name !== 'NON_ACTIVE')) return undefined
+    if (reachable !== null && typeof reachable !== 'boolean') return undefined
+    const inRegistry = registered.some((node) => node.wallet === wallet && node.url === withDefaultScheme(url))
+    listing.push({ wallet, url, instanceId, operator, zkVerified: fields['zk_verified'], active: status.name === 'ACTIVE', reachable, inRegistry })
+  }
+  return listing
 }
 
 function parseDeriveEpoch(value: unknown): { cluster: number; app: number } | undefined {
@@ -298,6 +355,59 @@ export class RuntimeKmsClient {
     }
   }
 
+  /**
+   * One page of this app's audit chain (PROTOCOL §14.4), from a node with the same failover
+   * and answer checks as every `/kms/*` call, then verified by `verifyAuditPage`: the signed
+   * head against the node's registry wallet, every hash and sequence number. The chain is the
+   * answering node's, for its current boot. Given the `previous` read's cursor, that node is
+   * asked first, for what follows the cursor, and `continuity` says whether the chain
+   * continued, restarted (a new boot), or lost entries to the node's bounds; a fork is an
+   * error. Should another node answer, its chain is read from the start and is `first`: a
+   * chain never continues across nodes (§14: each node records only what it served).
+   * @throws AuditVerificationError when the page, or its continuity, does not verify: that is
+   *   the node's signed word, so it is reported, never passed over for another node.
+   * @throws KmsNodesUnavailableError when no node answered.
+   */
+  async audit(options: { previous?: NodeAuditCursor } = {}): Promise<NodeAuditPage> {
+    const { appId } = await this.authorization()
+    const { previous } = options
+    const sinceFor = (node: DiscoveredKmsNode): number => (previous !== undefined && isSameNode(node, previous.node) ? previous.seq : 0)
+    return this.#call(
+      (node) => ({ method: 'GET', path: `/kms/audit?since=${sinceFor(node)}`, notFoundIsAnswer: false }),
+      (result, node) => {
+        const since = sinceFor(node)
+        const continuing = previous !== undefined && isSameNode(node, previous.node)
+        const page = verifyAuditPage({ page: result.found ? result.answer : {}, appId, since, node, ...(continuing ? { previous } : {}) })
+        const answeredBy = { url: node.url, wallet: node.wallet }
+        return { ...page, node: answeredBy, cursor: { ...page.cursor, node: answeredBy } }
+      },
+      previous?.node,
+    )
+  }
+
+  /**
+   * `GET /nodes` (PROTOCOL §2.2) of the first verified node that answers: its peer cache. The
+   * route is public and unsigned, so this is that node's host's word, for display; each entry
+   * says whether the SDK's own registry read lists the same wallet at the same URL.
+   * @throws KmsNodesUnavailableError when no verified node gave a §2.2 answer.
+   */
+  async nodes(): Promise<{ url: string; nodes: KmsPeerListing[] }> {
+    const failures: KmsNodeFailure[] = []
+    const registered = await this.#options.directory.nodes()
+    for (const node of await this.#options.directory.verifiedNodes()) {
+      try {
+        const response = await this.#fetch(`${node.url.replace(/\/+$/, '')}/nodes`)
+        const listing = response.ok ? parsePeerListing(JSON.parse(await response.text()), registered) : undefined
+        if (listing !== undefined) return { url: node.url, nodes: listing }
+        failures.push({ url: node.url, reason: response.ok ? 'answer is not a §2.2 node list' : `node answered HTTP ${response.status}` })
+      } catch (error) {
+        if (!(error instanceof KmsNodeExchangeError) && !(error instanceof SyntaxError)) throw error
+        failures.push({ url: node.url, reason: error.message })
+      }
+    }
+    throw new KmsNodesUnavailableError(failures, 1)
+  }
+
   /** {@link derive}, as a non-extractable WebCrypto key for `usage`; the raw bytes are zeroed once imported. */
   async deriveCryptoKey(params: { path: string; context?: string; length?: number }, usage: DerivedKeyUsage): Promise<CryptoKey> {
     return importDerivedKey(await this.derive(params), usage)
@@ -324,18 +434,25 @@ export class RuntimeKmsClient {
   }
 
   /**
-   * Authorization, then up to 3 rounds over the candidate nodes, 150 ms apart. A node's
-   * final refusal (4xx) ends the call; any other failure moves on to the next node.
+   * Authorization, then up to 3 rounds over the candidate nodes, 150 ms apart (`prefer`, when
+   * it is a candidate, first). A node's final refusal (4xx) ends the call; any other failure
+   * moves on to the next node. `exchange` may depend on the node it is sent to.
    * @throws KmsNodesUnavailableError when every attempt failed.
    */
-  async #call<T>(exchange: Exchange, read: (result: ExchangeResult) => T): Promise<T> {
+  async #call<T>(
+    exchange: Exchange | ((node: DiscoveredKmsNode) => Exchange),
+    read: (result: ExchangeResult, node: DiscoveredKmsNode) => T,
+    prefer?: { url: string; wallet: Wallet },
+  ): Promise<T> {
     await this.authorization()
     const failures: KmsNodeFailure[] = []
     for (let round = 0; round < CALL_ROUNDS; round++) {
       if (round > 0) await this.#options.sleep(ROUND_DELAY_MS)
-      for (const node of await this.#options.directory.candidates()) {
+      const candidates = await this.#options.directory.candidates()
+      const ordered = prefer === undefined ? candidates : [...candidates.filter((node) => isSameNode(node, prefer)), ...candidates.filter((node) => !isSameNode(node, prefer))]
+      for (const node of ordered) {
         try {
-          return read(await this.#exchange(node, exchange))
+          return read(await this.#exchange(node, typeof exchange === 'function' ? exchange(node) : exchange), node)
         } catch (error) {
           const failure = asNodeFailure(error)
           if (failure === undefined) throw error

@@ -19,7 +19,7 @@ export async function runtimeSigner(parameters: RuntimeSignerParameters): Promis
   const address = await onLocalRuntime(() => runtime.getWallet())
   return {
     address,
-    signMessage: ({ message }) => {
+    async signMessage({ message }) {
       const text = messageText(message)
       return onLocalRuntime(() => runtime.signMessage(text))
     },

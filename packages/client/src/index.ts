@@ -52,6 +52,9 @@ export {
   type KvGetResult,
   type DeriveEpoch,
   type IssuedCertificate,
+  type NodeAuditCursor,
+  type NodeAuditPage,
+  type KmsPeerListing,
 } from '../../../core/client/runtimeKmsClient'
 export {
   createRuntimeKmsClient,
