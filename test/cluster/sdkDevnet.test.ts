@@ -15,6 +15,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChainReaders, type NovaAppRegistryReader } from '../../core/chain'
 import {
+  AuditVerificationError,
   createNovaKmsClient,
   KmsLocalRuntimeError,
   KmsSignerError,
@@ -200,3 +201,27 @@ for (const name of ['viem LocalAccount + WebCrypto key', "the local runtime's wa
     })
   })
 }
+
+describe('audit across nodes', () => {
+  it('behavior: the previous cursor\'s node is asked first; another node\'s chain is never taken as its continuation', async () => {
+    const run = runs[0]!
+    const client = sdk(run.appId, run.keys)
+    const first = await client.audit()
+    const byUrl = [...members].sort((left, right) => (left.node.url < right.node.url ? -1 : 1))
+    expect(first.node.url).toBe(byUrl[0]!.node.url)
+    // A cursor naming the last node in URL order: that node answers, and its boot is not the cursor's.
+    const last = byUrl.at(-1)!
+    const elsewhere = await client.audit({ previous: { ...first.cursor, seq: 0, node: { url: last.node.url, wallet: last.wallet } } })
+    expect(elsewhere.node).toEqual({ url: last.node.url, wallet: last.wallet })
+    expect(elsewhere.continuity).toEqual({ kind: 'restarted' })
+  })
+
+  it('error: a chain that does not continue the cursor (a fork) is AuditVerificationError, not another node\'s answer', async () => {
+    const run = runs[0]!
+    const client = sdk(run.appId, run.keys)
+    const page = await client.audit()
+    const error = await client.audit({ previous: { ...page.cursor, hash: 'ab'.repeat(32) } }).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(AuditVerificationError)
+    expect(error).toMatchObject({ code: 'fork' })
+  })
+})
