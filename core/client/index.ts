@@ -11,6 +11,7 @@ export { importDerivedKey, type DerivedKeyUsage } from './importDerivedKey'
 export { KmsClient, KmsClientError, type KmsClientOptions, type KmsClientBaseOptions, type KmsNodeIdentity, type PopHeaders } from './kmsClient'
 export { walletKeySigner, messageText, type KmsSigner } from './kmsSigner'
 export { signWithKmsSigner, type SignWithKmsSignerParameters } from './signWithKmsSigner'
+export { parsePeerListing, type KmsPeerListing } from './parsePeerListing'
 export { runtimeSigner, type RuntimeSignerParameters } from './runtimeSigner'
 export { p384EnvelopeKey, type EnvelopeKey, type SealedEnvelope, type P384EnvelopeKeyParameters } from './envelopeKey'
 export { webCryptoEnvelopeKey, type WebCryptoEnvelopeKeyParameters } from './webCryptoEnvelopeKey'
@@ -52,7 +53,6 @@ export {
   type IssuedCertificate,
   type NodeAuditCursor,
   type NodeAuditPage,
-  type KmsPeerListing,
 } from './runtimeKmsClient'
 export { createRuntimeKmsClient, type CreateRuntimeKmsClientParameters, type CreateRuntimeKmsClientBaseParameters, type RuntimeKmsConnection } from './createRuntimeKmsClient'
 export { createNovaKmsClient, type CreateNovaKmsClientParameters, type CreateNovaKmsClientBaseParameters } from './createNovaKmsClient'

@@ -54,7 +54,6 @@ export {
   type IssuedCertificate,
   type NodeAuditCursor,
   type NodeAuditPage,
-  type KmsPeerListing,
 } from '../../../core/client/runtimeKmsClient'
 export {
   createRuntimeKmsClient,
@@ -70,6 +69,7 @@ export { createNovaKmsClient, type CreateNovaKmsClientParameters, type CreateNov
 // envelope key (a WebCrypto P-384 key pair, or the runtime's /v1/encryption/*).
 export { walletKeySigner, messageText, type KmsSigner } from '../../../core/client/kmsSigner'
 export { signWithKmsSigner, type SignWithKmsSignerParameters } from '../../../core/client/signWithKmsSigner'
+export { parsePeerListing, type KmsPeerListing } from '../../../core/client/parsePeerListing'
 export { runtimeSigner, type RuntimeSignerParameters } from '../../../core/client/runtimeSigner'
 export { p384EnvelopeKey, type EnvelopeKey, type SealedEnvelope, type P384EnvelopeKeyParameters } from '../../../core/client/envelopeKey'
 export { webCryptoEnvelopeKey, type WebCryptoEnvelopeKeyParameters } from '../../../core/client/webCryptoEnvelopeKey'
