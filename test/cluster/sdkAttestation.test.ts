@@ -5,13 +5,9 @@
  * real contracts. The host answers at a node's URL, so a relay that rewrites `/status` to
  * name the registry identity passes the runtime's `/status` check, and must not pass this one.
  */
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { createChainReaders, type NovaAppRegistryReader } from '../../core/chain'
 import {
   checkNodeIdentity,
@@ -26,6 +22,7 @@ import {
 import { bytesToHex, type Wallet } from '../../core/encoding'
 import { devRootCertificateDer } from '../../core/tee'
 import { startDevChain, type DevChain } from '../helpers/devChain'
+import { Scratch } from '../unit/ca/_openssl'
 import { cryptoRandom, registerTestApp, startMiniflareNode, systemClock, type TestApp, type TestNode } from '../helpers/kmsNodes'
 import { startMiniflareCluster, type ClusterMember } from '../helpers/miniflareCluster'
 
@@ -155,12 +152,13 @@ describe('the SDK verifies each node by its attestation, not its /status', () =>
     expect(await client.kvDelete('listed')).toEqual({ deleted: true })
     expect(await client.kvList()).not.toContain('listed')
 
-    const directory = mkdtempSync(join(tmpdir(), 'sdk-csr-'))
-    execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', 'k.pem', '-out', 'r.csr', '-subj', '/CN=sdk'], { cwd: directory, stdio: 'ignore' })
-    const issued = await client.signCert(readFileSync(join(directory, 'r.csr'), 'utf8'))
-    writeFileSync(join(directory, 'leaf.pem'), issued.certificate)
-    writeFileSync(join(directory, 'ca.pem'), issued.caCertificate)
-    expect(execFileSync('openssl', ['verify', '-CAfile', 'ca.pem', 'leaf.pem'], { cwd: directory, encoding: 'utf8' }).trim()).toBe('leaf.pem: OK')
+    // OpenSSL checks the chain the SDK was given (DESIGN §5).
+    const openssl = new Scratch()
+    onTestFinished(() => openssl.remove())
+    const issued = await client.signCert(openssl.csr('leaf', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], [], '/CN=sdk'))
+    openssl.write('leaf.pem', issued.certificate)
+    openssl.write('ca.pem', issued.caCertificate)
+    expect(openssl.ok(['verify', '-CAfile', 'ca.pem', 'leaf.pem']).trim()).toBe('leaf.pem: OK')
     const ca = await client.caCertificate()
     expect(ca.pem.trim()).toBe(issued.caCertificate.trim())
     expect(ca.epoch).toBe(0)

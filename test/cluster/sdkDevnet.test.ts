@@ -6,13 +6,9 @@
  * key; then the wallet and the envelope key of a local runtime (`dist/nova-runtime.mjs`), which
  * the app never reads.
  */
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { getAddress, recoverMessageAddress, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { createChainReaders, type NovaAppRegistryReader } from '../../core/chain'
 import {
   AuditVerificationError,
@@ -30,6 +26,7 @@ import { decryptEnvelope, encryptEnvelope, ENVELOPE_INFO_CURRENT, ENVELOPE_INFO_
 import { bytesToHex, parseHex } from '../../core/encoding'
 import { devRootCertificateDer } from '../../core/tee'
 import { startDevChain, type DevChain } from '../helpers/devChain'
+import { Scratch } from '../unit/ca/_openssl'
 import { cryptoRandom, registerTestApp, systemClock } from '../helpers/kmsNodes'
 import { startMiniflareCluster, type ClusterMember } from '../helpers/miniflareCluster'
 import { registerRuntimeApp, spawnRuntime, writeDevnetFile, type RuntimeApp, type RuntimeProcess } from '../platform/_cluster'
@@ -154,13 +151,14 @@ for (const name of ['viem LocalAccount + WebCrypto key', "the local runtime's wa
       expect(await client.kvList()).toEqual(['dir/one'])
       expect(await client.kvDelete('dir/one')).toEqual({ deleted: true })
 
-      const directory = mkdtempSync(join(tmpdir(), 'sdk-devnet-'))
-      execFileSync('openssl', ['req', '-new', '-nodes', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', 'k.pem', '-out', 'r.csr', '-subj', '/CN=sdk-devnet'], { cwd: directory, stdio: 'ignore' })
-      const issued = await client.signCert(readFileSync(join(directory, 'r.csr'), 'utf8'))
-      writeFileSync(join(directory, 'leaf.pem'), issued.certificate)
-      writeFileSync(join(directory, 'ca.pem'), issued.caCertificate)
-      expect(execFileSync('openssl', ['verify', '-CAfile', 'ca.pem', 'leaf.pem'], { cwd: directory, encoding: 'utf8' }).trim()).toBe('leaf.pem: OK')
-      const serial = execFileSync('openssl', ['x509', '-in', 'leaf.pem', '-noout', '-serial'], { cwd: directory, encoding: 'utf8' }).trim().replace(/^serial=/, '').toLowerCase()
+      // OpenSSL checks the chain the SDK was given (DESIGN §5).
+      const openssl = new Scratch()
+      onTestFinished(() => openssl.remove())
+      const issued = await client.signCert(openssl.csr('leaf', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], [], '/CN=sdk-devnet'))
+      openssl.write('leaf.pem', issued.certificate)
+      openssl.write('ca.pem', issued.caCertificate)
+      expect(openssl.ok(['verify', '-CAfile', 'ca.pem', 'leaf.pem']).trim()).toBe('leaf.pem: OK')
+      const serial = openssl.ok(['x509', '-in', 'leaf.pem', '-noout', '-serial']).trim().replace(/^serial=/, '').toLowerCase()
       expect(serial.replace(/^0+/, '')).toBe(issued.serial.replace(/^0+/, ''))
 
       const ca = await client.caCertificate()
