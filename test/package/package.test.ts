@@ -7,12 +7,8 @@
  * declarations typecheck a consumer with nothing else installed, that the bundle imports
  * nothing, and that it runs in workerd (Miniflare) without `nodejs_compat`.
  */
-import { execFile } from 'node:child_process'
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { codeMeasurement, verifyNitroAttestation } from '../../core/attestation'
@@ -20,31 +16,17 @@ import { encodePem } from '../../core/ca/_pem'
 import { importP384PrivateKey, privateKeyToWallet } from '../../core/crypto'
 import { devRootCertificateDer } from '../../core/tee'
 import { bytesToBase64, bytesToHex, parseHex } from '../../core/encoding'
-import { buildClientPackage, type BuildReport } from '../../packages/client/build'
+import type { BuildReport } from '../../packages/client/build'
 import { startDevChain, type DevChain } from '../helpers/devChain'
+import { installedScripts as scriptsOf, installedWorkerModules, installPackedClient, PACKAGE_DIR, ROOT, run, type InstalledClient, type PackResult } from '../helpers/installedClient'
 import { clientFor, cryptoRandom, registerKmsNode, registerTestApp, startProcessNode, tickUntil, type TestApp, type TestNode } from '../helpers/kmsNodes'
 import { loadNitroFixtures, PRODUCTION_FIXTURES } from '../helpers/nitro/fixtures'
 
-const run = promisify(execFile)
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const PACKAGE_DIR = join(ROOT, 'packages/client')
 const TSC = join(ROOT, 'node_modules/.bin/tsc')
-
-/**
- * The environment for the npm commands, without the `npm_config_*` (and other `npm_*`)
- * variables that `npx vitest` passes down: the repository's `allow-scripts` among them, which
- * npm refuses in another project's install.
- */
-const npmEnvironment = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)))
-
-interface PackResult {
-  filename: string
-  files: { path: string }[]
-}
 
 /** The installed package's `.js` files, relative to its folder. */
 function installedScripts(): string[] {
-  return (readdirSync(join(installedDir, 'dist'), { recursive: true }) as string[]).filter((file) => file.endsWith('.js')).map((file) => `dist/${file}`)
+  return scriptsOf(installedDir)
 }
 
 interface QuickstartOutput {
@@ -55,8 +37,8 @@ interface QuickstartOutput {
   value: string | null
 }
 
+let installed: InstalledClient | undefined
 let report: BuildReport
-let workDir: string
 let tarball: PackResult
 /** The empty project the tarball is installed into. */
 let consumerDir: string
@@ -68,17 +50,8 @@ let app: TestApp
 let teeScalar: Uint8Array
 
 beforeAll(async () => {
-  report = await buildClientPackage()
-  workDir = mkdtempSync(join(tmpdir(), 'nova-kms-client-'))
-  const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', workDir], { cwd: PACKAGE_DIR, env: npmEnvironment })
-  tarball = (JSON.parse(packed) as PackResult[])[0]!
-  consumerDir = join(workDir, 'consumer')
-  await run('mkdir', [consumerDir])
-  await run('npm', ['init', '-y'], { cwd: consumerDir, env: npmEnvironment })
-  const manifest = JSON.parse(readFileSync(join(consumerDir, 'package.json'), 'utf8')) as Record<string, unknown>
-  writeFileSync(join(consumerDir, 'package.json'), JSON.stringify({ ...manifest, type: 'module' }, null, 2))
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', join(workDir, tarball.filename)], { cwd: consumerDir, env: npmEnvironment })
-  installedDir = join(consumerDir, 'node_modules/@nova-kms/client')
+  installed = await installPackedClient()
+  ;({ report, tarball, consumerDir, installedDir } = installed)
 
   chain = await startDevChain()
   node = await startProcessNode(chain, { KMS_NODE_TICK_SECONDS: '1' })
@@ -94,7 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await node?.stop()
   await chain?.stop()
-  if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true })
+  installed?.remove()
 })
 
 describe('the build', () => {
@@ -294,10 +267,7 @@ export default {
     // No nodejs_compat: a Node built-in anywhere in the bundle would fail to load.
     const miniflare = new Miniflare({
       modulesRoot: installedDir,
-      modules: [
-        { type: 'ESModule', path: join(installedDir, 'worker.mjs'), contents: worker },
-        ...installedScripts().map((script) => ({ type: 'ESModule' as const, path: join(installedDir, script), contents: readFileSync(join(installedDir, script), 'utf8') })),
-      ],
+      modules: installedWorkerModules(installedDir, worker),
       compatibilityDate: '2025-09-01',
     })
     try {
