@@ -30,6 +30,7 @@ import { ReadThroughCache } from './chain/_readThroughCache'
 import { RecoveryProgress } from './recovery'
 import { PeerCache, PeerWatermarks, Readiness, SyncClient, TickSchedule, type EpochStatus, type Sleep } from './cluster'
 import { readConfig, type ConfigEnvironment, type NodeConfig } from './config'
+import { inlineSignatureWork, type SignatureWork } from './crypto'
 import type { Wallet } from './encoding'
 import { KeyRing } from './keys'
 import { createLogger, type LogLevel, type LogWriter, type Logger } from './log'
@@ -62,6 +63,8 @@ export interface KmsNodeRuntime {
    * (`createCachedRegistry`'s refresh ahead), so no request waits on the chain for them.
    */
   backgroundWork?: boolean
+  /** Where secp256k1 recovery and signing run (worker threads under Node); inline by default. */
+  signatures?: SignatureWork
 }
 
 export type { LogLevel, Logger }
@@ -84,6 +87,8 @@ export class KmsNode {
   readonly version: string
   readonly log: Logger
   readonly tee: Tee
+  /** PoP recovery's and the stand-in's signing's thread(s) ({@link KmsNodeRuntime.signatures}). */
+  readonly signatures: SignatureWork
   readonly chain: ChainReaders
   /** KMSRegistry's recovery views (§7.6), read uncached: every decision needs the chain's now. */
   readonly recoveryReader: KmsRecoveryReader
@@ -142,6 +147,7 @@ export class KmsNode {
     this.version = runtime.version
     this.log = createLogger(config.logLevel, runtime.writeLog)
     this.tee = tee
+    this.signatures = runtime.signatures ?? inlineSignatureWork
     this.trustedAttestationRoot = trustedRoot
     this.testBuild = runtime.testBuild === true
     this.identity = { wallet: undefined, instanceUrl: config.nodeInstanceUrl }
@@ -249,6 +255,7 @@ export class KmsNode {
             ...(config.nodePrivateKey === undefined ? {} : { walletPrivateKey: config.nodePrivateKey }),
             ...(config.nodeEncryptionKey === undefined ? {} : { encryptionPrivateKey: config.nodeEncryptionKey }),
             random: runtime.random,
+            ...(runtime.signatures === undefined ? {} : { signatures: runtime.signatures }),
             issueAttestation: (params) => issueDevAttestation({ ...params, nowMs: runtime.clock.nowMs(), random: runtime.random }),
           })
     const node = new KmsNode(runtime, config, tee, trustedRoot)

@@ -26,7 +26,7 @@ import { defineFunction, type FunctionPolicy, type KmsFunction, type NodeView } 
 import { parseJsonText, readBodyBytes, requireEnvelope } from './_http'
 
 /** What authenticating, opening and sealing read from the node. */
-export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee' | 'log' | 'admission' | 'audit' | 'metrics'
+export type AppAuthKeys = 'identity' | 'config' | 'nonces' | 'clock' | 'registry' | 'trustedAttestationRoot' | 'limiters' | 'tee' | 'log' | 'admission' | 'audit' | 'metrics' | 'signatures'
 
 export interface AppRequest {
   request: Request
@@ -89,6 +89,7 @@ export async function authenticateAppRequest(request: Request, node: NodeView<Ap
     requestDigest: binding.v2?.requestDigest,
     minAppAuthVersion: config.minAppAuthVersion,
     kmsAppId: config.kmsAppId,
+    signatures: node.signatures,
     verifyAttestation: (attestation, popNonce) =>
       verifyAppAttestation({
         header: attestation,

@@ -8,7 +8,8 @@ import { bytesToHex, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import { authorizeApp, type AppIdentity, type AppRegistryView } from './authorizeApp'
 import type { AttestedWallet } from './verifyAppAttestation'
-import { verifyPop, type VerifyPopParams } from './verifyPop'
+import { inlineSignatureWork, type SignatureWork } from '../crypto'
+import { verifyPopAsync, type VerifyPopParams } from './verifyPop'
 
 export interface AppAuthHeaders {
   signature: string | null
@@ -38,6 +39,8 @@ export interface AuthenticateAppParams extends Omit<VerifyPopParams, 'purpose' |
    * check already consumed, which satisfies step 2 when the document carries the same one.
    */
   verifyAttestation(header: string, popNonce: string | undefined): Promise<AttestedWallet>
+  /** Where the PoP signature is recovered (a worker pool under Node); inline by default. */
+  signatures?: SignatureWork
 }
 
 function missingHeaders(): KmsError {
@@ -76,8 +79,9 @@ export async function authenticateApp(params: AuthenticateAppParams): Promise<Au
 
   let popWallet: Wallet | undefined
   if (popParts === 3) {
-    popWallet = verifyPop({
+    popWallet = await verifyPopAsync({
       ...params,
+      signatures: params.signatures ?? inlineSignatureWork,
       purpose: 'AppAuth',
       headers: { signature: headers.signature!, nonce: headers.nonce!, timestamp: headers.timestamp!, wallet: headers.wallet },
       ...(params.requestDigest === undefined ? {} : { requestDigest: params.requestDigest }),

@@ -8,7 +8,7 @@
 export { NonceStore, type NonceStoreOptions } from './nonceStore'
 export { RateLimiter, type RateLimiterOptions, type RateDecision } from './rateLimiter'
 export { resolveClientKey, identifiesClient, UNKNOWN_CLIENT } from './clientKey'
-export { verifyPop, parsePopTimestamp, type VerifyPopParams, type PopHeaders } from './verifyPop'
+export { verifyPop, verifyPopAsync, parsePopTimestamp, type VerifyPopParams, type PopHeaders } from './verifyPop'
 export { authorizeApp, type AppIdentity, type AppRegistryView } from './authorizeApp'
 export { verifyAppAttestation, type AttestedWallet, type VerifyAppAttestationParams } from './verifyAppAttestation'
 export {

@@ -3,7 +3,7 @@
  * (§4.2 step 2). The check order is part of the contract: the timestamp is checked before
  * the nonce is consumed, so a stale request never burns a valid nonce (fix).
  */
-import { buildAppAuthMessage, buildAppAuthMessageV2, buildPeerAuthMessage, buildPeerAuthMessageV2, recoverMessageSigner } from '../crypto'
+import { buildAppAuthMessage, buildAppAuthMessageV2, buildPeerAuthMessage, buildPeerAuthMessageV2, recoverMessageSigner, type SignatureWork } from '../crypto'
 import { parseBase64, parseWallet, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import { nowSeconds, type Clock } from '../runtime'
@@ -51,10 +51,11 @@ export function parsePopTimestamp(text: string, headerName: string): bigint {
 }
 
 /**
- * Verifies a PoP signature and returns the signer.
- * @throws KmsError 403 `unauthorized` with the exact §3.1.2 / §4.2 message.
+ * The checks before recovery, in §3.1.2's order, and the message the signature must cover.
+ * The nonce is consumed here, before recovery: a request with a bad signature still burns
+ * its nonce, whichever thread recovers it.
  */
-export function verifyPop(params: VerifyPopParams): Wallet {
+function checkBeforeRecovery(params: VerifyPopParams): string {
   const { purpose, headers, ownWallet, nonces, clock, popTimeoutSeconds } = params
   const headerPrefix = purpose === 'AppAuth' ? 'x-app' : 'x-kms'
   const timestamp = parsePopTimestamp(headers.timestamp, `${headerPrefix}-timestamp`)
@@ -67,16 +68,21 @@ export function verifyPop(params: VerifyPopParams): Wallet {
   const { requestDigest } = params
   if (requestDigest !== undefined) {
     if (headers.wallet === null) throw unauthorized(`Missing ${headerPrefix}-wallet`)
-    const message = purpose === 'AppAuth' ? buildAppAuthMessageV2({ ...signed, requestDigest }) : buildPeerAuthMessageV2({ ...signed, requestDigest })
-    const signer = recoverMessageSigner(message, headers.signature)
-    const claimed = parseWallet(headers.wallet)
+    return purpose === 'AppAuth' ? buildAppAuthMessageV2({ ...signed, requestDigest }) : buildPeerAuthMessageV2({ ...signed, requestDigest })
+  }
+  return purpose === 'AppAuth' ? buildAppAuthMessage(signed) : buildPeerAuthMessage(signed)
+}
+
+/** The checks after recovery: the wallet header (required in v2) against the signer. */
+function checkSigner(params: VerifyPopParams, signer: Wallet): Wallet {
+  const { purpose, headers } = params
+  if (params.requestDigest !== undefined) {
+    const claimed = parseWallet(headers.wallet!)
     if (claimed === undefined) throw unauthorized('Invalid wallet address')
     // Any change to method, target or body changes the digest, hence the recovered signer.
     if (claimed !== signer) throw unauthorized('Request binding mismatch')
     return signer
   }
-  const message = purpose === 'AppAuth' ? buildAppAuthMessage(signed) : buildPeerAuthMessage(signed)
-  const signer = recoverMessageSigner(message, headers.signature)
   if (headers.wallet !== null) {
     const claimed = parseWallet(headers.wallet)
     if (claimed === undefined) throw unauthorized('Invalid wallet address')
@@ -87,4 +93,25 @@ export function verifyPop(params: VerifyPopParams): Wallet {
     }
   }
   return signer
+}
+
+/**
+ * Verifies a PoP signature and returns the signer, recovering it on this thread.
+ * @throws KmsError 403 `unauthorized` with the exact §3.1.2 / §4.2 message.
+ */
+export function verifyPop(params: VerifyPopParams): Wallet {
+  const message = checkBeforeRecovery(params)
+  return checkSigner(params, recoverMessageSigner(message, params.headers.signature))
+}
+
+/**
+ * {@link verifyPop} with the recovery handed to `signatures` (e.g. a worker pool): the same
+ * checks in the same order with the same messages, the nonce consumed before the recovery
+ * starts. The app path uses it; it may also fail as `signatures` does (503 when the work
+ * cannot be done).
+ * @throws KmsError 403 `unauthorized` with the exact §3.1.2 / §4.2 message.
+ */
+export async function verifyPopAsync(params: VerifyPopParams & { signatures: SignatureWork }): Promise<Wallet> {
+  const message = checkBeforeRecovery(params)
+  return checkSigner(params, await params.signatures.recoverMessageSigner(message, params.headers.signature))
 }

@@ -55,6 +55,7 @@ export { computeSyncSignature, verifySyncSignature, type VerifySyncSignaturePara
 export { hashEip191Message } from './hashEip191Message'
 export { signMessageWithKey } from './signMessageWithKey'
 export { recoverMessageSigner } from './recoverMessageSigner'
+export { inlineSignatureWork, type SignatureWork } from './signatureWork'
 export { publicKeyToWallet, privateKeyToWallet, generateWalletPrivateKey } from './walletKey'
 export {
   buildAppAuthMessage,

@@ -18,9 +18,10 @@ import {
   generateWalletPrivateKey,
   parseP384PublicKey,
   privateKeyToWallet,
+  inlineSignatureWork,
   ReplayMemory,
-  signMessageWithKey,
   type P384PrivateKey,
+  type SignatureWork,
 } from '../crypto'
 import { bytesToHex, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
@@ -47,6 +48,12 @@ export interface LocalTeeOptions {
   encryptionPrivateKey?: Uint8Array
   /** The dev attestation issuer; without it `getAttestation` is unavailable (503). */
   issueAttestation?: IssueAttestation
+  /**
+   * Where `signMessage` signs (a worker pool under Node, bundle/node.ts); inline by default.
+   * It is handed the wallet key with each message: a worker is a thread of this process,
+   * so the key never leaves the process (in enclave mode the key is Odyn's, never here).
+   */
+  signatures?: SignatureWork
 }
 
 function decryptionFailed(details: string): KmsError {
@@ -59,7 +66,7 @@ function decryptionFailed(details: string): KmsError {
  * @throws RangeError for a `walletPrivateKey` that is not a secp256k1 scalar, or an
  *   `encryptionPrivateKey` that is not a P-384 one.
  */
-export async function createLocalTee({ random, walletPrivateKey, encryptionPrivateKey, issueAttestation }: LocalTeeOptions): Promise<Tee> {
+export async function createLocalTee({ random, walletPrivateKey, encryptionPrivateKey, issueAttestation, signatures = inlineSignatureWork }: LocalTeeOptions): Promise<Tee> {
   const walletKey = walletPrivateKey === undefined ? generateWalletPrivateKey(random) : walletPrivateKey.slice()
   const wallet = privateKeyToWallet(walletKey)
   const encryptionKey: P384PrivateKey =
@@ -73,7 +80,7 @@ export async function createLocalTee({ random, walletPrivateKey, encryptionPriva
 
     async signMessage(message: string): Promise<`0x${string}`> {
       // RFC 6979, v ∈ {0, 1} as the runtime's /v1/eth/sign (§10.3 "Wallet").
-      return signMessageWithKey(walletKey, message)
+      return signatures.signMessage(walletKey, message)
     },
 
     async signTransaction(transaction: Eip1559Transaction): Promise<`0x${string}`> {
