@@ -239,9 +239,8 @@ async function setUpCustodians(options: Options, rpcUrl: string, kmsRegistry: Ad
 
 /** Waits until a node has published the backup for (hash, active policy). */
 async function awaitBackup(rpcUrl: string, kmsRegistry: Address): Promise<void> {
-  const [{ createClient, http }, chain] = await Promise.all([import('viem'), import('../core/chain')])
-  const client = createClient({ transport: http(rpcUrl) })
-  const recovery = chain.createKmsRecoveryReader({ client, address: kmsRegistry.toLowerCase() as Wallet })
+  const chain = await import('../core/chain')
+  const recovery = chain.createKmsRecoveryReader({ rpc: chain.createRpcClient({ rpcUrl }), address: kmsRegistry.toLowerCase() as Wallet })
   const registry = chain.createChainReaders({ rpcUrl, novaAppRegistry: kmsRegistry.toLowerCase() as Wallet, kmsRegistry: kmsRegistry.toLowerCase() as Wallet }).kmsRegistry
   await waitUntil('a node to publish the backup', async () => {
     const policy = await recovery.activeRecoveryPolicy()

@@ -26,6 +26,7 @@ import {
   type KmsRecoveryReader,
 } from './chain'
 import { createRpcClient } from './chain/_rpcClient'
+import { createTransactionClient } from './chain/_transactionClient'
 import { ReadThroughCache } from './chain/_readThroughCache'
 import { RecoveryProgress } from './recovery'
 import { PeerCache, PeerWatermarks, Readiness, SyncClient, TickSchedule, type EpochStatus, type Sleep } from './cluster'
@@ -107,7 +108,8 @@ export class KmsNode {
   }
   readonly #appKeyEpochs: ReadThroughCache<number>
   #chainId: Promise<number> | undefined
-  readonly #rpcClient: ReturnType<typeof createRpcClient>
+  /** viem's client, for `eth_chainId`; the readers use `core/chain`'s own lean RPC client. */
+  readonly #rpcClient: ReturnType<typeof createTransactionClient>
   /** NovaAppRegistry through the read-through cache (§3.3). */
   readonly registry: CachedRegistry
   readonly nonces: NonceStore
@@ -163,12 +165,13 @@ export class KmsNode {
       novaAppRegistry: countReadFailures(chain.novaAppRegistry, failedReadOf('nova_app_registry')),
       kmsRegistry: countReadFailures(chain.kmsRegistry, failedReadOf('kms_registry')),
     }
-    this.#rpcClient = createRpcClient({ rpcUrl: config.chainRpcUrl, fetch: runtime.fetch })
+    this.#rpcClient = createTransactionClient({ rpcUrl: config.chainRpcUrl, fetch: runtime.fetch })
+    const rpc = createRpcClient({ rpcUrl: config.chainRpcUrl, fetch: runtime.fetch })
     this.recoveryReader = countReadFailures(
-      createKmsRecoveryReader({ client: this.#rpcClient, address: config.kmsRegistryAddress }),
+      createKmsRecoveryReader({ rpc, address: config.kmsRegistryAddress }),
       failedReadOf('kms_registry'),
     )
-    this.epochReader = countReadFailures(createKmsEpochReader({ client: this.#rpcClient, address: config.kmsRegistryAddress }), failedReadOf('kms_registry'))
+    this.epochReader = countReadFailures(createKmsEpochReader({ rpc, address: config.kmsRegistryAddress }), failedReadOf('kms_registry'))
     // Cached exactly like the registry's records (§3.3): an app owner's bump reaches every
     // derive within FOUND_TTL_CAP_SECONDS, and an unreadable chain is trusted no longer than
     // REVOCATION_BOUND_SECONDS, after which derives fail closed.

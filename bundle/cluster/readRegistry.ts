@@ -5,8 +5,8 @@
  * the authority, and a chain that cannot be read stops the console (it fails closed rather
  * than show a table without the facts to judge it).
  */
-import { readContract } from 'viem/actions'
 import { createChainReaders, createKmsEpochReader, kmsRegistryAbi, VERSION_STATUS } from '../../core/chain'
+import { readRegistryView } from '../../core/chain/_readRegistryView'
 import { createRpcClient } from '../../core/chain/_rpcClient'
 import { bytesToHex, parseWallet, type Wallet } from '../../core/encoding'
 
@@ -62,13 +62,13 @@ async function reading<T>(what: string, read: () => Promise<T>): Promise<T> {
 
 export async function readRegistry(params: { rpcUrl: string; kmsRegistry: Wallet; timeoutMs: number }): Promise<RegistryView> {
   const { rpcUrl, kmsRegistry, timeoutMs } = params
-  const client = createRpcClient({ rpcUrl, timeoutMs })
+  const rpc = createRpcClient({ rpcUrl, timeoutMs })
   const novaAppRegistry = parseWallet(
-    await reading('KMSRegistry.novaAppRegistry()', () => readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'novaAppRegistry' })),
+    await reading('KMSRegistry.novaAppRegistry()', () => readRegistryView(rpc, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'novaAppRegistry', args: [] })),
   )
   if (novaAppRegistry === undefined) throw new RegistryReadError('KMSRegistry.novaAppRegistry() is not an address')
   const readers = createChainReaders({ rpcUrl, novaAppRegistry, kmsRegistry, timeoutMs })
-  const epochReader = createKmsEpochReader({ client, address: kmsRegistry })
+  const epochReader = createKmsEpochReader({ rpc, address: kmsRegistry })
   const kmsAppId = await reading('KMSRegistry.kmsAppId()', () => readers.kmsRegistry.kmsAppId())
   if (kmsAppId === 0) throw new RegistryReadError('KMSRegistry has no kmsAppId: no KMS app is registered yet')
   const [epochs, operators, wallets] = await Promise.all([

@@ -6,7 +6,7 @@
  */
 import { createClient, http } from 'viem'
 import { getChainId } from 'viem/actions'
-import { createChainReaders, createKmsRecoveryReader } from '../../core/chain'
+import { createChainReaders, createKmsRecoveryReader, createRpcClient } from '../../core/chain'
 import { bytesEqual, bytesToHex, type Wallet } from '../../core/encoding'
 import { buildRecoveryShareSubmission, openRecoveryShare, openRecoveryShareReceipt, type RecoveryShareReceipt } from '../../core/recovery'
 import type { Random } from '../../core/runtime'
@@ -28,7 +28,7 @@ export interface ReleaseShareParams {
 /** @throws Refusal naming what failed; the share is never sent anywhere but the checked node. */
 export async function releaseShare(params: ReleaseShareParams): Promise<RecoveryShareReceipt & { custodianIndex: number }> {
   const client = createClient({ ccipRead: false, transport: http(params.rpcUrl, { timeout: RPC_TIMEOUT_MS, retryCount: 0 }) })
-  const recovery = createKmsRecoveryReader({ client, address: params.kmsRegistry })
+  const recovery = createKmsRecoveryReader({ rpc: createRpcClient({ rpcUrl: params.rpcUrl, timeoutMs: RPC_TIMEOUT_MS }), address: params.kmsRegistry })
   const { kmsRegistry } = createChainReaders({ rpcUrl: params.rpcUrl, novaAppRegistry: params.node.novaAppRegistry, kmsRegistry: params.kmsRegistry })
   const chain = async <T>(what: string, read: () => Promise<T>): Promise<T> => {
     try {

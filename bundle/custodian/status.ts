@@ -6,7 +6,7 @@
  */
 import { createClient, http } from 'viem'
 import { getChainId, readContract } from 'viem/actions'
-import { createChainReaders, createKmsRecoveryReader } from '../../core/chain'
+import { createChainReaders, createKmsRecoveryReader, createRpcClient } from '../../core/chain'
 import { bytesEqual, bytesToHex, type Wallet } from '../../core/encoding'
 import { openRecoveryShare } from '../../core/recovery'
 import { Refusal } from './checkNode'
@@ -45,7 +45,7 @@ export interface RecoveryStatus {
 
 export async function readRecoveryStatus(params: { rpcUrl: string; kmsRegistry: Wallet; sealingPublicKeyDer?: Uint8Array; keys?: () => Promise<CustodianKeys> }): Promise<RecoveryStatus> {
   const client = createClient({ ccipRead: false, transport: http(params.rpcUrl, { timeout: 10_000, retryCount: 0 }) })
-  const recovery = createKmsRecoveryReader({ client, address: params.kmsRegistry })
+  const recovery = createKmsRecoveryReader({ rpc: createRpcClient({ rpcUrl: params.rpcUrl, timeoutMs: 10_000 }), address: params.kmsRegistry })
   // Only the KMSRegistry reader is used; the NovaAppRegistry slot is never read here.
   const registry = createChainReaders({ rpcUrl: params.rpcUrl, novaAppRegistry: params.kmsRegistry, kmsRegistry: params.kmsRegistry }).kmsRegistry
   const chain = async <T>(what: string, read: () => Promise<T>): Promise<T> => {

@@ -3,26 +3,33 @@
  * revert may mean "not found"; everything else (transport errors, timeouts, empty or
  * undecodable return data) is `registry_unavailable`, never "not found".
  */
-import { BaseError, RpcRequestError } from 'viem'
 import { KmsError } from '../errors'
+import { AbiDecodingError } from './_abiErrors'
+import { RpcResponseError, RpcTimeoutError, RpcTransportError } from './_rpcErrors'
 
 /**
- * True only when the RPC node itself says the call reverted: JSON-RPC code 3, or a message
- * that says "revert" (geth answers -32000 "execution reverted" for a revert without data).
- * viem would also call any -32603 "internal error" a revert; a struggling node must not pass
- * for "not found", so that label is not trusted here.
+ * True only when the RPC node itself says the call reverted, in a 2xx answer: JSON-RPC code
+ * 3, or a message that says "revert" (geth answers -32000 "execution reverted" for a revert
+ * without data). viem would also call any -32603 "internal error" a revert; a struggling
+ * node must not pass for "not found", so that label is not trusted here. Nor is an HTTP 5xx
+ * whose body happens to say "execution reverted": a failing proxy or gateway is an outage.
  */
-export function isExecutionRevert(error: unknown): boolean {
-  if (!(error instanceof BaseError)) return false
-  const rpcError = error.walk((cause) => cause instanceof RpcRequestError)
-  if (!(rpcError instanceof RpcRequestError)) return false
-  return rpcError.code === 3 || /revert/i.test(rpcError.details)
+export function isExecutionRevert(error: unknown): error is RpcResponseError {
+  if (!(error instanceof RpcResponseError)) return false
+  if (error.httpStatus < 200 || error.httpStatus >= 300) return false
+  return error.code === 3 || /revert/i.test(error.rpcMessage)
 }
 
-function registryUnavailable(functionName: string, cause: unknown): KmsError {
+/** Only the chain client's own errors carry a message fit for the logs. */
+function describeReadFailure(cause: unknown): string {
+  const known = cause instanceof RpcTransportError || cause instanceof RpcTimeoutError || cause instanceof RpcResponseError || cause instanceof AbiDecodingError
+  return known ? cause.message : 'read failed'
+}
+
+export function registryUnavailable(functionName: string, cause: unknown): KmsError {
   return new KmsError('registry_unavailable', 'Registry unavailable', {
     cause,
-    details: `${functionName}: ${cause instanceof BaseError ? cause.shortMessage : 'read failed'}`,
+    details: `${functionName}: ${describeReadFailure(cause)}`,
   })
 }
 

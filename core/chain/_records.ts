@@ -1,19 +1,14 @@
 /**
- * Parses decoded registry tuples into records (PROTOCOL §9.2). viem has already checked the
- * ABI types; what remains is the range check: a uint256 that is not a safe integer is a
- * malformed result (`registry_unavailable`), never rounded.
+ * Parses decoded registry tuples into records (PROTOCOL §9.2). The codec has already checked
+ * the ABI types (`_decodeFunctionResult.ts`); what remains is the range check: a uint256
+ * that is not a safe integer is a malformed result (`registry_unavailable`), never rounded.
  */
-import { hexToBytes, type Address, type ContractFunctionReturnType } from 'viem'
-import type { Wallet } from '../encoding'
 import { KmsError } from '../errors'
+import type { AbiFunctionResult } from './_abiTypes'
 import type { novaAppRegistryAbi } from './novaAppRegistryAbi'
 import type { AppRecord, InstanceRecord, VersionRecord } from './types'
 
-type Returned<F extends 'getApp' | 'getVersion' | 'getInstanceByWallet'> = ContractFunctionReturnType<
-  typeof novaAppRegistryAbi,
-  'view',
-  F
->
+type Returned<F extends 'getApp' | 'getVersion' | 'getInstanceByWallet'> = AbiFunctionResult<typeof novaAppRegistryAbi, F>
 
 export function toSafeNumber(value: bigint, field: string): number {
   if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -24,20 +19,15 @@ export function toSafeNumber(value: bigint, field: string): number {
   return Number(value)
 }
 
-/** viem returns EIP-55 checksummed addresses; Nova KMS compares wallets lowercased (§0). */
-export function toWallet(address: Address): Wallet {
-  return address.toLowerCase() as Wallet
-}
-
 export function toInstanceRecord(raw: Returned<'getInstanceByWallet'>): InstanceRecord {
   return {
     instanceId: toSafeNumber(raw.instanceId, 'instanceId'),
     appId: toSafeNumber(raw.appId, 'appId'),
     versionId: toSafeNumber(raw.versionId, 'versionId'),
-    operator: toWallet(raw.operator),
+    operator: raw.operator,
     instanceUrl: raw.instanceUrl,
-    teePubkey: hexToBytes(raw.teePubkey),
-    teeWalletAddress: toWallet(raw.teeWalletAddress),
+    teePubkey: raw.teePubkey,
+    teeWalletAddress: raw.teeWalletAddress,
     zkVerified: raw.zkVerified,
     status: raw.status,
     registeredAt: toSafeNumber(raw.registeredAt, 'registeredAt'),
@@ -47,14 +37,14 @@ export function toInstanceRecord(raw: Returned<'getInstanceByWallet'>): Instance
 export function toAppRecord(raw: Returned<'getApp'>): AppRecord {
   return {
     appId: toSafeNumber(raw.appId, 'appId'),
-    owner: toWallet(raw.owner),
-    teeArch: hexToBytes(raw.teeArch),
-    dappContract: toWallet(raw.dappContract),
+    owner: raw.owner,
+    teeArch: raw.teeArch,
+    dappContract: raw.dappContract,
     metadataUri: raw.metadataUri,
     latestVersionId: toSafeNumber(raw.latestVersionId, 'latestVersionId'),
     createdAt: toSafeNumber(raw.createdAt, 'createdAt'),
     status: raw.status,
-    appWallet: toWallet(raw.appWallet),
+    appWallet: raw.appWallet,
   }
 }
 
@@ -62,13 +52,13 @@ export function toVersionRecord(raw: Returned<'getVersion'>): VersionRecord {
   return {
     versionId: toSafeNumber(raw.versionId, 'versionId'),
     versionName: raw.versionName,
-    codeMeasurement: hexToBytes(raw.codeMeasurement),
+    codeMeasurement: raw.codeMeasurement,
     imageUri: raw.imageUri,
     auditUrl: raw.auditUrl,
     auditHash: raw.auditHash,
     githubRunId: raw.githubRunId,
     status: raw.status,
     enrolledAt: toSafeNumber(raw.enrolledAt, 'enrolledAt'),
-    enrolledBy: toWallet(raw.enrolledBy),
+    enrolledBy: raw.enrolledBy,
   }
 }

@@ -11,7 +11,8 @@ import type { Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import type { Eip1559Transaction, Tee } from '../tee'
 import { describeTransactionError } from './_describeTransactionError'
-import { createRpcClient, type RpcClientParameters } from './_rpcClient'
+import type { RpcClientParameters } from './_rpcClient'
+import { createTransactionClient } from './_transactionClient'
 
 export interface NodeTransaction extends RpcClientParameters {
   to: Wallet
@@ -37,7 +38,7 @@ export interface NodeTransaction extends RpcClientParameters {
  */
 export async function sendNodeTransaction(transaction: NodeTransaction): Promise<Hex> {
   const { to, data, signer, gas } = transaction
-  const client = createRpcClient(transaction)
+  const client = createTransactionClient(transaction)
   let step = 'read the node wallet'
   try {
     const wallet = await signer.getWallet()

@@ -17,12 +17,12 @@ export interface ChainReaders {
 
 /**
  * Builds the readers; nothing touches the network until a method is called.
- * @throws TypeError if an address is not a wallet.
+ * @throws TypeError if an address is not a wallet; RangeError for a bad `timeoutMs`.
  */
 export function createChainReaders(parameters: CreateChainReadersParameters): ChainReaders {
-  const client = createRpcClient(parameters)
+  const rpc = createRpcClient(parameters)
   return {
-    novaAppRegistry: createNovaAppRegistryReader({ client, address: parameters.novaAppRegistry }),
-    kmsRegistry: createKmsRegistryReader({ client, address: parameters.kmsRegistry }),
+    novaAppRegistry: createNovaAppRegistryReader({ rpc, address: parameters.novaAppRegistry }),
+    kmsRegistry: createKmsRegistryReader({ rpc, address: parameters.kmsRegistry }),
   }
 }

@@ -2,18 +2,18 @@
  * Typed reads of KMSRegistry's key epochs (issue 16, PROTOCOL §7.7, §9.1 "Key epochs"): what
  * `node_tick` step 5 reads, the per-app key epoch, and the views the rotation runbook needs.
  */
-import { hexToBytes, type Client } from 'viem'
-import { getBlockNumber, readContract } from 'viem/actions'
 import type { Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import { requireId, requireWallet } from './_arguments'
 import { readOrUnavailable } from './_readErrors'
+import { readRegistryView } from './_readRegistryView'
 import { toSafeNumber } from './_records'
+import type { ChainRpc } from './_rpcClient'
 import { kmsRegistryAbi } from './kmsRegistryAbi'
 import type { ChainEpoch, KmsEpochReader } from './types'
 
 export interface CreateKmsEpochReaderParameters {
-  client: Client
+  rpc: ChainRpc
   address: Wallet
 }
 
@@ -48,33 +48,34 @@ const isZero = (bytes: Uint8Array) => bytes.every((byte) => byte === 0)
  * @throws (from every method) KmsError `registry_unavailable` when the chain cannot be read or
  * answers outside the contract's bounds; RangeError/TypeError for a bad argument.
  */
-export function createKmsEpochReader({ client, address }: CreateKmsEpochReaderParameters): KmsEpochReader {
+export function createKmsEpochReader({ rpc, address }: CreateKmsEpochReaderParameters): KmsEpochReader {
   const kmsRegistry = requireWallet(address, 'kmsRegistry')
+  const abi = kmsRegistryAbi
 
   async function readEpoch(epoch: number, blockNumber: bigint): Promise<ChainEpoch> {
     const args = [BigInt(epoch)] as const
     const [hash, retired] = await Promise.all([
       readOrUnavailable('masterSecretHashOf', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'masterSecretHashOf', args, blockNumber }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'masterSecretHashOf', args, blockNumber }),
       ),
       readOrUnavailable('isEpochRetired', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'isEpochRetired', args, blockNumber }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'isEpochRetired', args, blockNumber }),
       ),
     ])
-    return { epoch, hash: hexToBytes(hash), retired }
+    return { epoch, hash, retired }
   }
 
   return {
     /**
-     * No multicall: the RPC client does no batching (`_rpcClient.ts`) and a dev chain has no
+     * No multicall: the RPC client does no batching (`_jsonRpcRequest.ts`) and a dev chain has no
      * Multicall3. Instead every `eth_call` names the same block, read first, so the answer is
      * one consistent snapshot even if a rotation lands between two calls. An RPC that cannot
      * serve that block (a lagging replica behind a load balancer) fails the whole read.
      */
     async readEpochs() {
-      const blockNumber = await readOrUnavailable('eth_blockNumber', () => getBlockNumber(client, { cacheTime: 0 }))
+      const blockNumber = await readOrUnavailable('eth_blockNumber', () => rpc.blockNumber())
       const rawCurrent = await readOrUnavailable('currentEpoch', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'currentEpoch', blockNumber }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'currentEpoch', args: [], blockNumber }),
       )
       const current = toEpoch(rawCurrent, 'currentEpoch')
       const epochs = await Promise.all((current === 0 ? [0] : [current, current - 1]).map((epoch) => readEpoch(epoch, blockNumber)))
@@ -88,7 +89,7 @@ export function createKmsEpochReader({ client, address }: CreateKmsEpochReaderPa
     async appKeyEpoch(appId) {
       const id = requireId(appId, 'appId')
       const epoch = await readOrUnavailable('appKeyEpoch', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'appKeyEpoch', args: [id] }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'appKeyEpoch', args: [id] }),
       )
       return toEpoch(epoch, 'appKeyEpoch')
     },
@@ -96,7 +97,7 @@ export function createKmsEpochReader({ client, address }: CreateKmsEpochReaderPa
     async epochStartedAt(epoch) {
       const args = [requireEpoch(epoch)] as const
       const startedAt = await readOrUnavailable('epochStartedAt', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'epochStartedAt', args }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'epochStartedAt', args }),
       )
       return toSafeNumber(startedAt, 'epochStartedAt')
     },
@@ -104,7 +105,7 @@ export function createKmsEpochReader({ client, address }: CreateKmsEpochReaderPa
     async migratedEpochOf(wallet) {
       const operator = requireWallet(wallet, 'wallet')
       const [reported, epoch] = await readOrUnavailable('migratedEpochOf', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'migratedEpochOf', args: [operator] }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'migratedEpochOf', args: [operator] }),
       )
       if (!reported && epoch !== 0n) throw malformed('migratedEpochOf has an epoch without a report')
       return { reported, epoch: toEpoch(epoch, 'migratedEpochOf') }
@@ -113,7 +114,7 @@ export function createKmsEpochReader({ client, address }: CreateKmsEpochReaderPa
     async recoveryPolicyEpoch(policyId) {
       const id = requireId(policyId, 'policyId')
       const [bound, epoch] = await readOrUnavailable('recoveryPolicyEpoch', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'recoveryPolicyEpoch', args: [id] }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'recoveryPolicyEpoch', args: [id] }),
       )
       if (!bound) {
         if (epoch !== 0n) throw malformed('recoveryPolicyEpoch has an epoch without a binding')
@@ -124,7 +125,7 @@ export function createKmsEpochReader({ client, address }: CreateKmsEpochReaderPa
 
     async retireGraceSeconds() {
       const seconds = await readOrUnavailable('RETIRE_GRACE_SECONDS', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'RETIRE_GRACE_SECONDS' }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'RETIRE_GRACE_SECONDS', args: [] }),
       )
       // The constructor bounds it to 1..2^32 − 1.
       if (seconds === 0n || seconds > BigInt(MAX_UINT32)) throw malformed('RETIRE_GRACE_SECONDS out of range')

@@ -2,18 +2,19 @@
  * Typed reads of KMSRegistry's recovery policy and backup (issue 15, PROTOCOL §9.1). A
  * custodian reads its own sealed share with these `eth_call`s alone.
  */
-import { BaseError, bytesToHex, decodeErrorResult, hexToBytes, isHex, RpcRequestError, type Client, type Hex } from 'viem'
-import { readContract } from 'viem/actions'
 import type { Wallet } from '../encoding'
 import { KmsError } from '../errors'
+import { abiErrorName } from './_abiErrorName'
 import { requireWallet } from './_arguments'
-import { isExecutionRevert, readOrUnavailable } from './_readErrors'
-import { toSafeNumber, toWallet } from './_records'
+import { isExecutionRevert, readOrUnavailable, registryUnavailable } from './_readErrors'
+import { readRegistryView } from './_readRegistryView'
+import { toSafeNumber } from './_records'
+import type { ChainRpc } from './_rpcClient'
 import { kmsRegistryAbi } from './kmsRegistryAbi'
 import type { KmsRecoveryReader, RecoveryBackup, RecoveryPolicy } from './types'
 
 export interface CreateKmsRecoveryReaderParameters {
-  client: Client
+  rpc: ChainRpc
   address: Wallet
 }
 
@@ -35,24 +36,8 @@ async function readOrNone<T>(functionName: string, notFound: NotFoundError, read
     return await read()
   } catch (error) {
     if (error instanceof KmsError) throw error
-    if (isExecutionRevert(error) && revertErrorName(error) === notFound) return undefined
-    throw new KmsError('registry_unavailable', 'Registry unavailable', {
-      cause: error,
-      details: `${functionName}: ${error instanceof BaseError ? error.shortMessage : 'read failed'}`,
-    })
-  }
-}
-
-function revertErrorName(error: unknown): string | undefined {
-  if (!(error instanceof BaseError)) return undefined
-  const rpcError = error.walk((cause) => cause instanceof RpcRequestError)
-  const data: unknown = rpcError instanceof RpcRequestError ? rpcError.data : undefined
-  // A bare custom error is its 4-byte selector and nothing else.
-  if (!isHex(data) || data.length !== 10) return undefined
-  try {
-    return decodeErrorResult({ abi: kmsRegistryAbi, data }).errorName
-  } catch {
-    return undefined
+    if (isExecutionRevert(error) && abiErrorName(kmsRegistryAbi, error.data) === notFound) return undefined
+    throw registryUnavailable(functionName, error)
   }
 }
 
@@ -60,9 +45,9 @@ function malformed(details: string): KmsError {
   return new KmsError('registry_unavailable', 'Registry unavailable', { details: `malformed result: ${details}` })
 }
 
-function requireBytes32(hash: Uint8Array, name: string): Hex {
+function requireBytes32(hash: Uint8Array, name: string): Uint8Array {
   if (!(hash instanceof Uint8Array) || hash.length !== 32) throw new RangeError(`${name}: expected 32 bytes`)
-  return bytesToHex(hash)
+  return hash.slice()
 }
 
 function requirePolicyId(policyId: number): bigint {
@@ -70,25 +55,20 @@ function requirePolicyId(policyId: number): bigint {
   return BigInt(policyId)
 }
 
-function commitment(value: Hex, field: string): Uint8Array {
-  const bytes = hexToBytes(value)
-  if (bytes.length !== 32) throw malformed(`${field} is not 32 bytes`)
-  return bytes
-}
-
 /**
  * @throws (from every method) KmsError `registry_unavailable` when the chain cannot be read
  * or answers something outside the contract's bounds; RangeError for a bad argument.
  */
-export function createKmsRecoveryReader({ client, address }: CreateKmsRecoveryReaderParameters): KmsRecoveryReader {
+export function createKmsRecoveryReader({ rpc, address }: CreateKmsRecoveryReaderParameters): KmsRecoveryReader {
   const kmsRegistry = requireWallet(address, 'kmsRegistry')
+  const abi = kmsRegistryAbi
 
   async function recoveryPolicy(policyId: number): Promise<RecoveryPolicy | undefined> {
     const id = requirePolicyId(policyId)
     // Policy 0 means "none" by definition; the contract reverts NoRecoveryPolicy for it too.
     if (id === 0n) return undefined
     const result = await readOrNone('getRecoveryPolicy', 'NoRecoveryPolicy', () =>
-      readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'getRecoveryPolicy', args: [id] }),
+      readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'getRecoveryPolicy', args: [id] }),
     )
     if (result === undefined) return undefined
     const [threshold, rawCustodians] = result
@@ -96,9 +76,8 @@ export function createKmsRecoveryReader({ client, address }: CreateKmsRecoveryRe
     if (count < 1 || count > MAX_CUSTODIANS) throw malformed(`custodian count ${count}`)
     if (threshold < 1 || threshold > count) throw malformed(`threshold ${threshold} of ${count}`)
     const custodians = rawCustodians.map((custodian, index) => {
-      const sealingKeyDer = hexToBytes(custodian.sealingKey)
-      if (sealingKeyDer.length !== SEALING_KEY_BYTES) throw malformed(`custodian ${index} sealing key length`)
-      return { sealingKeyDer, approver: toWallet(custodian.approver) }
+      if (custodian.sealingKey.length !== SEALING_KEY_BYTES) throw malformed(`custodian ${index} sealing key length`)
+      return { sealingKeyDer: custodian.sealingKey, approver: custodian.approver }
     })
     return { policyId, threshold, custodians }
   }
@@ -106,7 +85,7 @@ export function createKmsRecoveryReader({ client, address }: CreateKmsRecoveryRe
   return {
     async activeRecoveryPolicy() {
       const id = await readOrUnavailable('recoveryPolicyId', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'recoveryPolicyId' }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'recoveryPolicyId', args: [] }),
       )
       const policyId = toSafeNumber(id, 'recoveryPolicyId')
       if (policyId === 0) return undefined
@@ -122,7 +101,7 @@ export function createKmsRecoveryReader({ client, address }: CreateKmsRecoveryRe
       const hash = requireBytes32(secretHash, 'secretHash')
       const id = requirePolicyId(policyId)
       const result = await readOrNone('getBackup', 'NoBackup', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'getBackup', args: [hash, id] }),
+        readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'getBackup', args: [hash, id] }),
       )
       if (result === undefined) return undefined
       const [publisher, publishedAt, rawCommitments] = result
@@ -130,11 +109,12 @@ export function createKmsRecoveryReader({ client, address }: CreateKmsRecoveryRe
         throw malformed(`share count ${rawCommitments.length}`)
       }
       return {
-        secretHash: hexToBytes(hash),
+        secretHash: hash,
         policyId,
-        publisher: toWallet(publisher),
+        publisher,
         publishedAt: toSafeNumber(publishedAt, 'publishedAt'),
-        shareCommitments: rawCommitments.map((value, index) => commitment(value, `shareCommitments[${index}]`)),
+        // bytes32: the codec already gave each exactly 32 bytes.
+        shareCommitments: rawCommitments,
       }
     },
 
@@ -145,19 +125,19 @@ export function createKmsRecoveryReader({ client, address }: CreateKmsRecoveryRe
         throw new RangeError(`index: expected an integer in [0, ${MAX_CUSTODIANS})`)
       }
       const result = await readOrNone('getSealedShare', 'NoBackup', () =>
-        readContract(client, {
+        readRegistryView(rpc, {
           address: kmsRegistry,
-          abi: kmsRegistryAbi,
+          abi,
           functionName: 'getSealedShare',
           args: [hash, id, BigInt(index)],
         }),
       )
       if (result === undefined) return undefined
-      const sealedShare = hexToBytes(result[0])
+      const [sealedShare, commitment] = result
       if (sealedShare.length < 1 || sealedShare.length > MAX_SEALED_SHARE_BYTES) {
         throw malformed(`sealed share length ${sealedShare.length}`)
       }
-      return { sealedShare, commitment: commitment(result[1], 'commitment') }
+      return { sealedShare, commitment }
     },
   }
 }

@@ -1,15 +1,15 @@
 /** Typed KMSRegistry reads (PROTOCOL §9.1, §7.1 steps 2–5). */
-import { hexToBytes, type Client } from 'viem'
-import { readContract } from 'viem/actions'
 import type { Wallet } from '../encoding'
 import { requireWallet } from './_arguments'
 import { readOrUnavailable } from './_readErrors'
-import { toSafeNumber, toWallet } from './_records'
+import { readRegistryView } from './_readRegistryView'
+import { toSafeNumber } from './_records'
+import type { ChainRpc } from './_rpcClient'
 import { kmsRegistryAbi } from './kmsRegistryAbi'
 import type { KmsRegistryReader } from './types'
 
 export interface CreateKmsRegistryReaderParameters {
-  client: Client
+  rpc: ChainRpc
   address: Wallet
 }
 
@@ -18,35 +18,24 @@ export interface CreateKmsRegistryReaderParameters {
  * `registry_unavailable`; the caller turns it into its readiness reason.
  * @throws (from every method) KmsError `registry_unavailable`.
  */
-export function createKmsRegistryReader({ client, address }: CreateKmsRegistryReaderParameters): KmsRegistryReader {
+export function createKmsRegistryReader({ rpc, address }: CreateKmsRegistryReaderParameters): KmsRegistryReader {
   const kmsRegistry = requireWallet(address, 'kmsRegistry')
+  const abi = kmsRegistryAbi
 
   return {
-    async masterSecretHash() {
-      const hash = await readOrUnavailable('masterSecretHash', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'masterSecretHash' }),
-      )
-      return hexToBytes(hash)
-    },
+    masterSecretHash: () =>
+      readOrUnavailable('masterSecretHash', () => readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'masterSecretHash', args: [] })),
 
     async isOperator(wallet) {
       const operator = requireWallet(wallet, 'wallet')
-      return readOrUnavailable('isOperator', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'isOperator', args: [operator] }),
-      )
+      return readOrUnavailable('isOperator', () => readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'isOperator', args: [operator] }))
     },
 
-    async getOperators() {
-      const operators = await readOrUnavailable('getOperators', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'getOperators' }),
-      )
-      return operators.map(toWallet)
-    },
+    getOperators: () =>
+      readOrUnavailable('getOperators', () => readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'getOperators', args: [] })),
 
     async kmsAppId() {
-      const appId = await readOrUnavailable('kmsAppId', () =>
-        readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'kmsAppId' }),
-      )
+      const appId = await readOrUnavailable('kmsAppId', () => readRegistryView(rpc, { address: kmsRegistry, abi, functionName: 'kmsAppId', args: [] }))
       return toSafeNumber(appId, 'kmsAppId')
     },
   }

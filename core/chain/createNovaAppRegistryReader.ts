@@ -1,15 +1,15 @@
 /** Typed NovaAppRegistry reads (PROTOCOL §9.2) with §3.3's not-found rules. */
-import type { Client } from 'viem'
-import { readContract } from 'viem/actions'
 import type { Wallet } from '../encoding'
 import { requireId, requireWallet } from './_arguments'
 import { readOrNotFound, readOrUnavailable } from './_readErrors'
-import { toAppRecord, toInstanceRecord, toVersionRecord, toWallet } from './_records'
+import { readRegistryView } from './_readRegistryView'
+import { toAppRecord, toInstanceRecord, toVersionRecord } from './_records'
+import type { ChainRpc } from './_rpcClient'
 import { novaAppRegistryAbi } from './novaAppRegistryAbi'
 import type { NovaAppRegistryReader } from './types'
 
 export interface CreateNovaAppRegistryReaderParameters {
-  client: Client
+  rpc: ChainRpc
   address: Wallet
 }
 
@@ -17,21 +17,14 @@ export interface CreateNovaAppRegistryReaderParameters {
  * @throws (from every method) KmsError `registry_unavailable` on a transport error, a timeout
  * or an undecodable result; `getActiveInstances` also on a revert.
  */
-export function createNovaAppRegistryReader({
-  client,
-  address,
-}: CreateNovaAppRegistryReaderParameters): NovaAppRegistryReader {
+export function createNovaAppRegistryReader({ rpc, address }: CreateNovaAppRegistryReaderParameters): NovaAppRegistryReader {
   const registry = requireWallet(address, 'novaAppRegistry')
+  const abi = novaAppRegistryAbi
   return {
     async getInstanceByWallet(wallet) {
       const requested = requireWallet(wallet, 'wallet')
       const raw = await readOrNotFound('getInstanceByWallet', () =>
-        readContract(client, {
-          address: registry,
-          abi: novaAppRegistryAbi,
-          functionName: 'getInstanceByWallet',
-          args: [requested],
-        }),
+        readRegistryView(rpc, { address: registry, abi, functionName: 'getInstanceByWallet', args: [requested] }),
       )
       if (raw === undefined) return undefined
       const instance = toInstanceRecord(raw)
@@ -43,32 +36,22 @@ export function createNovaAppRegistryReader({
 
     async getApp(appId) {
       const id = requireId(appId, 'appId')
-      const raw = await readOrNotFound('getApp', () =>
-        readContract(client, { address: registry, abi: novaAppRegistryAbi, functionName: 'getApp', args: [id] }),
-      )
+      const raw = await readOrNotFound('getApp', () => readRegistryView(rpc, { address: registry, abi, functionName: 'getApp', args: [id] }))
       return raw === undefined ? undefined : toAppRecord(raw)
     },
 
     async getVersion(appId, versionId) {
       const args = [requireId(appId, 'appId'), requireId(versionId, 'versionId')] as const
-      const raw = await readOrNotFound('getVersion', () =>
-        readContract(client, { address: registry, abi: novaAppRegistryAbi, functionName: 'getVersion', args }),
-      )
+      const raw = await readOrNotFound('getVersion', () => readRegistryView(rpc, { address: registry, abi, functionName: 'getVersion', args }))
       return raw === undefined ? undefined : toVersionRecord(raw)
     },
 
     async getActiveInstances(appId) {
       const id = requireId(appId, 'appId')
       // A list has no "not found": a revert here is as unusable as a transport error.
-      const wallets = await readOrUnavailable('getActiveInstances', () =>
-        readContract(client, {
-          address: registry,
-          abi: novaAppRegistryAbi,
-          functionName: 'getActiveInstances',
-          args: [id],
-        }),
+      return readOrUnavailable('getActiveInstances', () =>
+        readRegistryView(rpc, { address: registry, abi, functionName: 'getActiveInstances', args: [id] }),
       )
-      return wallets.map(toWallet)
     },
   }
 }

@@ -2,8 +2,9 @@
  * `core/chain`: typed readers for NovaAppRegistry and KMSRegistry (PROTOCOL §9.1, §9.2), the
  * read-through registry cache of §3.3, and the node's three transactions (§9.3):
  * `setMasterSecretHash`, `publishBackup` and `reportEpochMigrated`.
- * Everything goes through viem's fetch-based http transport, so it runs unchanged in Node,
- * workerd and browsers.
+ * Reads are plain `eth_call`s through a small JSON-RPC client and ABI codec over the
+ * injected `fetch` (no viem, so the app SDK stays small); the transactions use viem's
+ * fetch-based http transport. Both run unchanged in Node, workerd and browsers.
  *
  * @module
  */
@@ -27,7 +28,7 @@ export {
 } from './types'
 export { novaAppRegistryAbi } from './novaAppRegistryAbi'
 export { kmsRegistryAbi } from './kmsRegistryAbi'
-export { RPC_TIMEOUT_MS } from './_rpcClient'
+export { RPC_TIMEOUT_MS, createRpcClient, type ChainRpc, type RpcClientParameters } from './_rpcClient'
 export { createChainReaders, type ChainReaders, type CreateChainReadersParameters } from './createChainReaders'
 export {
   createCachedRegistry,

@@ -10,7 +10,6 @@ import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import {
   bytesToHex,
-  createClient,
   createPublicClient,
   decodeFunctionData,
   encodeFunctionResult,
@@ -26,6 +25,7 @@ import { retireEpoch, setAppKeyEpoch, startRotation } from '../../contracts/depl
 import { setInitialRecoveryPolicy } from '../../contracts/deploy/recoveryPolicy'
 import {
   createKmsEpochReader,
+  createRpcClient,
   kmsRegistryAbi,
   REPORT_EPOCH_MIGRATED_GAS_CAP,
   submitPublishBackup,
@@ -52,7 +52,7 @@ const ZERO = new Uint8Array(32)
 beforeAll(async () => {
   chain = await startDevChain()
   kmsRegistry = chain.addresses.kmsRegistry as Wallet
-  reader = createKmsEpochReader({ client: createClient({ transport: http(chain.rpcUrl) }), address: kmsRegistry })
+  reader = createKmsEpochReader({ rpc: createRpcClient({ rpcUrl: chain.rpcUrl }), address: kmsRegistry })
   publicClient = createPublicClient({ transport: http(chain.rpcUrl) })
   for (const node of [nodeA, nodeB]) {
     await chain.registerInstance({ teeWalletAddress: node.wallet })
@@ -215,10 +215,10 @@ test("behavior: recoveryPolicyEpoch is bound by the policy's first backup, to th
 test('error: a wrong address or an unreachable chain is registry_unavailable, for every read', async () => {
   const readers = [
     // NovaAppRegistry has none of these functions: every call reverts without data.
-    createKmsEpochReader({ client: createClient({ transport: http(chain.rpcUrl) }), address: chain.addresses.novaAppRegistry }),
+    createKmsEpochReader({ rpc: createRpcClient({ rpcUrl: chain.rpcUrl }), address: chain.addresses.novaAppRegistry }),
     // No code at all: every call returns no data.
-    createKmsEpochReader({ client: createClient({ transport: http(chain.rpcUrl) }), address: nodeA.wallet }),
-    createKmsEpochReader({ client: createClient({ transport: http(await closedPortUrl(), { retryCount: 0 }) }), address: kmsRegistry }),
+    createKmsEpochReader({ rpc: createRpcClient({ rpcUrl: chain.rpcUrl }), address: nodeA.wallet }),
+    createKmsEpochReader({ rpc: createRpcClient({ rpcUrl: await closedPortUrl() }), address: kmsRegistry }),
   ]
   for (const wrong of readers) {
     await unavailable(wrong.readEpochs())
@@ -245,7 +245,7 @@ async function scriptedChain(answers: Partial<Record<string, (args: readonly unk
     const answer = answers[functionName]
     return answer === undefined ? { error: { code: 3, message: 'execution reverted' } } : { result: answer(args) }
   })
-  const epochs = createKmsEpochReader({ client: createClient({ transport: http(double.url) }), address: kmsRegistry })
+  const epochs = createKmsEpochReader({ rpc: createRpcClient({ rpcUrl: double.url }), address: kmsRegistry })
   return { reader: epochs, blocks, close: double.close }
 }
 
@@ -334,5 +334,5 @@ test('args: a bad epoch, id or wallet throws before any request', async () => {
   await expect(reader.recoveryPolicyEpoch(-1)).rejects.toThrow(RangeError)
   await expect(reader.migratedEpochOf('0x1234' as Wallet)).rejects.toThrow(TypeError)
   await expect(submitReportEpochMigrated({ rpcUrl: chain.rpcUrl, kmsRegistry, epoch: 2 ** 32, signer: nodeA })).rejects.toThrow(RangeError)
-  expect(() => createKmsEpochReader({ client: createClient({ transport: http(chain.rpcUrl) }), address: 'nope' as Wallet })).toThrow(TypeError)
+  expect(() => createKmsEpochReader({ rpc: createRpcClient({ rpcUrl: chain.rpcUrl }), address: 'nope' as Wallet })).toThrow(TypeError)
 })

@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { bytesToHex, createClient, http, keccak256, toBytes } from 'viem'
+import { bytesToHex, keccak256, toBytes } from 'viem'
 import { generatePrivateKey } from 'viem/accounts'
 import { loadArtifact } from '../../contracts/deploy/artifacts'
 import { connect } from '../../contracts/deploy/clients'
@@ -13,6 +13,7 @@ import { writeAndWait } from '../../contracts/deploy/transact'
 import {
   createChainReaders,
   createKmsRecoveryReader,
+  createRpcClient,
   isBackupAlreadyPublished,
   submitPublishBackup,
   submitSetMasterSecretHash,
@@ -38,7 +39,7 @@ const custodians = [0, 1, 2].map(() => ({
 beforeAll(async () => {
   chain = await startDevChain()
   reader = createKmsRecoveryReader({
-    client: createClient({ transport: http(chain.rpcUrl) }),
+    rpc: createRpcClient({ rpcUrl: chain.rpcUrl }),
     address: chain.addresses.kmsRegistry,
   })
 })
@@ -53,7 +54,7 @@ test('no policy yet: activeRecoveryPolicy and recoveryPolicy(1) read as none', a
 
 test('an unreachable chain is registry_unavailable, never none', async () => {
   const offline = createKmsRecoveryReader({
-    client: createClient({ transport: http(await closedPortUrl(), { retryCount: 0 }) }),
+    rpc: createRpcClient({ rpcUrl: await closedPortUrl() }),
     address: chain.addresses.kmsRegistry,
   })
   const error = await offline.activeRecoveryPolicy().catch((rejection: unknown) => rejection)
@@ -66,7 +67,7 @@ test('an unreachable chain is registry_unavailable, never none', async () => {
 test('a revert that is not NoRecoveryPolicy/NoBackup is registry_unavailable, never none', async () => {
   // NovaAppRegistry has no getRecoveryPolicy: the call reverts without KMSRegistry's error.
   const wrong = createKmsRecoveryReader({
-    client: createClient({ transport: http(chain.rpcUrl) }),
+    rpc: createRpcClient({ rpcUrl: chain.rpcUrl }),
     address: chain.addresses.novaAppRegistry,
   })
   for (const read of [() => wrong.recoveryPolicy(1), () => wrong.backup(new Uint8Array(32), 1), () => wrong.sealedShare(new Uint8Array(32), 1, 0)]) {

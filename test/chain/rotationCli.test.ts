@@ -7,9 +7,9 @@
  * The tests share one chain and run in order.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { createClient, createPublicClient, createTestClient, http, keccak256, toBytes, toHex, type Address, type Hex } from 'viem'
+import { createPublicClient, createTestClient, http, keccak256, toBytes, toHex, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { createKmsEpochReader, submitReportEpochMigrated, submitSetMasterSecretHash } from '../../core/chain'
+import { createKmsEpochReader, createRpcClient, submitReportEpochMigrated, submitSetMasterSecretHash } from '../../core/chain'
 import type { Wallet } from '../../core/encoding'
 import { startAnvil, type Anvil } from '../helpers/anvil'
 import { ANVIL_OWNER_KEY, buildContracts } from '../helpers/devChain'
@@ -154,7 +154,7 @@ test('behavior: epoch-retire without --force once every operator has reported', 
     missing: [],
   })
   expect(await cliJson(['epoch-retire', ...kms, '--epoch', '1'])).toMatchObject({ epoch: 1, forced: false })
-  const reader = createKmsEpochReader({ client: createClient({ transport: http(anvil.rpcUrl) }), address: kmsRegistry })
+  const reader = createKmsEpochReader({ rpc: createRpcClient({ rpcUrl: anvil.rpcUrl }), address: kmsRegistry })
   expect(await reader.readEpochs()).toEqual({
     current: 2,
     epochs: [
@@ -181,7 +181,7 @@ test("behavior: app-epoch-set is signed by the app's owner; the epoch only grows
     appId: 7,
     epoch: 2,
   })
-  const reader = createKmsEpochReader({ client: createClient({ transport: http(anvil.rpcUrl) }), address: kmsRegistry })
+  const reader = createKmsEpochReader({ rpc: createRpcClient({ rpcUrl: anvil.rpcUrl }), address: kmsRegistry })
   expect(await reader.appKeyEpoch(7)).toBe(2)
   // The KMS owner (DEPLOYER_PRIVATE_KEY) does not own app 7; nobody owns app 8.
   expect(await cliError(['app-epoch-set', ...kms, '--app-id', '7', '--epoch', '3'])).toBe('NotAppOwner()')

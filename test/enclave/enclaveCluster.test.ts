@@ -14,9 +14,10 @@
  */
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { createPublicClient, http, type Address, type Hex } from 'viem'
+import type { Address, Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stopProcess } from '../../bundle/processes'
+import { createRpcClient } from '../../core/chain/_rpcClient'
 import { createNovaAppRegistryReader } from '../../core/chain/createNovaAppRegistryReader'
 import { discoverKmsNodes, KmsClient, type DiscoveredKmsNode } from '../../core/client'
 import { codeMeasurement, verifyNitroAttestation } from '../../core/attestation'
@@ -138,7 +139,7 @@ describe('enclave-mode cluster behind TLS and an egress proxy', () => {
   it('an app with PoP derives the same key on every node, and a PUT on node 1 is read on node 3', async () => {
     const { chain } = network
     const app: TestApp = await registerTestApp(chain)
-    const registry = createNovaAppRegistryReader({ client: createPublicClient({ transport: http(chain.rpcUrl) }), address: chain.addresses.novaAppRegistry })
+    const registry = createNovaAppRegistryReader({ rpc: createRpcClient({ rpcUrl: chain.rpcUrl }), address: chain.addresses.novaAppRegistry })
     const discovered: DiscoveredKmsNode[] = await discoverKmsNodes({ registry, kmsAppId: chain.addresses.kmsAppId })
     const https = caFetch(network)
     try {
@@ -182,7 +183,7 @@ describe('enclave-mode cluster behind TLS and an egress proxy', () => {
     })
     // On-chain it is a usable KMS instance (ACTIVE, zkVerified, enrolled version, a teePubkey):
     // only its scheme keeps it out of an enclave node's peer cache.
-    const registry = createNovaAppRegistryReader({ client: createPublicClient({ transport: http(chain.rpcUrl) }), address: chain.addresses.novaAppRegistry })
+    const registry = createNovaAppRegistryReader({ rpc: createRpcClient({ rpcUrl: chain.rpcUrl }), address: chain.addresses.novaAppRegistry })
     const discovered = await discoverKmsNodes({ registry, kmsAppId: chain.addresses.kmsAppId })
     expect(discovered.map((node) => node.url)).toContain(`http://${NAMES[3]}:${plainListener.port}`)
     // Several node ticks (1 s) refresh every peer cache with the fourth instance on-chain.

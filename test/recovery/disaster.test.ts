@@ -20,7 +20,7 @@ import { connect } from '../../contracts/deploy/clients'
 import { proposeRecoveryPolicy, readPolicyProposal, toPolicyCustodian } from '../../contracts/deploy/recoveryPolicy'
 import { writeAndWait } from '../../contracts/deploy/transact'
 import { encryptKeyFile, generateCustodianKeys, type CustodianKeys } from '../../bundle/custodian/keyFile'
-import { createChainReaders, createKmsRecoveryReader } from '../../core/chain'
+import { createChainReaders, createKmsRecoveryReader, createRpcClient } from '../../core/chain'
 import { bytesToHex, parseHex, type Wallet } from '../../core/encoding'
 import { buildRecoveryShareSubmission, openRecoveryShare } from '../../core/recovery'
 import { startDevChain, type DevChain } from '../helpers/devChain'
@@ -114,8 +114,8 @@ describe('disaster: every node lost, custodians 1 and 3 of a 2-of-3 policy recov
     await registerKmsNode(chain, third!)
     for (const node of [second!, third!]) await tickUntil(node, (s) => s.node.service_available, WAIT)
 
-    const client = createClient({ transport: http(chain.rpcUrl) })
-    const recovery = createKmsRecoveryReader({ client, address: chain.addresses.kmsRegistry as Wallet })
+    const rpc = createRpcClient({ rpcUrl: chain.rpcUrl })
+    const recovery = createKmsRecoveryReader({ rpc, address: chain.addresses.kmsRegistry as Wallet })
     const registry = createChainReaders({ rpcUrl: chain.rpcUrl, novaAppRegistry: chain.addresses.novaAppRegistry as Wallet, kmsRegistry: chain.addresses.kmsRegistry as Wallet }).kmsRegistry
     const hash = await registry.masterSecretHash()
     let backup
@@ -175,7 +175,8 @@ describe('disaster: every node lost, custodians 1 and 3 of a 2-of-3 policy recov
 
   test('error: a share that does not match its commitment is refused (400), the collected share stays', async () => {
     const client = createClient({ transport: http(chain.rpcUrl) })
-    const recovery = createKmsRecoveryReader({ client, address: chain.addresses.kmsRegistry as Wallet })
+    const rpc = createRpcClient({ rpcUrl: chain.rpcUrl })
+    const recovery = createKmsRecoveryReader({ rpc, address: chain.addresses.kmsRegistry as Wallet })
     const registry = createChainReaders({ rpcUrl: chain.rpcUrl, novaAppRegistry: chain.addresses.novaAppRegistry as Wallet, kmsRegistry: chain.addresses.kmsRegistry as Wallet }).kmsRegistry
     const hash = await registry.masterSecretHash()
     const sealed = (await recovery.sealedShare(hash, 1, 2))!
@@ -231,8 +232,8 @@ describe('disaster: every node lost, custodians 1 and 3 of a 2-of-3 policy recov
     expect(second.code, second.stderr).toBe(0)
     expect((await readPolicyProposal({ rpcUrl: chain.rpcUrl, kmsRegistry: chain.addresses.kmsRegistry, proposalId })).state).toBe('Activated')
 
-    const client = createClient({ transport: http(chain.rpcUrl) })
-    const recovery = createKmsRecoveryReader({ client, address: chain.addresses.kmsRegistry as Wallet })
+    const rpc = createRpcClient({ rpcUrl: chain.rpcUrl })
+    const recovery = createKmsRecoveryReader({ rpc, address: chain.addresses.kmsRegistry as Wallet })
     const registry = createChainReaders({ rpcUrl: chain.rpcUrl, novaAppRegistry: chain.addresses.novaAppRegistry as Wallet, kmsRegistry: chain.addresses.kmsRegistry as Wallet }).kmsRegistry
     const policy = (await recovery.activeRecoveryPolicy())!
     expect(policy.threshold).toBe(3)

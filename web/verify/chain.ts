@@ -1,11 +1,11 @@
 /**
  * The registry facts the page compares a document with, read by the browser itself through
- * the JSON-RPC URL with core/chain's readers (viem's fetch transport): KMSRegistry's
+ * the JSON-RPC URL with core/chain's readers (its own fetch-based JSON-RPC client): KMSRegistry's
  * `novaAppRegistry()` and `kmsAppId()`, then NovaAppRegistry's `getInstanceByWallet` for
  * the document's `eth_addr` and `getVersion` of that instance's version (PROTOCOL §9.1, §9.2).
  */
-import { readContract } from 'viem/actions'
 import { createChainReaders, kmsRegistryAbi, type InstanceRecord, type VersionRecord } from '../../core/chain'
+import { readRegistryView } from '../../core/chain/_readRegistryView'
 import { createRpcClient } from '../../core/chain/_rpcClient'
 import { parseWallet, type Wallet } from '../../core/encoding'
 
@@ -27,10 +27,10 @@ export interface RegistryFacts {
 /** @throws Error with a short reason when the chain cannot be read. */
 export async function readKmsRegistryFacts(params: { rpcUrl: string; kmsRegistry: Wallet; wallet: Wallet | undefined }): Promise<RegistryFacts> {
   const { rpcUrl, kmsRegistry, wallet } = params
-  const client = createRpcClient({ rpcUrl, timeoutMs: RPC_TIMEOUT_MS })
+  const rpc = createRpcClient({ rpcUrl, timeoutMs: RPC_TIMEOUT_MS })
   let answer: unknown
   try {
-    answer = await readContract(client, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'novaAppRegistry' })
+    answer = await readRegistryView(rpc, { address: kmsRegistry, abi: kmsRegistryAbi, functionName: 'novaAppRegistry', args: [] })
   } catch (error) {
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error)
     throw new Error(`KMSRegistry.novaAppRegistry() at ${kmsRegistry} via ${rpcUrl}: ${detail}`)
