@@ -3,7 +3,7 @@
  * authorization"): a node would refuse an unregistered or inactive instance anyway, but the
  * runtime refuses first, without spending a round over the nodes.
  */
-import { APP_STATUS, INSTANCE_STATUS, type NovaAppRegistryReader } from '../chain'
+import { APP_STATUS, INSTANCE_STATUS, type NovaAppRegistryReader } from '../chain/types'
 import type { Wallet } from '../encoding'
 import { isKmsError } from '../errors'
 import { KmsInstanceNotAuthorizedError, KmsRegistryUnavailableError } from './runtimeErrors'

@@ -2,7 +2,7 @@
  * KMS node discovery the way the runtime's own client does it (RUNTIME.md §1 "Discovery"):
  * the registry is the only source of node identity, never `/status` (PROTOCOL §3.4).
  */
-import { INSTANCE_STATUS, type InstanceRecord, type NovaAppRegistryReader } from '../chain'
+import { INSTANCE_STATUS, type InstanceRecord, type NovaAppRegistryReader } from '../chain/types'
 import type { Wallet } from '../encoding'
 import { isKmsError } from '../errors'
 import { KmsRegistryUnavailableError } from './runtimeErrors'
