@@ -11,6 +11,9 @@
  * - graceful shutdown: SIGTERM or SIGINT stops the ticks and the listener, lets the requests
  *   in flight finish (at most {@link SHUTDOWN_GRACE_MS}), then exits 0.
  *
+ * It also starts the secp256k1 worker threads (`KMS_NODE_CRYPTO_WORKERS`, bundle/signaturePool.ts),
+ * which run this same file: in such a thread `startNodeServer` serves signature jobs, not HTTP.
+ *
  * workerd never runs this file (`bundle/worker.ts` imports it only under Node), and undici
  * is imported dynamically, only when a proxy is set, so its code never runs in workerd.
  */
@@ -18,6 +21,7 @@ import type { ServerResponse } from 'node:http'
 import { serve, type HttpBindings } from '@hono/node-server'
 import { defaultNodeProvider } from '../functions'
 import type { ModuleWorker } from '../functions'
+import { createSignaturePool, cryptoWorkerCount, serveSignatureJobs, SIGNATURE_WORKER_DATA, type SignaturePool } from './signaturePool'
 
 /** Headers of at least 32 KiB must fit, so that an attestation document does (§3.2.2). */
 const MAX_HEADER_BYTES = 64 * 1024
@@ -105,15 +109,36 @@ async function installOutboundProxy(settings: OutboundProxySettings): Promise<vo
   setGlobalDispatcher(new EnvHttpProxyAgent(settings))
 }
 
-/** Serves `worker` with the process environment as its `env`. */
+/**
+ * Serves `worker` with the process environment as its `env`; in a signature worker thread of
+ * this file (bundle/signaturePool.ts), serves signature jobs instead.
+ */
 export async function startNodeServer(worker: ModuleWorker): Promise<void> {
+  const threads = process.getBuiltinModule('node:worker_threads')
+  if (!threads.isMainThread) {
+    if (threads.workerData === SIGNATURE_WORKER_DATA && threads.parentPort !== null) serveSignatureJobs(threads.parentPort)
+    return
+  }
   const env = process.env as Record<string, string | undefined>
   let node
   let proxy
+  let signatures: SignaturePool | undefined
   try {
     proxy = outboundProxySettings(env)
     if (proxy !== undefined) await installOutboundProxy(proxy)
-    node = await defaultNodeProvider(env)
+    const workers = cryptoWorkerCount(env['KMS_NODE_CRYPTO_WORKERS'], process.getBuiltinModule('node:os').availableParallelism())
+    // The workers run this very file (the one bundle); the log is the node's, once it exists.
+    let log: ((message: string, fields: Record<string, unknown>) => void) | undefined
+    if (workers > 0) {
+      signatures = createSignaturePool({
+        size: workers,
+        workerUrl: new URL(import.meta.url),
+        onWorkerExit: (details) => log?.('signature worker exited; replacing it', { ...details }),
+      })
+    }
+    node = await defaultNodeProvider(env, signatures === undefined ? {} : { signatures })
+    const created = node
+    log = (message, fields) => created.log('warn', message, fields)
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error))
     process.exit(1)
@@ -157,7 +182,7 @@ export async function startNodeServer(worker: ModuleWorker): Promise<void> {
   server.on('listening', () => {
     const address = server.address()
     const port = typeof address === 'object' && address !== null ? address.port : node.config.bindPort
-    node.log('info', 'listening', { host: node.config.bindHost, port, mode: node.config.mode })
+    node.log('info', 'listening', { host: node.config.bindHost, port, mode: node.config.mode, crypto_workers: signatures?.threads.length ?? 0 })
   })
 
   // No flag around the call: each tick keeps itself from overlapping (TickSchedule), and a
