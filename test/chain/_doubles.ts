@@ -3,7 +3,7 @@
  * with nothing behind it, an RPC that never answers, and an RPC with scripted answers. The
  * registry itself is always the real contract on anvil (DESIGN §5).
  */
-import { createServer as createHttpServer, type Server } from 'node:http'
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createNetServer } from 'node:net'
 import { privateKeyToAccount } from 'viem/accounts'
 import type { Hex } from 'viem'
@@ -48,6 +48,32 @@ export async function startRpcDouble(answer: (method: string, params: unknown[])
       response.setHeader('content-type', 'application/json')
       response.end(JSON.stringify({ jsonrpc: '2.0', id, ...reply }))
     })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/**
+ * An HTTP server whose every answer is written by `handle`, for what a JSON-RPC double cannot
+ * say: redirects, endless or stalled bodies, wrong ids, HTTP errors with a JSON-RPC body.
+ * `handle` gets the parsed request (`{}` if it is not JSON).
+ */
+export async function startHttpDouble(
+  handle: (request: { id?: number; method?: string; params?: unknown[] }, response: ServerResponse, raw: IncomingMessage) => void,
+): Promise<RpcDouble> {
+  const server: Server = createHttpServer((request, response) => {
+    let body = ''
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()))
+    request.on('end', () => handle(parseRequest(body), response, request))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
