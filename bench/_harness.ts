@@ -61,6 +61,17 @@ export function processCpuMs(pid: number): number {
   return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SECOND
 }
 
+/**
+ * CPU time of one thread of another process (/proc/<pid>/task/<tid>/stat); the main thread's
+ * tid is the pid. With the secp256k1 worker pool on, this is what the requests queue on,
+ * while {@link processCpuMs} counts the workers too.
+ */
+export function threadCpuMs(pid: number, tid: number = pid): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND
+}
+
 /** CPU time of this (the bench) process, all threads. */
 export function selfCpuMs(): number {
   const { user, system } = process.cpuUsage()

@@ -7,7 +7,7 @@ import { KmsClient } from '../core/client'
 import { parseHex } from '../core/encoding'
 import type { DevChain } from '../test/helpers/devChain'
 import { cryptoRandom, registerTestApp, systemClock, type TestApp } from '../test/helpers/kmsNodes'
-import { log, median, processCpuMs, round, selfCpuMs } from './_harness'
+import { log, median, processCpuMs, round, selfCpuMs, threadCpuMs } from './_harness'
 import type { BenchNode } from './_nodes'
 
 /** A request that hangs must not hang the bench. */
@@ -83,8 +83,10 @@ export interface ClosedLoopOptions {
 export interface ClosedLoopResult {
   requests_per_second: number
   rounds_requests_per_second: number[]
-  /** CPU the node process spent per request (all its threads). */
+  /** CPU the node process spent per request (all its threads: libuv's pool and the secp256k1 workers too). */
   node_cpu_ms_per_request: number
+  /** CPU the node's main (JavaScript) thread spent per request: what requests queue on. */
+  node_main_thread_cpu_ms_per_request: number
   /** CPU this bench process (the clients) spent per request. */
   client_cpu_ms_per_request: number
   /** Median round trip of the /nonce fetch and of the call itself, under this load. */
@@ -97,6 +99,7 @@ export interface ClosedLoopResult {
 interface RoundMeasure {
   rate: number
   nodeCpuPerRequest: number
+  nodeMainThreadCpuPerRequest: number
   clientCpuPerRequest: number
   errors: number
   trips: RoundTrips
@@ -109,6 +112,7 @@ async function runRound(options: ClosedLoopOptions, durationMs: number, sequence
   let errors = 0
   let firstError: unknown
   const nodeCpuBefore = processCpuMs(options.node.pid)
+  const nodeMainThreadCpuBefore = threadCpuMs(options.node.pid)
   const clientCpuBefore = selfCpuMs()
   const started = performance.now()
   const deadline = started + durationMs
@@ -132,6 +136,7 @@ async function runRound(options: ClosedLoopOptions, durationMs: number, sequence
   return {
     rate: (completed * 1000) / elapsed,
     nodeCpuPerRequest: perRequest(processCpuMs(options.node.pid) - nodeCpuBefore),
+    nodeMainThreadCpuPerRequest: perRequest(threadCpuMs(options.node.pid) - nodeMainThreadCpuBefore),
     clientCpuPerRequest: perRequest(selfCpuMs() - clientCpuBefore),
     errors,
     trips: options.trips.current,
@@ -148,6 +153,7 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<ClosedLoop
     requests_per_second: round(median(measured.map((m) => m.rate))),
     rounds_requests_per_second: measured.map((m) => round(m.rate)),
     node_cpu_ms_per_request: round(median(measured.map((m) => m.nodeCpuPerRequest)), 3),
+    node_main_thread_cpu_ms_per_request: round(median(measured.map((m) => m.nodeMainThreadCpuPerRequest)), 3),
     client_cpu_ms_per_request: round(median(measured.map((m) => m.clientCpuPerRequest)), 3),
     nonce_round_trip_ms: round(median(measured.map((m) => median(m.trips.nonce))), 2),
     call_round_trip_ms: round(median(measured.map((m) => median(m.trips.call))), 2),

@@ -8,9 +8,14 @@
  *
  * A measurement that fails is reported as `{"error": …}`; the others still run, and the
  * exit status is then 1.
+ *
+ * `npm run bench -- --only derive,latency` runs only the named sections (the names are the
+ * result's keys; `latency` and `latency_inline` need their derive section for the capacity,
+ * so they take it along).
  */
 import { execFileSync } from 'node:child_process'
-import { cpus, loadavg } from 'node:os'
+import { availableParallelism, cpus, loadavg } from 'node:os'
+import { cryptoWorkerCount } from '../bundle/signaturePool'
 import { startDevChain, type DevChain } from '../test/helpers/devChain'
 import { measureAttestation } from './attestation'
 import { measureBundles } from './bundle'
@@ -31,6 +36,13 @@ import { measureSync } from './sync'
 
 let chain: DevChain | undefined
 let failed = false
+
+/** `--only a,b`: the sections to run; every one when absent. */
+const only = ((): Set<string> | undefined => {
+  const at = process.argv.indexOf('--only')
+  return at === -1 ? undefined : new Set((process.argv[at + 1] ?? '').split(',').filter((name) => name !== ''))
+})()
+const wanted = (...names: string[]): boolean => only === undefined || names.some((name) => only.has(name))
 
 async function attempt<T>(name: string, run: () => Promise<T> | T): Promise<T | { error: string }> {
   log(`${name}…`)
@@ -114,6 +126,16 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     latency_isolated_p50_ms: ['latency', 'isolated', 'p50_ms'],
     latency_isolated_p99_ms: ['latency', 'isolated', 'p99_ms'],
     latency_isolated_p99_over_p50: ['latency', 'isolated', 'p99_over_p50'],
+    crypto_workers: ['crypto_workers', 'pool_on', 'workers'],
+    latency_inline_offered_per_s: ['latency_inline', 'offered_per_second'],
+    latency_inline_p50_ms: ['latency_inline', 'p50_ms'],
+    latency_inline_p99_ms: ['latency_inline', 'p99_ms'],
+    latency_inline_p99_over_p50: ['latency_inline', 'p99_over_p50'],
+    latency_inline_isolated_p99_over_p50: ['latency_inline', 'isolated', 'p99_over_p50'],
+    derive_inline_req_per_s: ['derive_inline', 'served', 'requests_per_second'],
+    derive_node_main_thread_cpu_ms_per_req: ['derive', 'served', 'node_main_thread_cpu_ms_per_request'],
+    derive_inline_node_cpu_ms_per_req: ['derive_inline', 'served', 'node_cpu_ms_per_request'],
+    derive_inline_node_main_thread_cpu_ms_per_req: ['derive_inline', 'served', 'node_main_thread_cpu_ms_per_request'],
     sync_keys: ['sync', 'keys'],
     sync_converged_ms_after_last_write: ['sync', 'converged_ms'],
     sync_bytes_per_key: ['sync', 'bytes_per_key'],
@@ -179,6 +201,31 @@ function deriveCost(result: Record<string, unknown>): Record<string, unknown> | 
   }
 }
 
+/**
+ * Issue 14's latency goal with the secp256k1 worker pool on (the node as shipped, `derive`
+ * and `latency`) and off (`derive_inline`, `latency_inline`), from this run. Node CPU is the
+ * whole process's (worker threads included); the main thread's is shown beside it.
+ */
+function cryptoWorkerComparison(result: Record<string, unknown>): Record<string, unknown> {
+  const side = (derive: string, latency: string): Record<string, unknown> => ({
+    derive_req_per_s: pick(result, [derive, 'served', 'requests_per_second']),
+    node_cpu_ms_per_derive: pick(result, [derive, 'served', 'node_cpu_ms_per_request']),
+    node_main_thread_cpu_ms_per_derive: pick(result, [derive, 'served', 'node_main_thread_cpu_ms_per_request']),
+    latency_offered_per_s: pick(result, [latency, 'offered_per_second']),
+    latency_p50_ms: pick(result, [latency, 'p50_ms']),
+    latency_p99_ms: pick(result, [latency, 'p99_ms']),
+    latency_p99_over_p50: pick(result, [latency, 'p99_over_p50']),
+    latency_isolated_p99_over_p50: pick(result, [latency, 'isolated', 'p99_over_p50']),
+    latency_node_loop_delay_max_ms: pick(result, [latency, 'node_loop_delay_max_ms']),
+  })
+  return {
+    pool_on: { workers: cryptoWorkerCount(undefined, availableParallelism()), ...side('derive', 'latency') },
+    pool_off: { workers: 0, ...side('derive_inline', 'latency_inline') },
+    goal_p99_over_p50: 2,
+    note: 'node CPU is process CPU (every thread, the workers included); the isolated runs pin the whole node, workers too, to one core',
+  }
+}
+
 async function main(): Promise<void> {
   // `npm run bench -- --soak`: the soak alone (bench/soak.ts), never part of the default run.
   if (process.argv.includes('--soak')) {
@@ -208,11 +255,11 @@ async function main(): Promise<void> {
       },
     },
   }
-  result['bundle'] = await attempt('bundle sizes', measureBundles)
-  result['attestation'] = await attempt('attestation verification', measureAttestation)
+  if (wanted('bundle')) result['bundle'] = await attempt('bundle sizes', measureBundles)
+  if (wanted('attestation')) result['attestation'] = await attempt('attestation verification', measureAttestation)
   const keys = await makeFloorKeys()
-  result['crypto_primitives_us'] = await attempt('crypto primitives', () => measurePrimitives(keys))
-  result['enclave_runtime_calls'] = await attempt('enclave-mode runtime calls (nova-runtime)', measureOdyn)
+  if (wanted('crypto_primitives_us', 'derive_cost')) result['crypto_primitives_us'] = await attempt('crypto primitives', () => measurePrimitives(keys))
+  if (wanted('enclave_runtime_calls')) result['enclave_runtime_calls'] = await attempt('enclave-mode runtime calls (nova-runtime)', measureOdyn)
 
   try {
     log('starting the dev chain (anvil + contracts)')
@@ -220,28 +267,49 @@ async function main(): Promise<void> {
     const app = await registerBenchApp(chain)
     const devChain = chain
 
-    // The loop probe lets the latency rounds tell the node's own stalls from the rest.
-    const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true })
-    try {
-      // The first node commits the shared master secret's hash; later ones preload it.
-      await registerAndAwaitReady(devChain, node)
-      const derive = await attempt('derive throughput', () => measureDerive(node, app, keys))
-      result['derive'] = derive
-      result['kv'] = await attempt('kv throughput', () => measureKv(node, app, keys))
-      result['http_floor'] = await attempt('http floor', () => measureHttpFloor(node, app))
-      const capacity = 'served' in derive ? derive.served.requests_per_second : Number.NaN
-      result['latency'] = await attempt('derive latency', () => measureLatency(devChain, node, app, capacity))
-    } finally {
-      await retireNode(devChain, node)
+    // The loop probe lets the latency rounds tell the node's own stalls from the rest. This
+    // node runs as shipped: the secp256k1 worker pool at its default size.
+    if (wanted('derive', 'kv', 'http_floor', 'latency', 'derive_cost')) {
+      const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true })
+      try {
+        // The first node commits the shared master secret's hash; later ones preload it.
+        await registerAndAwaitReady(devChain, node)
+        const derive = await attempt('derive throughput', () => measureDerive(node, app, keys))
+        result['derive'] = derive
+        if (wanted('kv')) result['kv'] = await attempt('kv throughput', () => measureKv(node, app, keys))
+        if (wanted('http_floor', 'derive_cost')) result['http_floor'] = await attempt('http floor', () => measureHttpFloor(node, app))
+        const capacity = 'served' in derive ? derive.served.requests_per_second : Number.NaN
+        if (wanted('latency')) result['latency'] = await attempt('derive latency', () => measureLatency(devChain, node, app, capacity))
+      } finally {
+        await retireNode(devChain, node)
+      }
+      if (wanted('derive_cost')) result['derive_cost'] = deriveCost(result)
     }
-    result['derive_cost'] = deriveCost(result)
-    result['derive_profile'] = await attempt('derive CPU profile', () => measureDeriveProfile(devChain, app))
+    // The same derive and latency measurements on a node with the pool off
+    // (KMS_NODE_CRYPTO_WORKERS=0: secp256k1 on the main thread, as before the pool), after the
+    // first node has left the registry, each at 70% of its own measured capacity.
+    if (wanted('latency_inline', 'derive_inline')) {
+      const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true, env: { KMS_NODE_CRYPTO_WORKERS: '0' } })
+      try {
+        await registerAndAwaitReady(devChain, node)
+        const derive = await attempt('derive throughput, pool off', () => measureDerive(node, app, keys))
+        result['derive_inline'] = derive
+        const capacity = 'served' in derive ? derive.served.requests_per_second : Number.NaN
+        if (wanted('latency_inline')) result['latency_inline'] = await attempt('derive latency, pool off', () => measureLatency(devChain, node, app, capacity))
+      } finally {
+        await retireNode(devChain, node)
+      }
+    }
+    result['crypto_workers'] = cryptoWorkerComparison(result)
+    if (wanted('derive_profile')) result['derive_profile'] = await attempt('derive CPU profile', () => measureDeriveProfile(devChain, app))
     // Memory per key is read on the sync nodes around the same writes (bench/memory.ts).
     const memory = createMemoryObserver()
-    result['sync'] = await attempt('sync convergence', () => measureSync(devChain, app, memory))
-    result['memory'] = await attempt('memory per key', () => memory.result())
-    result['cold_start'] = await attempt('cold start', () => measureColdStart(devChain))
-    result['peer_attestations'] = await attempt('peer attestations at steady state', () => measurePeerAttestations(devChain, app))
+    if (wanted('sync', 'memory')) {
+      result['sync'] = await attempt('sync convergence', () => measureSync(devChain, app, memory))
+      result['memory'] = await attempt('memory per key', () => memory.result())
+    }
+    if (wanted('cold_start')) result['cold_start'] = await attempt('cold start', () => measureColdStart(devChain))
+    if (wanted('peer_attestations')) result['peer_attestations'] = await attempt('peer attestations at steady state', () => measurePeerAttestations(devChain, app))
   } catch (error) {
     failed = true
     log(`bench aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)

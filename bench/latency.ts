@@ -14,7 +14,7 @@ import { importP384PrivateKey } from '../core/crypto'
 import { bytesToHex } from '../core/encoding'
 import type { DevChain } from '../test/helpers/devChain'
 import { cryptoRandom, registerTestApp } from '../test/helpers/kmsNodes'
-import { log, median, percentile, processCpuMs, round, sleep } from './_harness'
+import { log, median, percentile, processCpuMs, round, sleep, threadCpuMs } from './_harness'
 import type { LatencyClientJob } from './_latencyClient'
 import { emptyRoundTrips, type BenchApp } from './_load'
 import type { BenchNode } from './_nodes'
@@ -95,8 +95,10 @@ export interface LatencyRound {
   p50_ms: number
   p99_ms: number
   max_ms: number
-  /** Node CPU busy fraction of one core during the round. */
+  /** Node CPU busy fraction of one core during the round (every thread, the secp256k1 workers too). */
   node_cpu_utilisation: number
+  /** The node's main (JavaScript) thread alone: what the requests queue on. */
+  node_main_thread_utilisation: number
   /**
    * The node's own event loop and GC during the round (bench/loopProbe.mjs), when the node
    * runs with it: a tail the node's loop does not show was made outside the node.
@@ -254,10 +256,12 @@ async function runRounds(node: BenchNode, jobsFor: () => LatencyClientJob[], lab
     await askLoopProbe(node, 'loop-reset')
     await sleep(Math.max(0, startAtEpochMs - Date.now()))
     const cpuBefore = processCpuMs(node.pid)
+    const mainBefore = threadCpuMs(node.pid)
     const started = performance.now()
     const results = await Promise.all(generators.map((generator) => generator.result))
     const elapsed = performance.now() - started
     const cpuAfter = processCpuMs(node.pid)
+    const mainAfter = threadCpuMs(node.pid)
     const nodeLoop = await askLoopProbe(node, 'loop-read')
     const samples = results.flatMap((result) => result.samples)
     errors += results.reduce((sum, result) => sum + result.errors, 0)
@@ -266,6 +270,7 @@ async function runRounds(node: BenchNode, jobsFor: () => LatencyClientJob[], lab
       p99_ms: round(percentile(samples, 99), 2),
       max_ms: round(Math.max(...samples), 2),
       node_cpu_utilisation: round((cpuAfter - cpuBefore) / elapsed, 3),
+      node_main_thread_utilisation: round((mainAfter - mainBefore) / elapsed, 3),
       ...(nodeLoop === undefined ? {} : { node_loop: nodeLoop }),
       generator_loop_delay_p99_ms: Math.max(...results.map((result) => result.loop_delay_p99_ms)),
       generator_loop_delay_max_ms: Math.max(...results.map((result) => result.loop_delay_max_ms)),
