@@ -132,6 +132,7 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     latency_inline_p99_ms: ['latency_inline', 'p99_ms'],
     latency_inline_p99_over_p50: ['latency_inline', 'p99_over_p50'],
     latency_inline_isolated_p99_over_p50: ['latency_inline', 'isolated', 'p99_over_p50'],
+    latency_at_inline_rate_p99_over_p50: ['latency_at_inline_rate', 'p99_over_p50'],
     derive_inline_req_per_s: ['derive_inline', 'served', 'requests_per_second'],
     derive_node_main_thread_cpu_ms_per_req: ['derive', 'served', 'node_main_thread_cpu_ms_per_request'],
     derive_inline_node_cpu_ms_per_req: ['derive_inline', 'served', 'node_cpu_ms_per_request'],
@@ -218,9 +219,17 @@ function cryptoWorkerComparison(result: Record<string, unknown>): Record<string,
     latency_isolated_p99_over_p50: pick(result, [latency, 'isolated', 'p99_over_p50']),
     latency_node_loop_delay_max_ms: pick(result, [latency, 'node_loop_delay_max_ms']),
   })
+  const sameRate = (name: string): unknown => pick(result, ['latency_at_inline_rate', name])
   return {
     pool_on: { workers: cryptoWorkerCount(undefined, availableParallelism()), ...side('derive', 'latency') },
     pool_off: { workers: 0, ...side('derive_inline', 'latency_inline') },
+    pool_on_at_pool_off_rate: {
+      latency_offered_per_s: sameRate('offered_per_second'),
+      latency_p50_ms: sameRate('p50_ms'),
+      latency_p99_ms: sameRate('p99_ms'),
+      latency_p99_over_p50: sameRate('p99_over_p50'),
+      latency_isolated_p99_over_p50: pick(result, ['latency_at_inline_rate', 'isolated', 'p99_over_p50']),
+    },
     goal_p99_over_p50: 2,
     note: 'node CPU is process CPU (every thread, the workers included); the isolated runs pin the whole node, workers too, to one core',
   }
@@ -267,27 +276,9 @@ async function main(): Promise<void> {
     const app = await registerBenchApp(chain)
     const devChain = chain
 
-    // The loop probe lets the latency rounds tell the node's own stalls from the rest. This
-    // node runs as shipped: the secp256k1 worker pool at its default size.
-    if (wanted('derive', 'kv', 'http_floor', 'latency', 'derive_cost')) {
-      const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true })
-      try {
-        // The first node commits the shared master secret's hash; later ones preload it.
-        await registerAndAwaitReady(devChain, node)
-        const derive = await attempt('derive throughput', () => measureDerive(node, app, keys))
-        result['derive'] = derive
-        if (wanted('kv')) result['kv'] = await attempt('kv throughput', () => measureKv(node, app, keys))
-        if (wanted('http_floor', 'derive_cost')) result['http_floor'] = await attempt('http floor', () => measureHttpFloor(node, app))
-        const capacity = 'served' in derive ? derive.served.requests_per_second : Number.NaN
-        if (wanted('latency')) result['latency'] = await attempt('derive latency', () => measureLatency(devChain, node, app, capacity))
-      } finally {
-        await retireNode(devChain, node)
-      }
-      if (wanted('derive_cost')) result['derive_cost'] = deriveCost(result)
-    }
-    // The same derive and latency measurements on a node with the pool off
-    // (KMS_NODE_CRYPTO_WORKERS=0: secp256k1 on the main thread, as before the pool), after the
-    // first node has left the registry, each at 70% of its own measured capacity.
+    // The derive and latency measurements on a node with the secp256k1 pool off
+    // (KMS_NODE_CRYPTO_WORKERS=0: on the main thread, as before the pool), then the same on the
+    // node as shipped, one node at a time, each at 70% of its own measured capacity.
     if (wanted('latency_inline', 'derive_inline')) {
       const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true, env: { KMS_NODE_CRYPTO_WORKERS: '0' } })
       try {
@@ -299,6 +290,29 @@ async function main(): Promise<void> {
       } finally {
         await retireNode(devChain, node)
       }
+    }
+    // The loop probe lets the latency rounds tell the node's own stalls from the rest. This
+    // node runs as shipped: the secp256k1 worker pool at its default size.
+    if (wanted('derive', 'kv', 'http_floor', 'latency', 'derive_cost')) {
+      const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true })
+      try {
+        // Whichever bench node registers first commits the shared master secret's hash; the others preload it.
+        await registerAndAwaitReady(devChain, node)
+        const derive = await attempt('derive throughput', () => measureDerive(node, app, keys))
+        result['derive'] = derive
+        if (wanted('kv')) result['kv'] = await attempt('kv throughput', () => measureKv(node, app, keys))
+        if (wanted('http_floor', 'derive_cost')) result['http_floor'] = await attempt('http floor', () => measureHttpFloor(node, app))
+        const capacity = 'served' in derive ? derive.served.requests_per_second : Number.NaN
+        if (wanted('latency')) result['latency'] = await attempt('derive latency', () => measureLatency(devChain, node, app, capacity))
+        // And at the pool-off node's offered rate: the same absolute load, both ways.
+        const inlineOffered = pick(result, ['latency_inline', 'offered_per_second'])
+        if (wanted('latency') && typeof inlineOffered === 'number') {
+          result['latency_at_inline_rate'] = await attempt('derive latency at the pool-off rate', () => measureLatency(devChain, node, app, capacity, inlineOffered / capacity))
+        }
+      } finally {
+        await retireNode(devChain, node)
+      }
+      if (wanted('derive_cost')) result['derive_cost'] = deriveCost(result)
     }
     result['crypto_workers'] = cryptoWorkerComparison(result)
     if (wanted('derive_profile')) result['derive_profile'] = await attempt('derive CPU profile', () => measureDeriveProfile(devChain, app))
