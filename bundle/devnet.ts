@@ -203,6 +203,12 @@ interface Custodian {
   approver: Wallet
 }
 
+/** The dev attestation root (core/tee), PEM. */
+async function devRootPem(): Promise<string> {
+  const [{ devRootCertificateDer }, { encodePem }] = await Promise.all([import('../core/tee'), import('../core/ca/_pem')])
+  return encodePem('CERTIFICATE', devRootCertificateDer())
+}
+
 /**
  * Writes N custodian key files (the previous run's, for a chain that is gone, are replaced),
  * the passphrase file and the dev root, and sets the initial policy as the owner, before any
@@ -210,18 +216,15 @@ interface Custodian {
  */
 async function setUpCustodians(options: Options, rpcUrl: string, kmsRegistry: Address): Promise<Custodian[]> {
   const { threshold, count } = options.custodians!
-  const [{ encryptKeyFile, generateCustodianKeys }, { webCryptoRandom }, { devRootCertificateDer }, { bytesToBase64 }, { connect }, { loadArtifact }, { writeAndWait }] = await Promise.all([
+  const [{ encryptKeyFile, generateCustodianKeys }, { webCryptoRandom }, { connect }, { loadArtifact }, { writeAndWait }] = await Promise.all([
     import('./custodian/keyFile'),
     import('./runtime'),
-    import('../core/tee'),
-    import('../core/encoding'),
     import('../contracts/deploy/clients'),
     import('../contracts/deploy/artifacts'),
     import('../contracts/deploy/transact'),
   ])
   writeFileSync(`${options.stateDir}/custodian-passphrase.txt`, `${DEVNET_CUSTODIAN_PASSPHRASE}\n`, { mode: 0o600 })
-  const root = bytesToBase64(devRootCertificateDer()).replace(/.{1,64}/g, '$&\n')
-  writeFileSync(`${options.stateDir}/dev-root.pem`, `-----BEGIN CERTIFICATE-----\n${root}-----END CERTIFICATE-----\n`)
+  writeFileSync(`${options.stateDir}/dev-root.pem`, await devRootPem())
   const custodians: Custodian[] = []
   const onChain: { sealingKey: Hex; approver: Address }[] = []
   for (let index = 0; index < count; index++) {
@@ -821,6 +824,9 @@ async function main(options: Options): Promise<void> {
     // Kept for compatibility: apps[0] holds the same, and more.
     demoApp: { appId: demo.appId, wallet: demo.wallet, walletKey: hex(demo.walletKey), teeScalar: hex(demo.teeScalar) },
     apps: apps.map((app) => ({ appId: app.appId, wallet: app.wallet, walletKey: hex(app.walletKey), teeScalar: hex(app.teeScalar), runtimeApi: app.runtimeApi })),
+    // The root the dev nodes' attestation documents chain to, which an SDK client must be
+    // given explicitly (it trusts only AWS otherwise): the README's five-minute guide reads it.
+    devRootPem: await devRootPem(),
   }
   // Written whole, then renamed: a runtime reading it never sees half a file.
   writeFileSync(`${devnetJson}.tmp`, `${JSON.stringify(description, null, 2)}\n`)

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # the alert-rules suite (test/prometheus) promtool, from Debian's prometheus package.
 # When all are there this does nothing; otherwise it installs them with apt as root, or stops
 # with the command to run.
-bash test/system-packages.sh chromium openssl buildah debootstrap prometheus || exit 1
+bash test/system-packages.sh chromium openssl jq buildah debootstrap prometheus || exit 1
 
 results_dir=.vitest-results
 rm -rf "$results_dir" && mkdir -p "$results_dir"

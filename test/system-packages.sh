@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages named as arguments are installed, for the suites that need
 # them: chromium (the browser suite, at /usr/bin/chromium), openssl (the certificate suites),
-# buildah and debootstrap (the image suite), prometheus (the alert-rules suite, which runs only
+# jq (the README guide suite), buildah and debootstrap (the image suite), prometheus (the alert-rules suite, which runs only
 # its promtool). Those already there are left alone. The missing ones are installed with apt
 # as root; otherwise this stops with the command to run.
 set -uo pipefail

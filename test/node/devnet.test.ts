@@ -6,19 +6,18 @@
  * launcher's children are stopped by PID if a check fails.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
-import { hasExited, isPortFree, signal, waitUntil } from '../../bundle/processes'
+import { hasExited, signal, waitUntil } from '../../bundle/processes'
+import { encodePem } from '../../core/ca/_pem'
 import { privateKeyToWallet } from '../../core/crypto'
+import { devRootCertificateDer } from '../../core/tee'
 import { parseHex } from '../../core/encoding'
+import { DEVNET, devnetStateDir, freePortBlock, isAlive, killListed, ROOT, type PidFile } from '../helpers/devnetLauncher'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const DEVNET = ['--import', 'tsx', 'bundle/devnet.ts']
 const run = promisify(execFile)
 const cleanups: (() => Promise<void> | void)[] = []
 
@@ -26,41 +25,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-function stateDir(): string {
-  return mkdtempSync(join(tmpdir(), 'nova-devnet-'))
-}
-
-/** `count` consecutive free loopback ports below Linux's ephemeral range (where anvil's port comes from). */
-async function freePortBlock(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + 2 * Math.floor(Math.random() * 6000)
-    const free = await Promise.all(Array.from({ length: count }, (_, index) => isPortFree(base + index)))
-    if (free.every(Boolean)) return base
-  }
-  throw new Error(`no ${count} consecutive free ports`)
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-interface PidFile {
-  launcher: number
-  children: { what: string; pid: number }[]
-}
-
-/** Stops, by PID, whatever a devnet run listed in its pid file and is still running. */
-function killListed(directory: string): void {
-  const file = join(directory, 'pids.json')
-  if (!existsSync(file)) return
-  const pids = JSON.parse(readFileSync(file, 'utf8')) as PidFile
-  for (const pid of [pids.launcher, ...pids.children.map((child) => child.pid)]) if (isAlive(pid)) signal(pid, 'SIGKILL')
-}
+const stateDir = devnetStateDir
 
 describe('npm start (bundle/devnet.ts)', () => {
   it('behavior: --help lists every flag and the port scheme', async () => {
@@ -181,6 +146,7 @@ describe('npm start (bundle/devnet.ts)', () => {
       contracts: { novaAppRegistry: string; kmsRegistry: string }
       nodes: { url: string; wallet: string; teePubkey: string }[]
       caFingerprintSha256: string
+      devRootPem: string
       demoApp: Omit<DevnetApp, 'runtimeApi'>
       apps: DevnetApp[]
     }
@@ -195,6 +161,7 @@ describe('npm start (bundle/devnet.ts)', () => {
     }
     const { runtimeApi, ...demo } = devnet.apps[0]!
     expect(devnet.demoApp).toEqual(demo)
+    expect(devnet.devRootPem).toBe(encodePem('CERTIFICATE', devRootCertificateDer()))
     const ca = (await (await fetch(`${devnet.nodes[2]!.url}/kms/ca`)).json()) as { fingerprint_sha256: string }
     expect(devnet.caFingerprintSha256).toBe(ca.fingerprint_sha256)
 
