@@ -48,8 +48,9 @@ function randomMessage(index: number): string {
 
 describe('signature pool (bundle/signaturePool.ts) on dist/kms.mjs workers', () => {
   it('behavior: KMS_NODE_CRYPTO_WORKERS: default cores − 1 within 1…4, 0 is inline, anything else names the variable', () => {
-    expect([1, 2, 3, 5, 8, 64].map((cores) => cryptoWorkerCount(undefined, cores))).toEqual([1, 1, 2, 4, 4, 4])
-    expect(cryptoWorkerCount(' ', 2)).toBe(1)
+    expect([1, 2, 3, 4, 5, 8, 64].map((cores) => cryptoWorkerCount(undefined, cores))).toEqual([0, 0, 0, 3, 4, 4, 4])
+    expect(cryptoWorkerCount(' ', 8)).toBe(4)
+    expect(cryptoWorkerCount(' ', 2)).toBe(0)
     expect(cryptoWorkerCount('0', 2)).toBe(0)
     expect(cryptoWorkerCount('16', 2)).toBe(16)
     for (const bad of ['-1', '17', '1.5', 'two', '0x2', '100']) {
