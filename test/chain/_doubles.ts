@@ -49,17 +49,7 @@ export async function startRpcDouble(answer: (method: string, params: unknown[])
       response.end(JSON.stringify({ jsonrpc: '2.0', id, ...reply }))
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+  return listenOnLoopback(server)
 }
 
 /**
@@ -75,17 +65,7 @@ export async function startHttpDouble(
     request.on('data', (chunk: Buffer) => (body += chunk.toString()))
     request.on('end', () => handle(parseRequest(body), response, request))
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+  return listenOnLoopback(server)
 }
 
 /** The TEE signing surface §9.3 needs, backed by a plain key (the real stand-in lives in core/tee). */
@@ -96,5 +76,20 @@ export function localSigner(privateKey: Hex): Pick<Tee, 'getWallet' | 'signTrans
     wallet,
     getWallet: async () => wallet,
     signTransaction: (transaction) => account.signTransaction({ type: 'eip1559', ...transaction }),
+  }
+}
+
+/** Listens on a free loopback port; `close` drops open connections first, so it never waits on a client. */
+async function listenOnLoopback(server: Server): Promise<RpcDouble> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
