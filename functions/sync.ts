@@ -12,7 +12,7 @@
  * (§4.5, step 7a), checked only once PoP and the peer cache have passed.
  */
 import { CLUSTER_CHAIN } from '../core/audit'
-import { authenticatePeer } from '../core/auth'
+import { authenticatePeerAsync } from '../core/auth'
 import { isPeerAttestationError } from '../core/auth/peerAttestationError'
 import { verifyRequesterAttestation } from '../core/auth/verifyPeerAttestation'
 import { answerSync, checkSecretRecipient, syncDataBudget, syncTypeOf } from '../core/cluster'
@@ -28,7 +28,7 @@ import { errorResponse } from './_stages/errorMapper'
 
 type SyncView = Pick<
   KmsNode,
-  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy' | 'watermarks' | 'chain' | 'epochStatus' | 'audit'
+  'keys' | 'identity' | 'nonces' | 'clock' | 'config' | 'peers' | 'tee' | 'store' | 'random' | 'syncClient' | 'admission' | 'log' | 'metrics' | 'peerAttestationPolicy' | 'watermarks' | 'chain' | 'epochStatus' | 'audit' | 'signatures'
 >
 
 /** Maps an error after authentication to its answer, as the pipeline's mapper would. */
@@ -62,9 +62,10 @@ export const sync = defineFunction(
     // registry has stopped: nothing leaves the node until the registry has been read again.
     if (node.peers.isStale()) throw new KmsError('service_unavailable', 'registry unreadable')
 
-    // 2–3. The version, peer PoP (v2: over the announced body hash), then the peer cache.
+    // 2–3. The version, peer PoP (v2: over the announced body hash; recovered where the app
+    // path's is, on the worker pool when there is one), then the peer cache.
     const header = (name: string): string | null => request.headers.get(name)
-    const authenticated = authenticatePeer({
+    const authenticated = await authenticatePeerAsync({
       headers: {
         signature: header('x-kms-signature'),
         nonce: header('x-kms-nonce'),
@@ -83,6 +84,7 @@ export const sync = defineFunction(
       verifySyncBody: (body, signature, nonce) => node.keys.verifySyncBody(body, signature, nonce),
       minSyncVersion: node.config.minSyncVersion,
       versions: node.syncClient.versions,
+      signatures: node.signatures,
     })
     const { peer, version } = authenticated
 

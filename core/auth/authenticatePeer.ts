@@ -8,13 +8,13 @@
  */
 import { INSTANCE_STATUS } from '../chain'
 import type { Peer } from '../cluster'
-import { computeContentSha256, computeRequestDigest } from '../crypto'
+import { computeContentSha256, computeRequestDigest, type SignatureWork } from '../crypto'
 import { parseWallet, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import type { Clock } from '../runtime'
 import type { NonceStore } from './nonceStore'
 import { parseContentSha256 } from './requestBinding'
-import { parsePopTimestamp, verifyPop } from './verifyPop'
+import { parsePopTimestamp, verifyPop, verifyPopAsync, type VerifyPopParams } from './verifyPop'
 
 export type SyncVersion = 1 | 2
 
@@ -97,12 +97,17 @@ export function parseSyncVersion(header: string | null | undefined): SyncVersion
   throw new KmsError('bad_request', 'Unsupported sync version')
 }
 
-/**
- * Steps 2–3: the version, PoP in §4.2's order, then the peer cache.
- * @throws KmsError 400 for an unknown version; 403 `unauthorized` (version refused, PoP) or
- *   `forbidden` (not an authorized peer).
- */
-export function authenticatePeer(params: AuthenticatePeerParams): AuthenticatedPeer {
+/** Step 2 before any recovery: the version and the PoP headers, and what the PoP must cover. */
+interface PeerPopCheck {
+  version: SyncVersion
+  signature: string
+  nonce: string
+  contentSha256: string | undefined
+  requestDigest: string | undefined
+  pop: VerifyPopParams
+}
+
+function checkPeerHeaders(params: AuthenticatePeerParams): PeerPopCheck {
   const { headers } = params
   // The version first, from the headers alone: a refused v1 spends no nonce.
   const version = parseSyncVersion(headers.version)
@@ -117,7 +122,7 @@ export function authenticatePeer(params: AuthenticatePeerParams): AuthenticatedP
   // v2: the PoP covers POST /sync and the body's hash, which the header announces (§3.6).
   const contentSha256 = version === 2 ? parseContentSha256(headers.contentSha256 ?? null) : undefined
   const requestDigest = contentSha256 === undefined ? undefined : computeRequestDigest({ method: 'POST', target: SYNC_TARGET, contentSha256 })
-  const signer = verifyPop({
+  const pop: VerifyPopParams = {
     purpose: 'Auth',
     headers: { signature, nonce, timestamp, wallet: headers.wallet },
     ownWallet: params.ownWallet,
@@ -125,7 +130,37 @@ export function authenticatePeer(params: AuthenticatePeerParams): AuthenticatedP
     clock: params.clock,
     popTimeoutSeconds: params.popTimeoutSeconds,
     ...(requestDigest === undefined ? {} : { requestDigest }),
-  })
+  }
+  return { version, signature, nonce, contentSha256, requestDigest, pop }
+}
+
+/**
+ * Steps 2–3: the version, PoP in §4.2's order, then the peer cache, recovering the signer on
+ * this thread.
+ * @throws KmsError 400 for an unknown version; 403 `unauthorized` (version refused, PoP) or
+ *   `forbidden` (not an authorized peer).
+ */
+export function authenticatePeer(params: AuthenticatePeerParams): AuthenticatedPeer {
+  const check = checkPeerHeaders(params)
+  return authorizePeer(params, check, verifyPop(check.pop))
+}
+
+/**
+ * {@link authenticatePeer} with the PoP recovery handed to `signatures` (the node's worker
+ * pool, when it has one), as the app path does: the same checks in the same order with the
+ * same messages, the nonce consumed before the recovery starts. `/sync` uses it, so that a
+ * peer's push does not hold the JavaScript thread for a recovery either.
+ * @throws as {@link authenticatePeer}, and 503 `service_unavailable` when `signatures` cannot do the work.
+ */
+export async function authenticatePeerAsync(params: AuthenticatePeerParams & { signatures: SignatureWork }): Promise<AuthenticatedPeer> {
+  const check = checkPeerHeaders(params)
+  return authorizePeer(params, check, await verifyPopAsync({ ...check.pop, signatures: params.signatures }))
+}
+
+/** Step 3 and what steps 4–7 need, once the PoP's signer is known. */
+function authorizePeer(params: AuthenticatePeerParams, check: PeerPopCheck, signer: Wallet): AuthenticatedPeer {
+  const { headers } = params
+  const { version, signature, nonce, contentSha256, requestDigest } = check
   // Downgrade (§3.6): a wallet that has spoken v2 is never served v1 again.
   if (version === 1 && params.versions?.isV2(signer) === true) throw unauthorized('Sync binding required')
 

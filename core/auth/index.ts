@@ -17,7 +17,7 @@ export {
   type AuthenticatedApp,
   type AppAuthHeaders,
 } from './authenticateApp'
-export { authenticatePeer, type AuthenticatePeerParams, type AuthenticatedPeer, type PeerAuthHeaders } from './authenticatePeer'
+export { authenticatePeer, authenticatePeerAsync, type AuthenticatePeerParams, type AuthenticatedPeer, type PeerAuthHeaders } from './authenticatePeer'
 export {
   parseAuthVersion,
   parseContentSha256,

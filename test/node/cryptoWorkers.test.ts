@@ -3,7 +3,8 @@
  * secp256k1 worker threads and a node with none (inline, the old behaviour), same master
  * secret, both on anvil. Through the SDK, with binding v1 (counter-signature) and v2
  * (response binding), both derive the same keys; a bad PoP signature gets the same 403 from
- * both; and only the first runs two more threads.
+ * both; only the first runs two more threads; and a value written on either node reaches the
+ * other through `/sync`, whose peer PoP the pooled node recovers on its workers.
  */
 import { readdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -102,6 +103,27 @@ describe('KMS_NODE_CRYPTO_WORKERS under Node over dist/kms.mjs', () => {
     const reference = keys['inline v1']!
     expect(new Set(reference).size).toBe(3)
     for (const found of Object.values(keys)) expect(found).toEqual(reference)
+  })
+
+  it('behavior: a value put on either node is read from the other, carried by /sync in both directions', async () => {
+    const pooled = await clientOf(nodes.pooled.node, 2)
+    const inline = await clientOf(nodes.inline.node, 2)
+    const stamp = String(Date.now())
+    await inline.putData('to-pooled', new TextEncoder().encode(`from inline ${stamp}`))
+    await pooled.putData('to-inline', new TextEncoder().encode(`from pooled ${stamp}`))
+    const readEventually = async (client: KmsClient, key: string): Promise<string> => {
+      for (let attempt = 0; attempt < 60; attempt++) {
+        const found = await client.getData(key).then(
+          (answer) => new TextDecoder().decode(answer.value),
+          () => undefined,
+        )
+        if (found !== undefined) return found
+        await new Promise((resolve) => setTimeout(resolve, 500))
+      }
+      throw new Error(`${key} never arrived`)
+    }
+    expect(await readEventually(pooled, 'to-pooled')).toBe(`from inline ${stamp}`)
+    expect(await readEventually(inline, 'to-inline')).toBe(`from pooled ${stamp}`)
   })
 
   it('error: a bad PoP signature gets the same 403 body from the pooled and the inline node', async () => {

@@ -72,7 +72,7 @@ function syncView(entry: HarnessNode): KmsNode {
     keys: node.keys, identity: node.identity, nonces: node.nonces, clock: node.clock, config: node.config, tee: node.tee,
     store: node.store, random: node.random, admission: node.admission, log: node.log, peers: entry.peers, syncClient: entry.client,
     metrics: node.metrics, peerAttestationPolicy: () => node.peerAttestationPolicy(), watermarks: node.watermarks,
-    chain: { novaAppRegistry: entry.registry }, epochStatus: node.epochStatus, audit: node.audit,
+    chain: { novaAppRegistry: entry.registry }, epochStatus: node.epochStatus, audit: node.audit, signatures: node.signatures,
   }
   return view as unknown as KmsNode
 }
