@@ -3,10 +3,9 @@
  * took (/nonce apart from the call itself), and closed-loop rounds that report the median
  * rate together with the CPU each side spent per request.
  */
-import { KmsClient } from '../core/client'
-import { parseHex } from '../core/encoding'
+import type { KmsClient } from '../core/client'
 import type { DevChain } from '../test/helpers/devChain'
-import { cryptoRandom, registerTestApp, systemClock, type TestApp } from '../test/helpers/kmsNodes'
+import { clientFor, registerTestApp, type TestApp } from '../test/helpers/kmsNodes'
 import { log, median, processCpuMs, round, selfCpuMs, threadCpuMs } from './_harness'
 import type { BenchNode } from './_nodes'
 
@@ -51,18 +50,8 @@ export async function registerBenchApp(chain: DevChain): Promise<BenchApp> {
   const app = await registerTestApp(chain)
   return {
     app,
-    async client(node, trips) {
-      // The node identity comes from /status here only because the bench registered it itself.
-      const { node: self } = await node.status()
-      return new KmsClient({
-        node: { url: node.url, wallet: self.tee_wallet, teePubkeyDer: parseHex(self.tee_pubkey)! },
-        walletKey: app.walletKey,
-        teeKey: app.teeKey,
-        clock: systemClock,
-        random: cryptoRandom,
-        fetch: timedFetch(trips),
-      })
-    },
+    // The node identity comes from /status here only because the bench registered it itself.
+    client: (node, trips) => clientFor(node, { walletKey: app.walletKey, teeKey: app.teeKey, fetch: timedFetch(trips) }),
   }
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { Miniflare } from 'miniflare'
 import type { Address, Hex } from 'viem'
 import { KmsClient, KmsClientError } from '../../core/client'
-import { generateP384PrivateKey, generateWalletPrivateKey, privateKeyToWallet, type P384PrivateKey } from '../../core/crypto'
+import { generateWalletPrivateKey, importP384PrivateKey, privateKeyToWallet, type P384PrivateKey } from '../../core/crypto'
 import { bytesToHex, parseHex, type Wallet } from '../../core/encoding'
 import type { Clock } from '../../core/runtime'
 import { findFreePort, spawnKmsNode, type KmsNodeProcess } from '../../bundle/processes'
@@ -49,6 +49,14 @@ export interface TestNode {
   tick(name: 'node_tick' | 'sync_tick'): Promise<void>
   status(): Promise<NodeStatus>
   stop(): Promise<void>
+}
+
+/** A `node dist/kms.mjs` node, registered on `chain` and serving (`service_available`). */
+export async function startServingProcessNode(chain: DevChain, overrides: Record<string, string> = {}): Promise<TestNode> {
+  const node = await startProcessNode(chain, { KMS_NODE_TICK_SECONDS: '1', ...overrides })
+  await registerKmsNode(chain, node)
+  await tickUntil(node, (status) => status.node.service_available, { attempts: 40, delayMs: 500 })
+  return node
 }
 
 /** @param bundlePath `dist/kms.mjs` unless given (the enclave suites also run `dist/kms-test.mjs`). */
@@ -174,6 +182,8 @@ export interface TestApp {
   walletKey: Uint8Array
   wallet: Wallet
   teeKey: P384PrivateKey
+  /** `teeKey`'s scalar, for a test that hands the key to another process (an edge worker, an installed package). */
+  teeScalar: Uint8Array
   /** An SDK client of this app, talking to `node`. */
   client(node: TestNode, overrides?: { fetch?: typeof fetch }): Promise<KmsClient>
 }
@@ -189,8 +199,10 @@ export async function registerTestApp(
   const versionId = 1
   const walletKey = generateWalletPrivateKey(cryptoRandom)
   const wallet = privateKeyToWallet(walletKey)
-  const teeKey = await generateP384PrivateKey(cryptoRandom)
-  const owner = chain.addresses.owner
+  // A scalar below the P-384 order by construction (n starts with 0xff), never zero.
+  const teeScalar = cryptoRandom.bytes(48)
+  teeScalar[0] = 0x01
+  const teeKey = await importP384PrivateKey(teeScalar)
   if (options.existingApp !== true) await registerAppAndVersion(chain, appId, versionId, options.codeMeasurement)
   const instanceId = await chain.registerInstance({
     appId,
@@ -207,6 +219,7 @@ export async function registerTestApp(
     walletKey,
     wallet,
     teeKey,
+    teeScalar,
     client: (node, overrides = {}) => clientFor(node, { walletKey, teeKey, ...overrides }),
   }
 }
@@ -225,7 +238,10 @@ async function registerAppAndVersion(chain: DevChain, appId: number, versionId: 
 }
 
 /** An SDK client for any wallet and P-384 key (registered or not), talking to `node`. */
-export async function clientFor(node: TestNode, keys: { walletKey: Uint8Array; teeKey: P384PrivateKey; fetch?: typeof fetch }): Promise<KmsClient> {
+export async function clientFor(
+  node: TestNode,
+  keys: { walletKey: Uint8Array; teeKey: P384PrivateKey; fetch?: typeof fetch; bindingVersion?: 1 | 2 },
+): Promise<KmsClient> {
   const { node: self } = await node.status()
   return new KmsClient({
     node: { url: node.url, wallet: self.tee_wallet, teePubkeyDer: parseHex(self.tee_pubkey)! },
@@ -234,6 +250,7 @@ export async function clientFor(node: TestNode, keys: { walletKey: Uint8Array; t
     clock: systemClock,
     random: cryptoRandom,
     fetch: keys.fetch ?? ((input, init) => node.fetch(String(input).slice(node.url.length), init)),
+    ...(keys.bindingVersion === undefined ? {} : { bindingVersion: keys.bindingVersion }),
   })
 }
 

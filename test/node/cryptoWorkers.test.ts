@@ -9,17 +9,16 @@
 import { readdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnKmsNode } from '../../bundle/processes'
-import { KmsClient } from '../../core/client'
-import { bytesToHex, parseHex } from '../../core/encoding'
+import type { KmsClient } from '../../core/client'
+import { bytesToHex } from '../../core/encoding'
 import { startDevChain, type DevChain } from '../helpers/devChain'
 import {
   assertBundleBuilt,
-  cryptoRandom,
+  clientFor,
   nodeEnvironment,
   processTestNode,
   registerKmsNode,
   registerTestApp,
-  systemClock,
   tickUntil,
   type TestApp,
   type TestNode,
@@ -56,16 +55,8 @@ function threadCount(pid: number): number {
   return readdirSync(`/proc/${pid}/task`).length
 }
 
-async function clientOf(node: TestNode, bindingVersion: 1 | 2): Promise<KmsClient> {
-  const { node: self } = await node.status()
-  return new KmsClient({
-    node: { url: node.url, wallet: self.tee_wallet, teePubkeyDer: parseHex(self.tee_pubkey)! },
-    walletKey: app.walletKey,
-    teeKey: app.teeKey,
-    clock: systemClock,
-    random: cryptoRandom,
-    bindingVersion,
-  })
+function clientOf(node: TestNode, bindingVersion: 1 | 2): Promise<KmsClient> {
+  return clientFor(node, { walletKey: app.walletKey, teeKey: app.teeKey, bindingVersion, fetch })
 }
 
 beforeAll(async () => {

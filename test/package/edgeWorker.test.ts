@@ -11,12 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodePem } from '../../core/ca/_pem'
 import { createChainReaders } from '../../core/chain'
 import { createNovaKmsClient } from '../../core/client'
-import { importP384PrivateKey } from '../../core/crypto'
 import { bytesToHex } from '../../core/encoding'
 import { devRootCertificateDer } from '../../core/tee'
 import { startDevChain, type DevChain } from '../helpers/devChain'
 import { installedWorkerModules, installPackedClient, type InstalledClient } from '../helpers/installedClient'
-import { cryptoRandom, registerKmsNode, registerTestApp, startProcessNode, systemClock, tickUntil, type TestApp, type TestNode } from '../helpers/kmsNodes'
+import { cryptoRandom, registerTestApp, startServingProcessNode, systemClock, type TestApp, type TestNode } from '../helpers/kmsNodes'
 
 /** The worker, as an app would write it against the package (here by relative path: Miniflare loads modules by path). */
 const WORKER = `import {
@@ -86,8 +85,6 @@ let chain: DevChain | undefined
 let node: TestNode | undefined
 let worker: Miniflare | undefined
 let app: TestApp
-/** The app's P-384 scalar, which the worker gets as a binding. */
-let teeScalar: Uint8Array
 
 /** The in-repo SDK (core/client) for the same app, under Node. */
 async function inRepoClient() {
@@ -97,7 +94,7 @@ async function inRepoClient() {
     kmsAppId: chain!.addresses.kmsAppId,
     appId: app.appId,
     walletKey: app.walletKey,
-    teeKey: await importP384PrivateKey(teeScalar),
+    teeKey: app.teeKey,
     clock: systemClock,
     random: cryptoRandom,
     sleep: (milliseconds) => new Promise((resolve) => setTimeout(resolve, milliseconds)),
@@ -112,13 +109,8 @@ function ask(body: { path: string; key: string; value: string; trustDevRoot: boo
 beforeAll(async () => {
   installed = await installPackedClient()
   chain = await startDevChain()
-  node = await startProcessNode(chain, { KMS_NODE_TICK_SECONDS: '1' })
-  await registerKmsNode(chain, node)
-  await tickUntil(node, (status) => status.node.service_available, { attempts: 40, delayMs: 500 })
-  // A scalar below the P-384 order by construction (n starts with 0xff), never zero.
-  teeScalar = cryptoRandom.bytes(48)
-  teeScalar[0] = 0x01
-  app = await registerTestApp(chain, { teePubkey: `0x${bytesToHex((await importP384PrivateKey(teeScalar)).publicKey.der)}` })
+  node = await startServingProcessNode(chain)
+  app = await registerTestApp(chain)
   worker = new Miniflare({
     modulesRoot: installed.installedDir,
     modules: installedWorkerModules(installed.installedDir, WORKER),
@@ -130,7 +122,7 @@ beforeAll(async () => {
       KMS_REGISTRY_ADDRESS: chain.addresses.kmsRegistry,
       APP_ID: String(app.appId),
       APP_WALLET_KEY: bytesToHex(app.walletKey),
-      APP_TEE_KEY: bytesToHex(teeScalar),
+      APP_TEE_KEY: bytesToHex(app.teeScalar),
       NOVA_DEV_ROOT_PEM: encodePem('CERTIFICATE', devRootCertificateDer()),
     },
   })

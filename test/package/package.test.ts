@@ -13,13 +13,13 @@ import { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { codeMeasurement, verifyNitroAttestation } from '../../core/attestation'
 import { encodePem } from '../../core/ca/_pem'
-import { importP384PrivateKey, privateKeyToWallet } from '../../core/crypto'
+import { privateKeyToWallet } from '../../core/crypto'
 import { devRootCertificateDer } from '../../core/tee'
 import { bytesToBase64, bytesToHex, parseHex } from '../../core/encoding'
 import type { BuildReport } from '../../packages/client/build'
 import { startDevChain, type DevChain } from '../helpers/devChain'
 import { installedScripts as scriptsOf, installedWorkerModules, installPackedClient, PACKAGE_DIR, ROOT, run, type InstalledClient, type PackResult } from '../helpers/installedClient'
-import { clientFor, cryptoRandom, registerKmsNode, registerTestApp, startProcessNode, tickUntil, type TestApp, type TestNode } from '../helpers/kmsNodes'
+import { clientFor, registerTestApp, startServingProcessNode, type TestApp, type TestNode } from '../helpers/kmsNodes'
 import { loadNitroFixtures, PRODUCTION_FIXTURES } from '../helpers/nitro/fixtures'
 
 const TSC = join(ROOT, 'node_modules/.bin/tsc')
@@ -46,22 +46,14 @@ let installedDir: string
 let chain: DevChain | undefined
 let node: TestNode | undefined
 let app: TestApp
-/** The app's P-384 scalar: the quickstart imports it from hex, the in-repo client too. */
-let teeScalar: Uint8Array
 
 beforeAll(async () => {
   installed = await installPackedClient()
   ;({ report, tarball, consumerDir, installedDir } = installed)
 
   chain = await startDevChain()
-  node = await startProcessNode(chain, { KMS_NODE_TICK_SECONDS: '1' })
-  await registerKmsNode(chain, node)
-  await tickUntil(node, (status) => status.node.service_available, { attempts: 40, delayMs: 500 })
-  // A scalar below the P-384 order by construction (n starts with 0xff), never zero.
-  teeScalar = cryptoRandom.bytes(48)
-  teeScalar[0] = 0x01
-  const teeKey = await importP384PrivateKey(teeScalar)
-  app = await registerTestApp(chain, { teePubkey: `0x${bytesToHex(teeKey.publicKey.der)}` })
+  node = await startServingProcessNode(chain)
+  app = await registerTestApp(chain)
 }, 300_000)
 
 afterAll(async () => {
@@ -225,7 +217,7 @@ describe('the quickstart against a local cluster', () => {
         KMS_REGISTRY_ADDRESS: chain!.addresses.kmsRegistry,
         APP_ID: String(app.appId),
         APP_WALLET_KEY: bytesToHex(app.walletKey),
-        APP_TEE_KEY: bytesToHex(teeScalar),
+        APP_TEE_KEY: bytesToHex(app.teeScalar),
         // The node is a dev node: the quickstart trusts its dev root only because it is given.
         NOVA_DEV_ROOT_PEM: encodePem('CERTIFICATE', devRootCertificateDer()),
       },
@@ -239,7 +231,7 @@ describe('the quickstart against a local cluster', () => {
     expect(output.value).toBe('hello, Nova KMS')
 
     // The same app, path and context through the in-repo SDK.
-    const client = await clientFor(node!, { walletKey: app.walletKey, teeKey: await importP384PrivateKey(teeScalar), fetch: (input, init) => fetch(input, init) })
+    const client = await clientFor(node!, { walletKey: app.walletKey, teeKey: app.teeKey, fetch: (input, init) => fetch(input, init) })
     const derived = await client.derive({ path: 'quickstart/signing-key', context: 'v1', length: 32 })
     expect(derived.appId).toBe(app.appId)
     expect(output.derivedKey).toMatch(/^[0-9a-f]{64}$/)
