@@ -15,7 +15,6 @@
  */
 import { execFileSync } from 'node:child_process'
 import { availableParallelism, cpus, loadavg } from 'node:os'
-import { cryptoWorkerCount } from '../bundle/signaturePool'
 import { startDevChain, type DevChain } from '../test/helpers/devChain'
 import { measureAttestation } from './attestation'
 import { measureBundles } from './bundle'
@@ -25,12 +24,12 @@ import { measureHttpFloor } from './httpFloor'
 import { irreducibleCryptoMsPerDerive, makeFloorKeys, measurePrimitives } from './_floor'
 import { measureDeriveProfile } from './deriveProfile'
 import { measureOdyn } from './odyn'
-import { log, round } from './_harness'
+import { log, processRssBytes, round } from './_harness'
 import { measureKv } from './kv'
 import { LOOP_PROBE_NODE_ARGS, measureLatency } from './latency'
 import { registerBenchApp } from './_load'
 import { createMemoryObserver } from './memory'
-import { BENCH_ENV, killAllNodes, registerAndAwaitReady, retireNode, startNode } from './_nodes'
+import { BENCH_ENV, killAllNodes, registerAndAwaitReady, retireNode, startNode, type BenchNode } from './_nodes'
 import { measurePeerAttestations } from './peerAttestations'
 import { measureSync } from './sync'
 
@@ -134,6 +133,8 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     latency_inline_isolated_p99_over_p50: ['latency_inline', 'isolated', 'p99_over_p50'],
     latency_at_inline_rate_p99_over_p50: ['latency_at_inline_rate', 'p99_over_p50'],
     derive_inline_req_per_s: ['derive_inline', 'served', 'requests_per_second'],
+    node_rss_mb_pool_on: ['derive', 'node_rss_mb_after_load'],
+    node_rss_mb_pool_off: ['derive_inline', 'node_rss_mb_after_load'],
     derive_node_main_thread_cpu_ms_per_req: ['derive', 'served', 'node_main_thread_cpu_ms_per_request'],
     derive_inline_node_cpu_ms_per_req: ['derive_inline', 'served', 'node_cpu_ms_per_request'],
     derive_inline_node_main_thread_cpu_ms_per_req: ['derive_inline', 'served', 'node_main_thread_cpu_ms_per_request'],
@@ -207,11 +208,24 @@ function deriveCost(result: Record<string, unknown>): Record<string, unknown> | 
  * and `latency`) and off (`derive_inline`, `latency_inline`), from this run. Node CPU is the
  * whole process's (worker threads included); the main thread's is shown beside it.
  */
+/**
+ * The pooled bench node's worker count: one per core but one, at least one. Named explicitly,
+ * since below 4 cores the shipped default is no pool at all.
+ */
+const BENCH_POOL_WORKERS = Math.max(1, availableParallelism() - 1)
+
+/** The node's resident set right after its closed-loop derives, in MB: what the pool's threads cost in memory. */
+function withResidentSet<T>(measured: T, node: BenchNode): T | (T & { node_rss_mb_after_load: number }) {
+  if (typeof measured !== 'object' || measured === null || !('served' in measured)) return measured
+  return { ...measured, node_rss_mb_after_load: round(processRssBytes(node.pid) / 1e6) }
+}
+
 function cryptoWorkerComparison(result: Record<string, unknown>): Record<string, unknown> {
   const side = (derive: string, latency: string): Record<string, unknown> => ({
     derive_req_per_s: pick(result, [derive, 'served', 'requests_per_second']),
     node_cpu_ms_per_derive: pick(result, [derive, 'served', 'node_cpu_ms_per_request']),
     node_main_thread_cpu_ms_per_derive: pick(result, [derive, 'served', 'node_main_thread_cpu_ms_per_request']),
+    node_rss_mb_after_load: pick(result, [derive, 'node_rss_mb_after_load']),
     latency_offered_per_s: pick(result, [latency, 'offered_per_second']),
     latency_p50_ms: pick(result, [latency, 'p50_ms']),
     latency_p99_ms: pick(result, [latency, 'p99_ms']),
@@ -221,7 +235,7 @@ function cryptoWorkerComparison(result: Record<string, unknown>): Record<string,
   })
   const sameRate = (name: string): unknown => pick(result, ['latency_at_inline_rate', name])
   return {
-    pool_on: { workers: cryptoWorkerCount(undefined, availableParallelism()), ...side('derive', 'latency') },
+    pool_on: { workers: BENCH_POOL_WORKERS, ...side('derive', 'latency') },
     pool_off: { workers: 0, ...side('derive_inline', 'latency_inline') },
     pool_on_at_pool_off_rate: {
       latency_offered_per_s: sameRate('offered_per_second'),
@@ -283,7 +297,7 @@ async function main(): Promise<void> {
       const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true, env: { KMS_NODE_CRYPTO_WORKERS: '0' } })
       try {
         await registerAndAwaitReady(devChain, node)
-        const derive = await attempt('derive throughput, pool off', () => measureDerive(node, app, keys))
+        const derive = withResidentSet(await attempt('derive throughput, pool off', () => measureDerive(node, app, keys)), node)
         result['derive_inline'] = derive
         const capacity = 'served' in derive ? derive.served.requests_per_second : Number.NaN
         if (wanted('latency_inline')) result['latency_inline'] = await attempt('derive latency, pool off', () => measureLatency(devChain, node, app, capacity))
@@ -295,12 +309,11 @@ async function main(): Promise<void> {
     // node runs the secp256k1 worker pool, one worker per core but one (at least one), named
     // explicitly: below 4 cores the shipped default is inline.
     if (wanted('derive', 'kv', 'http_floor', 'latency', 'derive_cost')) {
-      const poolWorkers = String(Math.max(1, availableParallelism() - 1))
-      const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true, env: { KMS_NODE_CRYPTO_WORKERS: poolWorkers } })
+      const node = await startNode(devChain, { nodeArgs: LOOP_PROBE_NODE_ARGS, ipc: true, env: { KMS_NODE_CRYPTO_WORKERS: String(BENCH_POOL_WORKERS) } })
       try {
         // Whichever bench node registers first commits the shared master secret's hash; the others preload it.
         await registerAndAwaitReady(devChain, node)
-        const derive = await attempt('derive throughput', () => measureDerive(node, app, keys))
+        const derive = withResidentSet(await attempt('derive throughput', () => measureDerive(node, app, keys)), node)
         result['derive'] = derive
         if (wanted('kv')) result['kv'] = await attempt('kv throughput', () => measureKv(node, app, keys))
         if (wanted('http_floor', 'derive_cost')) result['http_floor'] = await attempt('http floor', () => measureHttpFloor(node, app))
