@@ -19,8 +19,10 @@
  */
 import type { ServerResponse } from 'node:http'
 import { serve, type HttpBindings } from '@hono/node-server'
+import { useNativeAesGcm } from '../core/crypto'
 import { defaultNodeProvider } from '../functions'
 import type { ModuleWorker } from '../functions'
+import { createNodeAesGcm } from './nativeAesGcm'
 import { createSignaturePool, cryptoWorkerCount, serveSignatureJobs, SIGNATURE_WORKER_DATA, type SignaturePool } from './signaturePool'
 
 /** Headers of at least 32 KiB must fit, so that an attestation document does (§3.2.2). */
@@ -120,6 +122,8 @@ export async function startNodeServer(worker: ModuleWorker): Promise<void> {
     return
   }
   const env = process.env as Record<string, string | undefined>
+  // Before any key is imported: every AES-GCM key of this node uses OpenSSL directly.
+  useNativeAesGcm(createNodeAesGcm())
   let node
   let proxy
   let signatures: SignaturePool | undefined

@@ -56,6 +56,7 @@ export { hashEip191Message } from './hashEip191Message'
 export { signMessageWithKey } from './signMessageWithKey'
 export { recoverMessageSigner } from './recoverMessageSigner'
 export { inlineSignatureWork, type SignatureWork } from './signatureWork'
+export { useNativeAesGcm, type AesGcmKey, type NativeAesGcm } from './_aesGcm'
 export { publicKeyToWallet, privateKeyToWallet, generateWalletPrivateKey } from './walletKey'
 export {
   buildAppAuthMessage,

@@ -4,11 +4,11 @@
  */
 import { KmsError } from '../errors'
 import { concatBytes } from '../encoding'
-import { AES_GCM_NONCE_LENGTH, AES_GCM_TAG_LENGTH, aesGcmOpen, aesGcmSeal, importAesGcmKey } from './_aesGcm'
+import { AES_GCM_NONCE_LENGTH, AES_GCM_TAG_LENGTH, aesGcmOpen, aesGcmSeal, importAesGcmKey, type AesGcmKey } from './_aesGcm'
 import { assertBytes } from '../_assert'
 
-/** An imported, non-extractable `data_key`. Import once per app and reuse it. */
-export type RecordKey = CryptoKey
+/** An imported `data_key` (a non-extractable CryptoKey, or the runtime's native cipher's key). Import once per app and reuse it. */
+export type RecordKey = AesGcmKey
 
 const MIN_RECORD_LENGTH = AES_GCM_NONCE_LENGTH + AES_GCM_TAG_LENGTH
 

@@ -10,6 +10,25 @@ export interface VectorCase {
   kind?: string
 }
 
+/** A §5.7 `record` case: a stored value under the app's data key. */
+export interface RecordCase extends VectorCase {
+  master_secret: string
+  app_id: number
+  plaintext: string
+  nonce: string
+  expected: string
+}
+
+/** A §5.7 `envelope_key` or `envelope_ciphertext` case (§10.2). */
+export interface EnvelopeCase extends VectorCase {
+  scalar: string
+  peer_scalar: string
+  nonce: string
+  info: string
+  plaintext?: string
+  expected: string
+}
+
 export interface VectorFile<T extends VectorCase> {
   source: string
   cases: readonly T[]

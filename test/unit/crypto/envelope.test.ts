@@ -15,16 +15,7 @@ import protocol from '../../vectors/protocol-5.7.json'
 import { rejectionBody } from './_errors'
 import { seededRandom } from './_random'
 import { sealRawAesGcm } from './_rawAesGcm'
-import { casesOf, hex, loadVectors, type VectorCase } from './_vectors'
-
-interface EnvelopeCase extends VectorCase {
-  scalar: string
-  peer_scalar: string
-  nonce: string
-  info: string
-  plaintext?: string
-  expected: string
-}
+import { casesOf, hex, loadVectors, type EnvelopeCase } from './_vectors'
 
 const vectors = loadVectors(protocol)
 const FAILED = { code: 'decryption_failed', message: 'Decryption failed' }

@@ -4,15 +4,7 @@ import { decryptRecord, deriveDataKey, encryptRecord, importRecordKey } from '..
 import { bytesToHex, utf8ToBytes } from '../../../core/encoding'
 import protocol from '../../vectors/protocol-5.7.json'
 import { rejectionBody } from './_errors'
-import { casesOf, hex, loadVectors, type VectorCase } from './_vectors'
-
-interface RecordCase extends VectorCase {
-  master_secret: string
-  app_id: number
-  plaintext: string
-  nonce: string
-  expected: string
-}
+import { casesOf, hex, loadVectors, type RecordCase } from './_vectors'
 
 const vectors = loadVectors(protocol)
 
