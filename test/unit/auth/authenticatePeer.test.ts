@@ -6,30 +6,15 @@
  */
 import { describe, expect, it } from 'vitest'
 import { authenticatePeer, NonceStore, type PeerAuthHeaders } from '../../../core/auth'
-import type { InstanceRecord } from '../../../core/chain'
 import type { Peer } from '../../../core/cluster'
 import { signMessageWithKey } from '../../../core/crypto'
-import { parseHex, type Wallet } from '../../../core/encoding'
+import type { Wallet } from '../../../core/encoding'
 import { KmsError } from '../../../core/errors'
 import { KeyRing } from '../../../core/keys'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
-import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
+import { MASTER, NOW_S, OWN_WALLET, PEER_KEY, PEER_WALLET, TEE_PUBKEY, peer } from './_peerFixtures'
 
-// PROTOCOL §5.7 keys: the "app" key plays the requesting peer, the node key the receiver.
-const PEER_KEY = parseHex('ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80')!
-const PEER_WALLET: Wallet = '0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266'
-const OWN_WALLET: Wallet = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8'
-const NOW_S = 1_767_225_600
-const MASTER = Uint8Array.from({ length: 32 }, (_, index) => index)
-const TEE_PUBKEY = Uint8Array.of(0x30, 0x76, ...new Uint8Array(118).fill(4))
 
-function peer(overrides: Partial<InstanceRecord> = {}, teePubkeyDer: Uint8Array = TEE_PUBKEY): Peer {
-  const instance: InstanceRecord = {
-    instanceId: 3, appId: 49, versionId: 1, operator: PEER_WALLET, instanceUrl: 'https://peer.example', teePubkey: teePubkeyDer,
-    teeWalletAddress: PEER_WALLET, zkVerified: true, status: 0, registeredAt: 1, ...overrides,
-  }
-  return { wallet: PEER_WALLET, url: instance.instanceUrl, teePubkeyDer, instance, version: { status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }, probe: undefined }
-}
 
 /** `cached` is what the peer cache holds for the signer; `null` for nothing. */
 async function setup(cached: Peer | null = peer()) {

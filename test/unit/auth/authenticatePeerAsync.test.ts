@@ -6,33 +6,16 @@
  */
 import { describe, expect, it } from 'vitest'
 import { authenticatePeer, authenticatePeerAsync, NonceStore, type AuthenticatePeerParams, type PeerAuthHeaders } from '../../../core/auth'
-import type { InstanceRecord } from '../../../core/chain'
 import { SyncVersions, type Peer } from '../../../core/cluster'
-import { computeContentSha256, computeRequestDigest, inlineSignatureWork, signMessageWithKey, type SignatureWork } from '../../../core/crypto'
-import { parseHex, utf8ToBytes, type Wallet } from '../../../core/encoding'
+import { computeContentSha256, inlineSignatureWork, type SignatureWork } from '../../../core/crypto'
+import { utf8ToBytes, type Wallet } from '../../../core/encoding'
 import { KmsError } from '../../../core/errors'
 import { KeyRing } from '../../../core/keys'
-import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
+import { ENVELOPE, MASTER, NOW_S, OWN_WALLET, PEER_WALLET, peer, signedV1Headers, signedV2Headers } from './_peerFixtures'
 
-// PROTOCOL §5.7 keys: the "app" key plays the requesting peer, the node key the receiver.
-const PEER_KEY = parseHex('ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80')!
-const PEER_WALLET: Wallet = '0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266'
 const OTHER_WALLET: Wallet = '0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc'
-const OWN_WALLET: Wallet = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8'
-const NOW_S = 1_767_225_600
-const MASTER = Uint8Array.from({ length: 32 }, (_, index) => index)
-const TEE_PUBKEY = Uint8Array.of(0x30, 0x76, ...new Uint8Array(118).fill(4))
-const ENVELOPE = { sender_tee_pubkey: 'cc', nonce: 'bb', encrypted_data: 'aa' }
-const BODY = utf8ToBytes(JSON.stringify(ENVELOPE))
 
-function peer(overrides: Partial<InstanceRecord> = {}): Peer {
-  const instance: InstanceRecord = {
-    instanceId: 3, appId: 49, versionId: 1, operator: PEER_WALLET, instanceUrl: 'https://peer.example', teePubkey: TEE_PUBKEY,
-    teeWalletAddress: PEER_WALLET, zkVerified: true, status: 0, registeredAt: 1, ...overrides,
-  }
-  return { wallet: PEER_WALLET, url: instance.instanceUrl, teePubkeyDer: TEE_PUBKEY, instance, version: { status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }, probe: undefined }
-}
 
 /** One receiving node's state: a seeded nonce store, so that twins issue the same nonces. */
 async function receiver(cached: Peer | undefined, minSyncVersion: 1 | 2 = 1) {
@@ -57,30 +40,14 @@ async function receiver(cached: Peer | undefined, minSyncVersion: 1 | 2 = 1) {
 
 type Built = Awaited<ReturnType<typeof receiver>>
 
-const v2 = async ({ nonces, keys }: Built, overrides: Partial<PeerAuthHeaders> = {}, nonce = nonces.issue()): Promise<PeerAuthHeaders> => {
-  const contentSha256 = computeContentSha256(BODY)
-  const digest = computeRequestDigest({ method: 'POST', target: '/sync', contentSha256 })
-  return {
-    signature: signMessageWithKey(PEER_KEY, `NovaKMS:Auth:v2:${nonce}:${OWN_WALLET}:${NOW_S}:${digest}`),
-    nonce,
-    timestamp: String(NOW_S),
-    wallet: PEER_WALLET,
-    syncSignature: (await keys.signSyncBody(ENVELOPE, nonce))!,
-    version: '2',
-    contentSha256,
-    ...overrides,
-  }
-}
-const v1 = async ({ nonces, keys }: Built, overrides: Partial<PeerAuthHeaders> = {}, nonce = nonces.issue()): Promise<PeerAuthHeaders> => {
-  return {
-    signature: signMessageWithKey(PEER_KEY, `NovaKMS:Auth:${nonce}:${OWN_WALLET}:${NOW_S}`),
-    nonce,
-    timestamp: String(NOW_S),
-    wallet: null,
-    syncSignature: (await keys.signSyncBody(ENVELOPE))!,
-    ...overrides,
-  }
-}
+const v2 = async ({ nonces, keys }: Built, overrides: Partial<PeerAuthHeaders> = {}, nonce = nonces.issue()): Promise<PeerAuthHeaders> => ({
+  ...(await signedV2Headers(keys, nonce)),
+  ...overrides,
+})
+const v1 = async ({ nonces, keys }: Built, overrides: Partial<PeerAuthHeaders> = {}, nonce = nonces.issue()): Promise<PeerAuthHeaders> => ({
+  ...(await signedV1Headers(keys, nonce)),
+  ...overrides,
+})
 
 interface Case {
   headers: (built: Built, nonce: string) => Promise<PeerAuthHeaders>

@@ -6,32 +6,15 @@
  */
 import { describe, expect, it } from 'vitest'
 import { authenticatePeer, NonceStore, type PeerAuthHeaders } from '../../../core/auth'
-import type { InstanceRecord } from '../../../core/chain'
 import { SyncVersions, type Peer } from '../../../core/cluster'
-import { computeContentSha256, computeRequestDigest, signMessageWithKey } from '../../../core/crypto'
-import { parseHex, utf8ToBytes, type Wallet } from '../../../core/encoding'
+import { computeContentSha256, signMessageWithKey } from '../../../core/crypto'
+import { utf8ToBytes, type Wallet } from '../../../core/encoding'
 import { KmsError } from '../../../core/errors'
 import { KeyRing } from '../../../core/keys'
 import { FakeClock, seededRandom } from '../../helpers/fakeClock'
-import { DEV_CODE_MEASUREMENT } from '../../helpers/devMeasurement'
+import { BODY, ENVELOPE, MASTER, NOW_S, OWN_WALLET, PEER_KEY, PEER_WALLET, peer, signedV1Headers, signedV2Headers } from './_peerFixtures'
 
-// PROTOCOL §5.7 keys: the "app" key plays the requesting peer, the node key the receiver.
-const PEER_KEY = parseHex('ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80')!
-const PEER_WALLET: Wallet = '0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266'
-const OWN_WALLET: Wallet = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8'
-const NOW_S = 1_767_225_600
-const MASTER = Uint8Array.from({ length: 32 }, (_, index) => index)
-const TEE_PUBKEY = Uint8Array.of(0x30, 0x76, ...new Uint8Array(118).fill(4))
-const ENVELOPE = { sender_tee_pubkey: 'cc', nonce: 'bb', encrypted_data: 'aa' }
-const BODY = utf8ToBytes(JSON.stringify(ENVELOPE))
 
-function peer(overrides: Partial<InstanceRecord> = {}): Peer {
-  const instance: InstanceRecord = {
-    instanceId: 3, appId: 49, versionId: 1, operator: PEER_WALLET, instanceUrl: 'https://peer.example', teePubkey: TEE_PUBKEY,
-    teeWalletAddress: PEER_WALLET, zkVerified: true, status: 0, registeredAt: 1, ...overrides,
-  }
-  return { wallet: PEER_WALLET, url: instance.instanceUrl, teePubkeyDer: TEE_PUBKEY, instance, version: { status: 0, codeMeasurement: DEV_CODE_MEASUREMENT }, probe: undefined }
-}
 
 async function setup(options: { cached?: Peer | null; minSyncVersion?: 1 | 2 } = {}) {
   const cached = options.cached === undefined ? peer() : options.cached
@@ -46,32 +29,14 @@ async function setup(options: { cached?: Peer | null; minSyncVersion?: 1 | 2 } =
     return wallet === PEER_WALLET && cached !== null ? cached : undefined
   } }
   /** A v2 request over `body` (its hash in the header unless overridden). */
-  const v2 = async (overrides: Partial<PeerAuthHeaders> = {}, body: Uint8Array = BODY): Promise<PeerAuthHeaders> => {
-    const nonce = overrides.nonce ?? nonces.issue()
-    const contentSha256 = computeContentSha256(body)
-    const digest = computeRequestDigest({ method: 'POST', target: '/sync', contentSha256 })
-    return {
-      signature: signMessageWithKey(PEER_KEY, `NovaKMS:Auth:v2:${nonce}:${OWN_WALLET}:${NOW_S}:${digest}`),
-      nonce,
-      timestamp: String(NOW_S),
-      wallet: PEER_WALLET,
-      syncSignature: (await keys.signSyncBody(ENVELOPE, nonce))!,
-      version: '2',
-      contentSha256,
-      ...overrides,
-    }
-  }
-  const v1 = async (overrides: Partial<PeerAuthHeaders> = {}): Promise<PeerAuthHeaders> => {
-    const nonce = overrides.nonce ?? nonces.issue()
-    return {
-      signature: signMessageWithKey(PEER_KEY, `NovaKMS:Auth:${nonce}:${OWN_WALLET}:${NOW_S}`),
-      nonce,
-      timestamp: String(NOW_S),
-      wallet: null,
-      syncSignature: (await keys.signSyncBody(ENVELOPE))!,
-      ...overrides,
-    }
-  }
+  const v2 = async (overrides: Partial<PeerAuthHeaders> = {}, body: Uint8Array = BODY): Promise<PeerAuthHeaders> => ({
+    ...(await signedV2Headers(keys, overrides.nonce ?? nonces.issue(), body)),
+    ...overrides,
+  })
+  const v1 = async (overrides: Partial<PeerAuthHeaders> = {}): Promise<PeerAuthHeaders> => ({
+    ...(await signedV1Headers(keys, overrides.nonce ?? nonces.issue())),
+    ...overrides,
+  })
   const authenticate = (headers: PeerAuthHeaders) =>
     authenticatePeer({
       headers, ownWallet: OWN_WALLET, nonces, clock, popTimeoutSeconds: 120, kmsAppId: 49, peers,
