@@ -42,7 +42,12 @@ export function mergeRecord(stored: StoreRecord | undefined, incoming: StoreReco
     case 'after':
       return { reason: 'ignored_existing_newer_version', record: stored }
     case 'concurrent':
-      if (!incomingWins(incoming, stored)) return { reason: 'ignored_concurrent_tie_break', record: stored }
+      // A full tie (same content) stores the joined clock too (project rule, docs §6.6): kept
+      // as it was, each replica would hold the one value under its own clock, a write made on
+      // top of the narrower clock would look concurrent with the wider one and could lose by
+      // time alone, and under a non-transitive partition a wider clock stops at the first
+      // replica that ties with it. The join only ever grows, so the pushes it causes end.
+      if (!sameContent(incoming, stored) && !incomingWins(incoming, stored)) return { reason: 'ignored_concurrent_tie_break', record: stored }
       // Fields named one by one: a held record keeps `ciphertext` and `clock` behind getters, which a spread would drop.
       return {
         reason: 'replaced_by_concurrent_lww',
@@ -71,7 +76,7 @@ function sameContent(left: StoreRecord, right: StoreRecord): boolean {
 
 /**
  * §6.6: the later `updated_at_ms`, then the higher `key_epoch`, then the bytewise-greater
- * ciphertext; a full tie keeps S. The epoch comes before the bytes so that a re-encrypted copy
+ * ciphertext; a full tie keeps S (but a concurrent one joins the clocks, above). The epoch comes before the bytes so that a re-encrypted copy
  * of a write (§6.10: same clock, same `updated_at_ms`) beats its own older-epoch copy on every
  * replica, and no replica goes back to an epoch about to be retired. It never beats a causally
  * newer write: the clocks decide that before this tie-break is reached.

@@ -95,23 +95,17 @@ export interface Divergence {
   /** Replicas that lack a key another holds, or hold different content for it. */
   readonly values: string[]
   /**
-   * Replicas that hold the same content under ordered clocks: one has not seen the clock
-   * another merged. A snapshot pull settles that (`replaced_by_version`); delta push alone may
-   * not, since a merge keeps the record's old `updated_at_ms` (§6.8 selects by it).
+   * Replicas that hold the same content under different clocks: one has not seen the clock
+   * another merged, ordered or concurrent. A concurrent full tie (one value that won two
+   * concurrent merges on two nodes, or two tombstones of one ms) stores the join (docs §6.6,
+   * project rule), so once sync has settled every replica holds one clock.
    */
   readonly clocks: string[]
-  /**
-   * Slots where replicas hold the same content under concurrent clocks. §6.6 allows exactly
-   * this: on a full tie (same `updated_at_ms`, same ciphertext, e.g. one value that won two
-   * concurrent merges on two nodes, or two tombstones of the same ms) "R wins" is false, so
-   * S is kept "as it is", clock included, on both sides, however often they sync.
-   */
-  readonly fullTieClocks: number
 }
 
-/** Property 1: same keys, ciphertexts, key epochs, tombstone flags, timestamps and TTLs everywhere; clocks equal but for §6.6 full ties. */
+/** Property 1: same keys, ciphertexts, key epochs, tombstone flags, timestamps, TTLs and clocks everywhere. */
 export function compareReplicas(replicas: readonly Replica[]): Divergence {
-  const divergence = { values: [] as string[], clocks: [] as string[], fullTieClocks: 0 }
+  const divergence = { values: [] as string[], clocks: [] as string[] }
   const slots = new Set(replicas.flatMap((replica) => [...replica.keys()]))
   for (const name of slots) {
     const reference = replicas[0]!.get(name)
@@ -128,16 +122,14 @@ export function compareReplicas(replicas: readonly Replica[]): Divergence {
         record.tombstone === reference.tombstone &&
         record.updatedAtMs === reference.updatedAtMs &&
         record.ttlMs === reference.ttlMs
-      const order = relate(record.clock, reference.clock)
       if (!sameContent) divergence.values.push(difference)
-      else if (order === 'concurrent') divergence.fullTieClocks++
-      else if (order !== 'equal') divergence.clocks.push(difference)
+      else if (relate(record.clock, reference.clock) !== 'equal') divergence.clocks.push(difference)
     }
   }
   return divergence
 }
 
-/** Whether `compareReplicas` found the replicas converged: same content, clocks equal or in a full tie. */
+/** Whether `compareReplicas` found the replicas converged: same content under the same clock. */
 export function converged(divergence: Divergence): boolean {
   return divergence.values.length === 0 && divergence.clocks.length === 0
 }
@@ -160,9 +152,9 @@ function copyAt(write: AckedWrite, keyEpoch: number): Stamped {
 
 /**
  * Property 2. For each app and key, the replicas that hold the same content (timestamp,
- * tombstone flag, ciphertext) form one group F, whose clock is the join of theirs: §6.6 lets
- * replicas keep one content under concurrent clocks (the full tie in `Divergence`), and the
- * join is the clock they would agree on. For every acknowledged write W of that key:
+ * tombstone flag, ciphertext) form one group F, whose clock is the join of theirs: before sync
+ * has settled, replicas may hold one content under different clocks, and the join is the clock
+ * they will agree on (docs §6.6, full ties). For every acknowledged write W of that key:
  * - some replica holds the key (no run here reaches a TTL, retention or size limit);
  * - F's clock is not happened-before W's (§6.5): W was neither dropped nor rolled back;
  * - if the clocks are equal, F carries W's content;

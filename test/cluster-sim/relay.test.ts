@@ -94,6 +94,32 @@ describe('cluster simulation: non-transitive partitions (§6.8 relays)', () => {
     expect(relayedAcross).toBeGreaterThan(0)
   })
 
+  test('regression (seed -240746412): a full tie meets a wider clock on a 5-node path; the joined clock still travels the whole path', async () => {
+    // Node 2, 15 s ahead, writes last by time; nodes 0, 3 and 4 merge it over their own
+    // writes into three concurrent clocks. Node 0's {0,2,4} reached node 3's {2,3} only as a
+    // full tie, which upstream §6.6 kept as it was, so it never went further along 3–2–4–1 and
+    // nodes 1 and 4 kept {2,4}, a clock behind node 0's. Joined on the tie, all settle on one.
+    const schedule: Schedule = {
+      nodes: 5,
+      skewsMs: [0, 0, MAX_CLOCK_SKEW_MS, 0, 0],
+      maxSyncPayloadBytes: 400,
+      ops: [
+        { kind: 'put', node: 2, app: 1, key: 'é', order: 0 },
+        { kind: 'put', node: 0, app: 1, key: 'é', order: 0 },
+        { kind: 'put', node: 4, app: 1, key: 'é', order: 0 },
+        { kind: 'put', node: 3, app: 1, key: 'é', order: 0 },
+        { kind: 'tick', node: 4 },
+        { kind: 'deliver', pick: 0 },
+      ],
+    }
+    const run = await runSchedule(schedule)
+    await run.cluster.run(connectedTopology(5, [1, 4, 2, 3, 0], [false, true]))
+    run.cluster.base.ms += MAX_CLOCK_SKEW_MS + 1_000
+    await run.cluster.deltaRounds(DELTA_ROUNDS)
+    expectDeltaConvergence(run)
+    expect(run.cluster.nodes.map((node) => replicaOf(node).get('1/é')?.clock.size)).toEqual([4, 4, 4, 4, 4])
+  })
+
   test('behavior: A–B and B–C up, A–C down: B relays A\'s write to C once its delay has passed, and never back to A', async () => {
     const schedule: Schedule = { nodes: 3, skewsMs: [0, 0, 0], maxSyncPayloadBytes: 1_048_576, ops: [] }
     const run = await runSchedule(schedule)

@@ -167,7 +167,7 @@ describe('merge order: updated_at_ms, then key_epoch, then the bytes (§6.6)', (
     expect(mergeRecord(at({ ciphertext: ciphertext(6), keyEpoch: 1 }), at({ ciphertext: ciphertext(5), keyEpoch: 1 })).reason).toBe('ignored_equal_version')
   })
 
-  test('property: two replicas that merge the same two copies in either order hold the same content (the order is total; a §6.6 full tie keeps each side\'s clock)', () => {
+  test('property: two replicas that merge the same two copies in either order hold the same content (the order is total; the losing side keeps its own clock until the winner\'s joined one reaches it)', () => {
     const copy = fc.record({
       fill: fc.nat({ max: 3 }),
       keyEpoch: fc.nat({ max: 2 }),

@@ -100,10 +100,19 @@ describe('mergeRecord: concurrent ties at equal updated_at_ms (conformance 68)',
     expect(mergeRecord(tombstone, incoming([0])).reason).toBe('replaced_by_concurrent_lww')
   })
 
-  test('behavior: an identical timestamp and ciphertext keeps S with its own clock', () => {
+  test('behavior: an identical timestamp and ciphertext (a full tie) keeps the value and stores the joined clock (project rule, docs §6.6)', () => {
     const outcome = mergeRecord(stored([3]), incoming([3]))
-    expect(outcome.reason).toBe('ignored_concurrent_tie_break')
-    expect(view(outcome.record)?.clock).toEqual({ [A]: 1 })
+    expect(outcome.reason).toBe('replaced_by_concurrent_lww')
+    expect(view(outcome.record)).toEqual({ ...view(stored([3])), clock: { [A]: 1, [B]: 1 } })
+    // Either way round, the two replicas now hold one clock.
+    expect(view(mergeRecord(incoming([3]), stored([3])).record)?.clock).toEqual({ [A]: 1, [B]: 1 })
+  })
+
+  test('behavior: two tombstones of one ms under concurrent clocks join theirs too', () => {
+    const tombstone = (clock: Record<string, number>) => record({ clock: vclock(clock), tombstone: true })
+    const outcome = mergeRecord(tombstone({ [A]: 1 }), tombstone({ [B]: 2 }))
+    expect(outcome.reason).toBe('replaced_by_concurrent_lww')
+    expect(view(outcome.record)?.clock).toEqual({ [A]: 1, [B]: 2 })
   })
 })
 

@@ -69,7 +69,7 @@ class ReferenceNamespace {
  */
 const stamp = (previous: StoreRecord | undefined, now: number) => (previous === undefined ? now : Math.max(now, previous.updatedAtMs + 1))
 
-/** §6.6 written out plainly, with the README deviation: equal clocks with different content take the tie-break. */
+/** §6.6 written out plainly, with the project rules: equal clocks with different content take the tie-break, and a concurrent full tie joins the clocks. */
 function referenceMerge(S: StoreRecord | undefined, R: StoreRecord): MergeOutcome {
   if (S === undefined) return { reason: 'inserted', record: R }
   const wallets = [...new Set([...S.clock.keys(), ...R.clock.keys()])]
@@ -80,11 +80,10 @@ function referenceMerge(S: StoreRecord | undefined, R: StoreRecord): MergeOutcom
   const rWins = R.updatedAtMs > S.updatedAtMs || (R.updatedAtMs === S.updatedAtMs && r > s)
   if (behind && !ahead) return { reason: 'replaced_by_version', record: R }
   if (ahead && !behind) return { reason: 'ignored_existing_newer_version', record: S }
-  if (!ahead && !behind) {
-    const same = R.updatedAtMs === S.updatedAtMs && R.tombstone === S.tombstone && r === s
-    return same || !rWins ? { reason: 'ignored_equal_version', record: S } : { reason: 'replaced_by_concurrent_lww', record: R }
-  }
-  if (!rWins) return { reason: 'ignored_concurrent_tie_break', record: S }
+  const same = R.updatedAtMs === S.updatedAtMs && R.tombstone === S.tombstone && r === s
+  if (!ahead && !behind) return same || !rWins ? { reason: 'ignored_equal_version', record: S } : { reason: 'replaced_by_concurrent_lww', record: R }
+  // Concurrent: a full tie joins the clocks like a win (docs §6.6 project rule).
+  if (!rWins && !same) return { reason: 'ignored_concurrent_tie_break', record: S }
   const clock = new Map(wallets.map((w) => [w, Math.max(S.clock.get(w) ?? 0, R.clock.get(w) ?? 0)]))
   return { reason: 'replaced_by_concurrent_lww', record: { ...R, clock } }
 }
