@@ -40,7 +40,9 @@ const byUrl = (pattern: RegExp) => (frame: ProfileNode['callFrame']) => pattern.
  * the router is JSON, not routing.
  */
 const CRYPTO_RULES: readonly BucketRule[] = [
-  { bucket: 'secp256k1_recover', match: byName(/^recoverMessageSigner$/) },
+  { bucket: 'secp256k1_recover', match: byName(/^(recoverMessageSigner|recoverParsedPublicKey)$/) },
+  { bucket: 'secp256k1_confirm_known_signer', match: byName(/^madeBy$/) },
+  { bucket: 'secp256k1_table_build', match: byName(/^precompute$/) },
   { bucket: 'secp256k1_sign', match: byName(/^signMessageWithKey$/) },
   { bucket: 'p384_ecdh', match: byName(/^computeP384SharedSecret$/) },
   { bucket: 'p384_point_validation', match: byName(/^parseP384PublicKey$/) },

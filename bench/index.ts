@@ -99,6 +99,10 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
     node_cpu_ms_per_derive: ['derive_cost', 'node_cpu_ms_per_derive'],
     irreducible_crypto_ms_per_derive: ['derive_cost', 'irreducible_crypto_ms_per_derive'],
     node_cpu_over_irreducible_crypto: ['derive_cost', 'node_cpu_over_irreducible_crypto'],
+    irreducible_crypto_ms_per_derive_known_signer: ['derive_cost', 'irreducible_crypto_ms_per_derive_known_signer'],
+    node_cpu_over_irreducible_crypto_known_signer: ['derive_cost', 'node_cpu_over_irreducible_crypto_known_signer'],
+    pool_off_node_cpu_ms_per_derive: ['derive_cost', 'pool_off', 'node_cpu_ms_per_derive'],
+    pool_off_node_cpu_over_irreducible_crypto: ['derive_cost', 'pool_off', 'node_cpu_over_irreducible_crypto'],
     node_cpu_ms_per_derive_request_alone: ['derive_cost', 'node_cpu_ms_per_derive_request_alone'],
     http_floor_hono_ms_per_derive: ['http_floor', 'stacks', 'hono', 'server_cpu_ms_per_derive'],
     http_floor_node_http_ms_per_derive: ['http_floor', 'stacks', 'node-http', 'server_cpu_ms_per_derive'],
@@ -174,6 +178,7 @@ function summarize(result: Record<string, unknown>): Record<string, unknown> {
 function deriveCost(result: Record<string, unknown>): Record<string, unknown> | { error: string } {
   const nodeCpu = pick(result, ['derive', 'served', 'node_cpu_ms_per_request'])
   const nonceCpu = pick(result, ['derive', 'nonce_only', 'node_cpu_ms_per_request'])
+  const inlineCpu = pick(result, ['derive_inline', 'served', 'node_cpu_ms_per_request'])
   const primitives = result['crypto_primitives_us']
   if (typeof nodeCpu !== 'number' || typeof nonceCpu !== 'number' || typeof primitives !== 'object' || primitives === null || 'error' in primitives) {
     return { error: 'derive or crypto primitives failed' }
@@ -197,6 +202,20 @@ function deriveCost(result: Record<string, unknown>): Record<string, unknown> | 
     irreducible_crypto_ms_per_derive: floor.ms,
     irreducible_parts_us: floor.parts_us,
     node_cpu_over_irreducible_crypto: round(nodeCpu / floor.ms, 2),
+    // The node confirms a known signer by its table (core/crypto/knownSigners.ts), which beats
+    // the floor of one recovery; this floor puts that confirmation in its place.
+    irreducible_crypto_ms_per_derive_known_signer: floor.known_signer_ms,
+    node_cpu_over_irreducible_crypto_known_signer: round(nodeCpu / floor.known_signer_ms, 2),
+    // The same for the pool-off node, the shipped default below 4 cores.
+    ...(typeof inlineCpu === 'number'
+      ? {
+          pool_off: {
+            node_cpu_ms_per_derive: inlineCpu,
+            node_cpu_over_irreducible_crypto: round(inlineCpu / floor.ms, 2),
+            node_cpu_over_irreducible_crypto_known_signer: round(inlineCpu / floor.known_signer_ms, 2),
+          },
+        }
+      : {}),
     request_alone_over_irreducible_crypto: round((nodeCpu - nonceCpu) / floor.ms, 2),
     ...http,
     goal_ratio: 1.3,

@@ -26,7 +26,7 @@
  * (DESIGN §4). Miniflare keeps the inline default.
  */
 import type { Worker } from 'node:worker_threads'
-import { inlineSignatureWork, recoverMessageSigner, signMessageWithKey, type SignatureWork } from '../core/crypto'
+import { inlineSignatureWork, signMessageWithKey, threadKnownSigners, type SignatureWork } from '../core/crypto'
 import type { Wallet } from '../core/encoding'
 import { ERROR_STATUS, KmsError, type ErrorCode } from '../core/errors'
 
@@ -50,7 +50,7 @@ export const MAX_RESPAWN_DELAY_MS = 60_000
 /** The most workers `KMS_NODE_CRYPTO_WORKERS` may ask for. */
 export const MAX_CRYPTO_WORKERS = 16
 
-type JobBody = { op: 'recover'; message: string; signature: string } | { op: 'sign'; message: string; privateKey: Uint8Array }
+type JobBody = { op: 'recover'; message: string; signature: string; expected: Wallet | undefined } | { op: 'sign'; message: string; privateKey: Uint8Array }
 
 type Job = JobBody & { id: number }
 
@@ -95,7 +95,7 @@ export function serveSignatureJobs(port: { on(event: 'message', listener: (job: 
     let answer: Answer
     try {
       const value =
-        job.op === 'recover' ? recoverMessageSigner(job.message, job.signature) : signMessageWithKey(job.privateKey, job.message)
+        job.op === 'recover' ? threadKnownSigners.recover(job.message, job.signature, job.expected) : signMessageWithKey(job.privateKey, job.message)
       answer = { id: job.id, value }
     } catch (error) {
       answer =
@@ -238,8 +238,8 @@ export function createSignaturePool(options: SignaturePoolOptions): SignaturePoo
     get inlineJobs() {
       return inlineJobs
     },
-    async recoverMessageSigner(message, signature) {
-      const value = await run({ op: 'recover', message, signature }, () => inlineSignatureWork.recoverMessageSigner(message, signature))
+    async recoverMessageSigner(message, signature, expected) {
+      const value = await run({ op: 'recover', message, signature, expected }, () => inlineSignatureWork.recoverMessageSigner(message, signature, expected))
       return value as Wallet
     },
     async signMessage(privateKey, message) {

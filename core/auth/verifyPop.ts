@@ -3,7 +3,7 @@
  * (§4.2 step 2). The check order is part of the contract: the timestamp is checked before
  * the nonce is consumed, so a stale request never burns a valid nonce (fix).
  */
-import { buildAppAuthMessage, buildAppAuthMessageV2, buildPeerAuthMessage, buildPeerAuthMessageV2, recoverMessageSigner, type SignatureWork } from '../crypto'
+import { buildAppAuthMessage, buildAppAuthMessageV2, buildPeerAuthMessage, buildPeerAuthMessageV2, threadKnownSigners, type SignatureWork } from '../crypto'
 import { parseBase64, parseWallet, type Wallet } from '../encoding'
 import { KmsError } from '../errors'
 import { nowSeconds, type Clock } from '../runtime'
@@ -101,7 +101,16 @@ function checkSigner(params: VerifyPopParams, signer: Wallet): Wallet {
  */
 export function verifyPop(params: VerifyPopParams): Wallet {
   const message = checkBeforeRecovery(params)
-  return checkSigner(params, recoverMessageSigner(message, params.headers.signature))
+  return checkSigner(params, threadKnownSigners.recover(message, params.headers.signature, claimedSigner(params.headers)))
+}
+
+/**
+ * The wallet header as a hint for the recovery (`KnownSigners`), never as a check: a header
+ * that does not parse gives no hint, and checkSigner still refuses it after the recovery, in
+ * §3.1.2's order.
+ */
+function claimedSigner(headers: PopHeaders): Wallet | undefined {
+  return headers.wallet === null ? undefined : parseWallet(headers.wallet)
 }
 
 /**
@@ -113,5 +122,5 @@ export function verifyPop(params: VerifyPopParams): Wallet {
  */
 export async function verifyPopAsync(params: VerifyPopParams & { signatures: SignatureWork }): Promise<Wallet> {
   const message = checkBeforeRecovery(params)
-  return checkSigner(params, await params.signatures.recoverMessageSigner(message, params.headers.signature))
+  return checkSigner(params, await params.signatures.recoverMessageSigner(message, params.headers.signature, claimedSigner(params.headers)))
 }

@@ -55,7 +55,8 @@ export { computeSyncSignature, verifySyncSignature, type VerifySyncSignaturePara
 export { hashEip191Message } from './hashEip191Message'
 export { signMessageWithKey } from './signMessageWithKey'
 export { recoverMessageSigner } from './recoverMessageSigner'
-export { inlineSignatureWork, type SignatureWork } from './signatureWork'
+export { inlineSignatureWork, threadKnownSigners, type SignatureWork } from './signatureWork'
+export { KnownSigners, DEFAULT_KNOWN_SIGNER_TABLES, type KnownSignersOptions } from './knownSigners'
 export { useNativeAesGcm, type AesGcmKey, type NativeAesGcm } from './_aesGcm'
 export { publicKeyToWallet, privateKeyToWallet, generateWalletPrivateKey } from './walletKey'
 export {

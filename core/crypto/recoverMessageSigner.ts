@@ -33,6 +33,23 @@ function invalidError(details: string, cause?: unknown): KmsError {
  * @throws KmsError `unauthorized` with `Invalid signature format` or `Invalid signature`.
  */
 export function recoverMessageSigner(message: string, signature: string): Wallet {
+  const parsed = parseRecoverableSignature(signature)
+  return recoverParsedSigner(hashEip191Message(message), parsed)
+}
+
+/** A 65-byte `r ‖ s ‖ v` signature that passed steps 1–3 of {@link recoverMessageSigner}. */
+export interface RecoverableSignature {
+  readonly r: bigint
+  readonly s: bigint
+  /** The recovery id: 0 or 1 (v 27 and 28 mapped). */
+  readonly recovery: 0 | 1
+}
+
+/**
+ * Steps 1–3 of {@link recoverMessageSigner}: format, v, and the ranges of r and s.
+ * @throws KmsError `unauthorized` with `Invalid signature format` or `Invalid signature`.
+ */
+export function parseRecoverableSignature(signature: string): RecoverableSignature {
   const bytes = parseHex(signature)
   if (bytes === undefined) throw formatError('signature is not hex')
   if (bytes.length !== 65) throw formatError(`signature is ${bytes.length} bytes, expected 65`)
@@ -43,14 +60,23 @@ export function recoverMessageSigner(message: string, signature: string): Wallet
   const s = bytesToNumberBE(bytes.subarray(32, 64))
   if (r < 1n || r >= ORDER) throw invalidError('signature r is out of range')
   if (s < 1n || s >= ORDER) throw invalidError('signature s is out of range')
-  const digest = hashEip191Message(message)
-  let point: Uint8Array
+  return { r, s, recovery }
+}
+
+/**
+ * Step 4 of {@link recoverMessageSigner}: the public key that made `signature` over `digest`.
+ * @throws KmsError `unauthorized` `Invalid signature` when nothing recovers.
+ */
+export function recoverParsedPublicKey(digest: Uint8Array, signature: RecoverableSignature): InstanceType<typeof secp256k1.Point> {
   try {
     // The Signature constructor and its recoverPublicKey never apply the low-S rule.
-    point = new secp256k1.Signature(r, s, recovery).recoverPublicKey(digest).toBytes(false)
+    return new secp256k1.Signature(signature.r, signature.s, signature.recovery).recoverPublicKey(digest)
   } catch (cause) {
     // noble's only failures with r, s in range: R = (r, ·) is not a curve point, or Q = 0.
     throw invalidError('signature does not recover', cause)
   }
-  return publicKeyToWallet(point)
+}
+
+function recoverParsedSigner(digest: Uint8Array, signature: RecoverableSignature): Wallet {
+  return publicKeyToWallet(recoverParsedPublicKey(digest, signature).toBytes(false))
 }

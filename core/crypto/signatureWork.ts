@@ -1,5 +1,5 @@
 import type { Wallet } from '../encoding'
-import { recoverMessageSigner } from './recoverMessageSigner'
+import { KnownSigners } from './knownSigners'
 import { signMessageWithKey } from './signMessageWithKey'
 
 /**
@@ -14,16 +14,25 @@ import { signMessageWithKey } from './signMessageWithKey'
  * It may also fail with 503 `service_unavailable` when it cannot do the work (a worker died).
  */
 export interface SignatureWork {
-  /** {@link recoverMessageSigner}, same errors. */
-  recoverMessageSigner(message: string, signature: string): Promise<Wallet>
+  /**
+   * {@link recoverMessageSigner}, same results and errors. `expected`, the wallet the request
+   * claims, only ever makes it faster (`KnownSigners`).
+   */
+  recoverMessageSigner(message: string, signature: string, expected?: Wallet): Promise<Wallet>
   /** {@link signMessageWithKey} with the node's wallet key. */
   signMessage(privateKey: Uint8Array, message: string): Promise<`0x${string}`>
 }
 
+/**
+ * This thread's known signers: one per thread (each pool worker holds its own), bounded
+ * (`KnownSigners`).
+ */
+export const threadKnownSigners = new KnownSigners()
+
 /** The work on the calling thread: noble, synchronously, behind a promise. */
 export const inlineSignatureWork: SignatureWork = {
-  async recoverMessageSigner(message, signature) {
-    return recoverMessageSigner(message, signature)
+  async recoverMessageSigner(message, signature, expected) {
+    return threadKnownSigners.recover(message, signature, expected)
   },
   async signMessage(privateKey, message) {
     return signMessageWithKey(privateKey, message)

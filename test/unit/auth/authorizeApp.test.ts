@@ -129,6 +129,21 @@ describe('authorizeApp (PROTOCOL §3.3)', () => {
     expect(await failure(() => authorizeApp(APP_WALLET, registry))).toEqual(unauthorized('Instance not zkVerified'))
   })
 
+  it('behavior: one registry array is checked once and answers the same key after; changed in place, it is checked again', async () => {
+    const registry = await MemoryRegistry.standard()
+    const der = await appTeePubkeyDer()
+    const held = der.slice()
+    registry.instances.set(APP_WALLET, instanceRecord(held))
+    const first = await authorizeApp(APP_WALLET, registry)
+    expect((await authorizeApp(APP_WALLET, registry)).teePubkeyDer).toBe(first.teePubkeyDer)
+    expect(first.teePubkeyDer).toEqual(der)
+    // The last byte of Y changed: no longer on the curve, so the same array is now refused.
+    held[held.length - 1] = held[held.length - 1]! ^ 1
+    expect(await failure(() => authorizeApp(APP_WALLET, registry))).toEqual({ code: 'bad_request', message: 'Receiver teePubkey required for response encryption' })
+    held[held.length - 1] = held[held.length - 1]! ^ 1
+    expect((await authorizeApp(APP_WALLET, registry)).teePubkeyDer).toEqual(der)
+  })
+
   it('behavior: a SEC1 teePubkey is accepted and normalised to DER SPKI', async () => {
     const registry = await MemoryRegistry.standard()
     const der = await appTeePubkeyDer()
