@@ -41,8 +41,6 @@ const byUrl = (pattern: RegExp) => (frame: ProfileNode['callFrame']) => pattern.
  */
 const CRYPTO_RULES: readonly BucketRule[] = [
   { bucket: 'secp256k1_recover', match: byName(/^(recoverMessageSigner|recoverParsedPublicKey)$/) },
-  { bucket: 'secp256k1_confirm_known_signer', match: byName(/^madeBy$/) },
-  { bucket: 'secp256k1_table_build', match: byName(/^precompute$/) },
   { bucket: 'secp256k1_sign', match: byName(/^signMessageWithKey$/) },
   { bucket: 'p384_ecdh', match: byName(/^computeP384SharedSecret$/) },
   { bucket: 'p384_point_validation', match: byName(/^parseP384PublicKey$/) },
@@ -61,7 +59,20 @@ const RULES: readonly BucketRule[] = [
   { bucket: 'web_streams_fetch', match: byUrl(/node:internal\/(webstreams|deps\/undici)|undici/) },
 ]
 
+/**
+ * A known signer's confirmation and table build (core/crypto/knownSigners.ts) run under
+ * `SignatureWork.recoverMessageSigner`, whose name the recovery rule matches: they are named
+ * by the innermost frame instead.
+ */
+const KNOWN_SIGNER_RULES: readonly BucketRule[] = [
+  { bucket: 'secp256k1_confirm_known_signer', match: byName(/^madeBy$/) },
+  { bucket: 'secp256k1_table_build', match: byName(/^precompute$/) },
+]
+
 function bucketOf(stack: readonly ProfileNode['callFrame'][]): string {
+  for (const frame of stack) {
+    for (const rule of KNOWN_SIGNER_RULES) if (rule.match(frame)) return rule.bucket
+  }
   for (let index = stack.length - 1; index >= 0; index--) {
     for (const rule of CRYPTO_RULES) if (rule.match(stack[index]!)) return rule.bucket
   }

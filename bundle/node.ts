@@ -22,6 +22,8 @@ import { serve, type HttpBindings } from '@hono/node-server'
 import { useNativeAesGcm } from '../core/crypto'
 import { defaultNodeProvider } from '../functions'
 import type { ModuleWorker } from '../functions'
+import { useBodySource } from '../functions/_http'
+import { createIncomingBodySource } from './incomingBodySource'
 import { createNodeAesGcm } from './nativeAesGcm'
 import { createSignaturePool, cryptoWorkerCount, serveSignatureJobs, SIGNATURE_WORKER_DATA, type SignaturePool } from './signaturePool'
 
@@ -124,6 +126,8 @@ export async function startNodeServer(worker: ModuleWorker): Promise<void> {
   const env = process.env as Record<string, string | undefined>
   // Before any key is imported: every AES-GCM key of this node uses OpenSSL directly.
   useNativeAesGcm(createNodeAesGcm())
+  const bodies = createIncomingBodySource()
+  useBodySource(bodies.source)
   let node
   let proxy
   let signatures: SignaturePool | undefined
@@ -160,7 +164,8 @@ export async function startNodeServer(worker: ModuleWorker): Promise<void> {
   const server = serve({
     fetch: (request, nodeServerEnv) => {
       // An HTTP/1.1 server (no `createServer` option), so never the HTTP/2 bindings.
-      const { outgoing } = nodeServerEnv as HttpBindings
+      const { incoming, outgoing } = nodeServerEnv as HttpBindings
+      bodies.register(request, incoming)
       inFlight.add(outgoing)
       outgoing.once('close', () => {
         inFlight.delete(outgoing)

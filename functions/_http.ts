@@ -22,6 +22,42 @@ function tooLarge(): KmsError {
 export type BodyBudget = Pick<RequestAdmission, 'holdBody'>
 
 /**
+ * A request body's chunks, as `readBodyBytes` pulls them: `next` gives `undefined` at the end,
+ * and `stop` ends reading early (the rest of the body is left to the server to drain or drop).
+ */
+export interface BodyChunks {
+  next(): Promise<Uint8Array | undefined>
+  stop(): Promise<void>
+}
+
+/**
+ * Where a request's body comes from when the runtime has a faster source than the Web
+ * stream: under Node, the socket's own chunks (bundle/node.ts). `undefined` means the
+ * request's `body` stream.
+ */
+export type BodySource = (request: Request) => BodyChunks | undefined
+
+let bodySource: BodySource = () => undefined
+
+/** Installs (or, with `undefined`, removes) the runtime's body source. */
+export function useBodySource(source: BodySource | undefined): void {
+  bodySource = source ?? (() => undefined)
+}
+
+function webBodyChunks(body: ReadableStream<Uint8Array>): BodyChunks {
+  const reader = body.getReader()
+  return {
+    async next() {
+      const { done, value } = await reader.read()
+      return done ? undefined : value
+    },
+    async stop() {
+      await reader.cancel().catch(() => undefined)
+    },
+  }
+}
+
+/**
  * Reads the body, refusing more than `limit` bytes. A declared Content-Length above the
  * limit is refused before reading; a streamed body is counted and reading stops at the limit.
  * With a `budget`, every chunk is charged to the node-wide budget first.
@@ -30,22 +66,26 @@ export type BodyBudget = Pick<RequestAdmission, 'holdBody'>
 export async function readBodyBytes(request: Request, limit: number, budget?: BodyBudget): Promise<Uint8Array> {
   const declared = request.headers.get('content-length')
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) throw tooLarge()
-  if (request.body === null) return new Uint8Array(0)
-  const reader = request.body.getReader()
+  // The runtime's source first: asking for `request.body` may build the Web stream it avoids.
+  let source = bodySource(request)
+  if (source === undefined) {
+    if (request.body === null) return new Uint8Array(0)
+    source = webBodyChunks(request.body)
+  }
   const chunks: Uint8Array[] = []
   let total = 0
   for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
+    const value = await source.next()
+    if (value === undefined) break
     total += value.byteLength
     if (total > limit) {
-      await reader.cancel().catch(() => undefined)
+      await source.stop()
       throw tooLarge()
     }
     try {
       budget?.holdBody(request, value.byteLength)
     } catch (error) {
-      await reader.cancel().catch(() => undefined)
+      await source.stop()
       throw error
     }
     chunks.push(value)

@@ -3,8 +3,8 @@
  * always its registry entry, never a value carried in the request.
  */
 import type { AppRecord, InstanceRecord, VersionRecord } from '../chain'
-import { parseP384PublicKey, type P384PublicKey } from '../crypto'
-import { bytesEqual, type Wallet } from '../encoding'
+import { parseP384PublicKey } from '../crypto'
+import type { Wallet } from '../encoding'
 import { KmsError } from '../errors'
 
 /** The registry reads authorization needs; `undefined` means "not found" (§3.3). */
@@ -37,22 +37,6 @@ function unauthorized(message: string): KmsError {
 }
 
 /**
- * teePubkeys already checked on the curve, by the registry cache's own byte arrays: the cache
- * hands out one array per entry, so a request for a cached app costs a 120-byte comparison
- * instead of a P-384 point check (about 0.1 ms). The copy guards against an array changed in
- * place; the entries go with the arrays.
- */
-const checkedTeePubkeys = new WeakMap<Uint8Array, { readonly bytes: Uint8Array; readonly key: P384PublicKey | undefined }>()
-
-function parseTeePubkey(bytes: Uint8Array): P384PublicKey | undefined {
-  const checked = checkedTeePubkeys.get(bytes)
-  if (checked !== undefined && bytesEqual(checked.bytes, bytes)) return checked.key
-  const key = parseP384PublicKey(bytes)
-  checkedTeePubkeys.set(bytes, { bytes: bytes.slice(), key })
-  return key
-}
-
-/**
  * Authorizes `wallet` against NovaAppRegistry.
  * @throws KmsError 403 `unauthorized` (exact §3.3 messages), 503 `registry_unavailable`,
  *   400 `bad_request` when the instance has no usable teePubkey (step 7).
@@ -80,7 +64,7 @@ export async function authorizeApp(wallet: Wallet, registry: AppRegistryView): P
     throw unauthorized('Version not enrolled or deprecated')
   }
 
-  const teePubkey = parseTeePubkey(instance.teePubkey)
+  const teePubkey = parseP384PublicKey(instance.teePubkey)
   if (teePubkey === undefined) throw new KmsError('bad_request', 'Receiver teePubkey required for response encryption')
   return {
     appId: instance.appId,

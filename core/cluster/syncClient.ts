@@ -19,7 +19,7 @@ import {
   computeContentSha256,
   computeRequestDigest,
   generateP384PrivateKey,
-  recoverMessageSigner,
+  threadKnownSigners,
   unsealMasterSecret,
 } from '../crypto'
 import { decodeAttestationText } from '../attestation'
@@ -152,10 +152,13 @@ function isV1Refusal(status: number, body: Uint8Array): boolean {
   }
 }
 
-/** The signer of `signature` over `message`, or `undefined` for one that does not parse or recover. */
-function signerOf(message: string, signature: string): Wallet | undefined {
+/**
+ * The signer of `signature` over `message`, or `undefined` for one that does not parse or
+ * recover. `peer`, the wallet expected, only makes a known peer faster (`KnownSigners`).
+ */
+function signerOf(message: string, signature: string, peer: Wallet): Wallet | undefined {
   try {
-    return recoverMessageSigner(message, signature)
+    return threadKnownSigners.recover(message, signature, peer)
   } catch {
     return undefined
   }
@@ -359,6 +362,7 @@ export class SyncClient implements PeerSecretSource {
         signerOf(
           buildResponseBindingMessage({ subject: signature, wallet: peer.wallet, status: response.status, bodySha256: computeContentSha256(answer) }),
           binding,
+          peer.wallet,
         ) === peer.wallet
       if (!bound) {
         if (!ok && isV1Refusal(response.status, answer)) throw new V1Refusal()
@@ -373,7 +377,7 @@ export class SyncClient implements PeerSecretSource {
       if (this.#v2Only(peer.wallet)) throw syncFailure('v1 answer from a peer that must speak v2')
       const peerSignature = response.headers.get('x-kms-peer-signature')
       if (peerSignature === null) throw syncFailure('peer answer is not signed')
-      if (signerOf(buildResponseMessage({ signature, wallet: peer.wallet }), peerSignature) !== peer.wallet) {
+      if (signerOf(buildResponseMessage({ signature, wallet: peer.wallet }), peerSignature, peer.wallet) !== peer.wallet) {
         throw syncFailure('peer answer is signed by another wallet')
       }
     }

@@ -4,7 +4,7 @@
  * equal iff they are the same point.
  */
 import { p384 } from '@noble/curves/nist.js'
-import { bytesEqual, concatBytes, parseHex } from '../encoding'
+import { bytesEqual, bytesToHex, concatBytes, parseHex } from '../encoding'
 import { assertBytes } from '../_assert'
 
 /** A parsed, on-curve P-384 public key in both encodings. */
@@ -31,11 +31,37 @@ export function encodeP384PublicKeyDer(point: Uint8Array): Uint8Array {
 }
 
 /**
+ * Keys parsed lately, by their bytes in hex, with the answer. A node meets one app key about
+ * three times a request (its registry entry, the envelope's sender, the answer's recipient),
+ * and a point check costs about 0.1 ms where the hex and a lookup cost about 1 µs (issue 14).
+ * Keyed by content, so an array changed in place is parsed again; bounded, least recently
+ * used out, so a stream of fresh keys costs what it cost before and no more memory.
+ */
+const parsedKeys = new Map<string, P384PublicKey | undefined>()
+const PARSED_KEYS_KEPT = 64
+
+/**
  * Parses a P-384 public key from DER SPKI (exact prefix, 120 B) or SEC1 uncompressed (97 B).
  * @returns the key, or `undefined` for any other length or prefix, or a point that is not
- *   on the curve.
+ *   on the curve. The same bytes get the same answer, which callers must not change.
  */
 export function parseP384PublicKey(bytes: Uint8Array): P384PublicKey | undefined {
+  // Only the two lengths that can parse are cached, so a long input costs no long key.
+  if (bytes.length !== DER_LENGTH && bytes.length !== SEC1_LENGTH) return undefined
+  const hex = bytesToHex(bytes)
+  if (parsedKeys.has(hex)) {
+    const key = parsedKeys.get(hex)
+    parsedKeys.delete(hex)
+    parsedKeys.set(hex, key)
+    return key
+  }
+  const key = parseUncached(bytes)
+  parsedKeys.set(hex, key)
+  if (parsedKeys.size > PARSED_KEYS_KEPT) parsedKeys.delete(parsedKeys.keys().next().value!)
+  return key
+}
+
+function parseUncached(bytes: Uint8Array): P384PublicKey | undefined {
   let sec1: Uint8Array
   if (bytes.length === DER_LENGTH && bytesEqual(bytes.subarray(0, SPKI_HEADER.length), SPKI_HEADER)) {
     sec1 = bytes.slice(SPKI_HEADER.length)

@@ -74,6 +74,17 @@ describe('P-384 keys (PROTOCOL §0, §5.1)', () => {
     }
   })
 
+  test('behavior: the same bytes get the same answer from the cache; changed in place, an array is parsed again', () => {
+    const held = encodeP384PublicKeyDer(pointA)
+    const first = parseP384PublicKey(held)
+    expect(parseP384PublicKey(held.slice())).toBe(first)
+    held[119]! ^= 1 // off the curve now
+    expect(parseP384PublicKey(held)).toBeUndefined()
+    expect(parseP384PublicKey(held)).toBeUndefined()
+    held[119]! ^= 1
+    expect(parseP384PublicKey(held)).toBe(first)
+  })
+
   test('behavior: a key that does not parse equals nothing, not even itself', () => {
     const garbage = new Uint8Array(120)
     expect(isSameP384PublicKey(garbage, garbage)).toBe(false)
