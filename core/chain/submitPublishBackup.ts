@@ -68,7 +68,7 @@ export async function submitPublishBackup(parameters: SubmitPublishBackupParamet
     data,
     functionName: 'publishBackup',
     gas: { cap: PUBLISH_BACKUP_GAS_CAP },
-    signer: parameters.signer,
+    signer,
     failureMessage: 'failed to publish backup',
   })
 }

@@ -47,7 +47,7 @@ export async function submitReportEpochMigrated(parameters: SubmitReportEpochMig
     data,
     functionName: 'reportEpochMigrated',
     gas: { cap: REPORT_EPOCH_MIGRATED_GAS_CAP },
-    signer: parameters.signer,
+    signer,
     failureMessage: 'failed to report epoch migrated',
   })
 }

@@ -7,7 +7,7 @@
  * chromium is required, never skipped: install it with
  * `apt-get install -y --no-install-recommends chromium`.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'

@@ -10,7 +10,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { connect } from '../../contracts/deploy/clients'
 import { approveRecoveryPolicy, readRecoveryState, vetoRecoveryPolicy } from '../../contracts/deploy/recoveryPolicy'
 import { startAnvil, type Anvil } from '../helpers/anvil'
-import { ANVIL_OWNER_KEY, buildContracts } from '../helpers/devChain'
+import { buildContracts } from '../helpers/devChain'
 import { cliJson, cliError } from './_cli'
 
 const TIMELOCK = 120

@@ -185,7 +185,7 @@ describe('a rotation with a restart, a DEPRECATED and a REVOKED version', () => 
     const servingMs = performance.now() - restartedAt
     // The Miniflare nodes tick meanwhile (a snapshot from the second one may lack the downtime
     // keys until the first pushes them).
-    const migrated = await driveUntil('the restarted node re-encrypted, reported and holds every key', [first, second], async () => {
+    await driveUntil('the restarted node re-encrypted, reported and holds every key', [first, second], async () => {
       const status = await rotationStatus(restarted)
       return hasMigrated(status, 1) && status.data_store.total_keys === KEYS_BEFORE + KEYS_DURING_DOWNTIME ? status : undefined
     })

@@ -66,7 +66,7 @@ export function p256Signer(options: { highS?: boolean } = {}): {
   secretKey: Uint8Array
   sign: (info: Uint8Array) => Uint8Array
 } {
-  const { secretKey, publicKey } = p256.keygen()
+  const { secretKey } = p256.keygen()
   const sign = (info: Uint8Array): Uint8Array => {
     const compact = p256.sign(sha256(info), secretKey, { prehash: false, lowS: true })
     const order = p256.Point.Fn.ORDER

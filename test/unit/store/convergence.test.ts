@@ -232,7 +232,7 @@ type SameMsOp =
   | { kind: 'sync'; from: number; to: number }
   | { kind: 'deliver'; write: number; to: number }
 
-const arbSameMsOps = fc.array(
+const arbSameMsOps: fc.Arbitrary<SameMsOp[]> = fc.array(
   fc.oneof(
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('put' as const), node: arbNode, key: arbKey }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), node: arbNode, key: arbKey }) },
